@@ -1,0 +1,28 @@
+#include "base/status.h"
+
+namespace harness {
+
+const char* CodeName(Status::Code code) {
+  switch (code) {
+    case Status::Code::kOk: return "ok";
+    case Status::Code::kInvalidArgument: return "invalid argument";
+    case Status::Code::kNotFound: return "not found";
+    case Status::Code::kFailed: return "failed";
+    case Status::Code::kTimeout: return "timeout";
+    case Status::Code::kCancelled: return "cancelled";
+    case Status::Code::kInfra: return "infrastructure error";
+  }
+  return "unknown";
+}
+
+std::string Status::ToString() const {
+  if (ok()) return "ok";
+  return std::string(CodeName(code_)) + ": " + message_;
+}
+
+Status Status::Prefixed(const std::string& prefix) const {
+  if (ok()) return *this;
+  return Status(code_, prefix + ": " + message_);
+}
+
+}  // namespace harness

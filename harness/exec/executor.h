@@ -1,0 +1,59 @@
+// Executor: runs a command (an argument vector, never a shell string) somewhere.
+//
+// The seam for every outside command the harness issues. LocalExecutor runs on this
+// machine; an SSH executor runs on a Swarm manager. Each command carries a deadline and
+// honours a CancelToken: on either, the command's whole process group is stopped (TERM,
+// then KILL) and the result says which happened.
+//
+// Thread-safety: an Executor may be used from several threads at once.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/cancel.h"
+#include "base/deadline.h"
+#include "base/status.h"
+
+namespace harness {
+
+struct Command {
+  std::vector<std::string> argv;
+  std::string stdin_data;                                  // written to the child's stdin
+  std::vector<std::pair<std::string, std::string>> env;    // added to the inherited environment
+  Deadline deadline = Deadline::Never();
+  size_t max_output = 8 << 20;                             // per stream; the rest is dropped
+};
+
+struct ProcessResult {
+  int exit_code = -1;    // valid when the process exited
+  int term_signal = 0;   // the signal that ended it, if any
+  bool timed_out = false;
+  bool cancelled = false;
+  std::string out;
+  std::string err;
+  Duration elapsed{0};
+
+  bool ok() const { return exit_code == 0 && !timed_out && !cancelled && term_signal == 0; }
+  // "exit 1", "killed by signal 9", "timed out after 3.0s", "cancelled".
+  std::string Describe() const;
+};
+
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  // Runs the command to completion. A non-ok Status only when it could not be started;
+  // a command that ran and failed is an ok Result with a non-zero exit code.
+  virtual Result<ProcessResult> Run(const Command& cmd, const CancelToken& cancel) = 0;
+  // "local", "ssh://user@host:22".
+  virtual std::string Describe() const = 0;
+};
+
+// Quotes one word for a POSIX shell: plain words stay as they are, anything else is
+// wrapped in single quotes.
+std::string ShellQuote(const std::string& word);
+// The argument vector as one shell-safe line (for logs, proof packets and SSH).
+std::string QuoteArgv(const std::vector<std::string>& argv);
+
+}  // namespace harness

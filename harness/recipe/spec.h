@@ -1,0 +1,46 @@
+// RecipeSpec: what a recipe script declared, after validation and defaults.
+//
+// Filled by ScriptEngine::Load from the table the script returns; read-only afterwards.
+// Hooks (readiness probe, tests) stay in the script's lua_State and are referred to by
+// HookRef handles that only that engine can call.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/deadline.h"
+
+namespace harness {
+
+// A Lua function kept alive in the registry of one ScriptEngine.
+struct HookRef {
+  int ref = -2;  // LUA_NOREF
+  bool valid() const { return ref >= 0; }
+};
+
+struct SecretSpec {
+  std::string name;
+  int length = 32;
+  std::string charset = "alnum";   // alnum | hex
+};
+
+struct TestSpec {
+  std::string name;
+  HookRef fn;
+};
+
+struct RecipeSpec {
+  std::string name;                       // the folder name unless the script says otherwise
+  std::string version;                    // the release tested, e.g. "1.0.0+2.4"
+  std::vector<std::string> compose;       // compose files relative to the recipe folder
+  std::map<std::string, std::string> env; // extra environment for compose interpolation
+  std::vector<SecretSpec> secrets;
+  Duration deploy_timeout{120000};        // deploy + converge + readiness
+  Duration test_timeout{60000};           // per test
+  Duration teardown_timeout{180000};
+  HookRef ready;                          // may be invalid: convergence alone is readiness
+  std::vector<TestSpec> tests;
+};
+
+}  // namespace harness

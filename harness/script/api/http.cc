@@ -1,0 +1,83 @@
+// http_request{method=, url=, headers=, body=, timeout=} -> {status=, headers=, body=}
+#include <cmath>
+
+#include "script/api/api.h"
+#include "script/engine.h"
+
+namespace harness {
+namespace {
+
+int HttpRequestFn(lua_State* L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  ScriptHost* host = RequireHost(L, "http");
+  ScriptEngine* engine = ScriptEngine::From(L);
+  HttpRequest req;
+  lua_getfield(L, 1, "url");
+  if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "http: 'url' must be a string");
+  req.url = lua_tostring(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "method");
+  if (!lua_isnil(L, -1)) req.method = luaL_checkstring(L, -1);
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "body");
+  if (!lua_isnil(L, -1)) {
+    size_t n = 0;
+    const char* b = lua_tolstring(L, -1, &n);
+    if (b == nullptr) return luaL_error(L, "http: 'body' must be a string");
+    req.body.assign(b, n);
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "timeout");
+  if (!lua_isnil(L, -1)) {
+    double t = lua_tonumber(L, -1);
+    if (!(t > 0) || !std::isfinite(t)) return luaL_error(L, "http: 'timeout' must be > 0 seconds");
+    req.timeout = Duration(static_cast<long long>(t * 1000));
+  }
+  lua_pop(L, 1);
+  lua_getfield(L, 1, "headers");
+  if (lua_istable(L, -1)) {
+    lua_pushnil(L);
+    while (lua_next(L, -2) != 0) {
+      if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+        return luaL_error(L, "http: headers must map names to strings");
+      }
+      req.headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
+      lua_pop(L, 1);
+    }
+  }
+  lua_pop(L, 1);
+
+  engine->CheckAbort(L);
+  Result<HttpResponse> r = host->Http(req, engine->deadline());
+  if (!r.ok()) {
+    Status s = r.status();
+    if (s.code() == Status::Code::kCancelled) engine->Abort(L, s);
+    if (engine->deadline().passed()) engine->Abort(L, Status::Timeout("ran past its time budget"));
+    std::string msg = "http " + req.method + " " + req.url + ": " + s.message();
+    lua_pushstring(L, msg.c_str());
+    return lua_error(L);
+  }
+  lua_createtable(L, 0, 4);
+  lua_pushnumber(L, static_cast<lua_Number>(r->status));
+  lua_setfield(L, -2, "status");
+  lua_pushlstring(L, r->body.data(), r->body.size());
+  lua_setfield(L, -2, "body");
+  lua_pushnumber(L, Seconds(r->elapsed));
+  lua_setfield(L, -2, "elapsed");
+  lua_newtable(L);
+  for (const auto& [k, v] : r->headers) {
+    lua_pushstring(L, v.c_str());
+    lua_setfield(L, -2, k.c_str());
+  }
+  lua_setfield(L, -2, "headers");
+  return 1;
+}
+
+}  // namespace
+
+void RegisterHttpApi(lua_State* L, int idx) {
+  lua_pushcfunction(L, HttpRequestFn);
+  lua_setfield(L, idx, "http_request");
+}
+
+}  // namespace harness

@@ -1,0 +1,349 @@
+#include "script/engine.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "script/api/api.h"
+#include "script/library.h"
+
+namespace harness {
+namespace {
+
+const char kEngineKey = 'e';   // registry[&kEngineKey] = engine (light userdata)
+const char kAbortKey = 'a';    // registry[&kAbortKey]  = the abort sentinel table
+constexpr int kHookEvery = 1000;
+constexpr Duration kLoadBudget{5000};
+
+void OnCount(lua_State* L, lua_Debug*) {
+  if (ScriptEngine* e = ScriptEngine::From(L)) e->CheckAbort(L);
+}
+
+// Message handler for lua_pcall: keeps the abort sentinel as it is and appends a
+// traceback to anything else.
+int Traceback(lua_State* L) {
+  lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  if (lua_rawequal(L, 1, -1)) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  lua_pop(L, 1);
+  const char* msg = lua_tostring(L, 1);
+  if (msg == nullptr) {
+    if (luaL_callmeta(L, 1, "__tostring") && lua_type(L, -1) == LUA_TSTRING) {
+      msg = lua_tostring(L, -1);
+    } else {
+      msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
+    }
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+// Splits "<message>\nstack traceback:\n..." into its two parts.
+void SplitTraceback(const std::string& full, std::string* msg, std::string* tb) {
+  auto at = full.find("\nstack traceback:");
+  if (at == std::string::npos) {
+    *msg = full;
+    tb->clear();
+    return;
+  }
+  *msg = full.substr(0, at);
+  *tb = full.substr(at + 1);
+}
+
+struct CallResult {
+  bool ok = false;
+  bool aborted = false;
+  std::string message;
+  std::string traceback;
+};
+
+// The one place that calls into Lua: `nargs` arguments above the function on the stack.
+CallResult ProtectedCall(lua_State* L, int nargs, int nresults) {
+  int fn = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, Traceback);
+  lua_insert(L, fn);
+  int rc = lua_pcall(L, nargs, nresults, fn);
+  lua_remove(L, fn);
+  CallResult r;
+  if (rc == 0) {
+    r.ok = true;
+    return r;
+  }
+  lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  r.aborted = lua_rawequal(L, -1, -2);
+  lua_pop(L, 1);
+  if (!r.aborted) {
+    const char* s = lua_tostring(L, -1);
+    std::string full = s ? s : (rc == LUA_ERRMEM ? "out of memory" : "unknown error");
+    SplitTraceback(full, &r.message, &r.traceback);
+  }
+  lua_pop(L, 1);
+  return r;
+}
+
+std::string FieldString(lua_State* L, int idx, const char* key) {
+  lua_getfield(L, idx, key);
+  std::string v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+  lua_pop(L, 1);
+  return v;
+}
+
+Duration FieldSeconds(lua_State* L, int idx, const char* key, Duration fallback) {
+  lua_getfield(L, idx, key);
+  Duration d = lua_type(L, -1) == LUA_TNUMBER
+                   ? Duration(static_cast<long long>(lua_tonumber(L, -1) * 1000.0))
+                   : fallback;
+  lua_pop(L, 1);
+  return d;
+}
+
+}  // namespace
+
+ScriptEngine* ScriptEngine::From(lua_State* L) {
+  lua_pushlightuserdata(L, const_cast<char*>(&kEngineKey));
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  auto* e = static_cast<ScriptEngine*>(lua_touserdata(L, -1));
+  lua_pop(L, 1);
+  return e;
+}
+
+ScriptEngine::ScriptEngine(std::string chunk_path, std::string default_name)
+    : chunk_path_(std::move(chunk_path)), default_name_(std::move(default_name)) {
+  lua_State* L = state_.get();
+  if (L == nullptr) return;
+  StackGuard guard(L);
+  lua_pushlightuserdata(L, const_cast<char*>(&kEngineKey));
+  lua_pushlightuserdata(L, this);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
+  lua_newtable(L);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+
+  // package.preload[name] = the compiled embedded module.
+  lua_getglobal(L, "package");
+  lua_getfield(L, -1, "preload");
+  for (const auto& m : EmbeddedLuaModules()) {
+    std::string chunk = std::string("@") + m.path;
+    if (luaL_loadbuffer(L, m.source, std::strlen(m.source), chunk.c_str()) != 0) {
+      abort_ = Status::Infra(std::string("embedded Lua library: ") + lua_tostring(L, -1));
+      return;
+    }
+    lua_setfield(L, -2, m.name);
+  }
+  lua_pop(L, 2);
+
+  // env = require("harness.sandbox").new(api, abort_sentinel)
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "harness.sandbox");
+  CallResult req = ProtectedCall(L, 1, 1);
+  if (!req.ok) {
+    abort_ = Status::Infra("embedded Lua library: " + req.message);
+    return;
+  }
+  lua_getfield(L, -1, "new");
+  lua_newtable(L);
+  int api = lua_gettop(L);
+  RegisterHttpApi(L, api);
+  RegisterServiceApi(L, api);
+  RegisterRunApi(L, api);
+  lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  CallResult made = ProtectedCall(L, 2, 1);
+  if (!made.ok) {
+    abort_ = Status::Infra("embedded Lua library: " + made.message);
+    return;
+  }
+  env_ref_ = luaL_ref(L, LUA_REGISTRYINDEX);
+}
+
+ScriptEngine::~ScriptEngine() = default;
+
+void ScriptEngine::CheckAbort(lua_State* L) {
+  if (host_ != nullptr && host_->cancel().cancelled()) {
+    Abort(L, Status::Cancelled("interrupted by signal " + std::to_string(host_->cancel().signal())));
+  }
+  if (deadline_.passed()) Abort(L, Status::Timeout("ran past its time budget"));
+}
+
+void ScriptEngine::Abort(lua_State* L, Status why) {
+  abort_ = std::move(why);
+  lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
+  lua_rawget(L, LUA_REGISTRYINDEX);
+  lua_error(L);
+  __builtin_unreachable();
+}
+
+Result<RecipeSpec> ScriptEngine::Load(const std::string& source) {
+  lua_State* L = state_.get();
+  if (L == nullptr) return Status::Infra("cannot create a Lua state (out of memory)");
+  if (env_ref_ < 0) return abort_;
+  StackGuard guard(L);
+  std::string chunk = "@" + chunk_path_;
+  if (luaL_loadbuffer(L, source.data(), source.size(), chunk.c_str()) != 0) {
+    return Status::InvalidArgument(std::string("compile error: ") + lua_tostring(L, -1));
+  }
+  lua_rawgeti(L, LUA_REGISTRYINDEX, env_ref_);
+  lua_setfenv(L, -2);
+
+  host_ = nullptr;
+  deadline_ = Deadline::In(kLoadBudget);
+  abort_ = Status::Ok();
+  lua_sethook(L, OnCount, LUA_MASKCOUNT, kHookEvery);
+  CallResult r = ProtectedCall(L, 0, 1);
+  lua_sethook(L, nullptr, 0, 0);
+  if (!r.ok) {
+    if (r.aborted) {
+      return Status::InvalidArgument(chunk_path_ + ": the script did not finish loading within " +
+                                     FormatDuration(kLoadBudget) + " (an endless loop?)");
+    }
+    return Status::InvalidArgument(r.message);
+  }
+  // require("harness.recipe").check_result(value, chunk_path) validates what was returned.
+  int value = lua_gettop(L);
+  lua_getglobal(L, "require");
+  lua_pushstring(L, "harness.recipe");
+  CallResult req = ProtectedCall(L, 1, 1);
+  if (!req.ok) return Status::Infra("embedded Lua library: " + req.message);
+  lua_getfield(L, -1, "check_result");
+  lua_pushvalue(L, value);
+  lua_pushstring(L, chunk_path_.c_str());
+  lua_pushstring(L, default_name_.c_str());
+  lua_pushlstring(L, source.data(), source.size());
+  CallResult checked = ProtectedCall(L, 4, 1);
+  if (!checked.ok) return Status::InvalidArgument(checked.message);
+  RecipeSpec spec;
+  Status s = ReadSpec(L, lua_gettop(L), &spec);
+  if (!s.ok()) return s;
+  return spec;
+}
+
+Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
+  spec->name = FieldString(L, idx, "name");
+  spec->version = FieldString(L, idx, "version");
+
+  lua_getfield(L, idx, "compose");
+  for (int i = 1;; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    spec->compose.emplace_back(lua_tostring(L, -1));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+
+  lua_getfield(L, idx, "env");
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    lua_pushvalue(L, -2);
+    spec->env[lua_tostring(L, -1)] = lua_tostring(L, -2);
+    lua_pop(L, 2);
+  }
+  lua_pop(L, 1);
+
+  lua_getfield(L, idx, "secrets");
+  lua_pushnil(L);
+  while (lua_next(L, -2) != 0) {
+    SecretSpec sec;
+    lua_pushvalue(L, -2);
+    sec.name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_getfield(L, -1, "length");
+    sec.length = static_cast<int>(lua_tointeger(L, -1));
+    lua_pop(L, 1);
+    sec.charset = FieldString(L, lua_gettop(L), "charset");
+    spec->secrets.push_back(sec);
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  std::sort(spec->secrets.begin(), spec->secrets.end(),
+            [](const SecretSpec& a, const SecretSpec& b) { return a.name < b.name; });
+
+  lua_getfield(L, idx, "timeouts");
+  int t = lua_gettop(L);
+  spec->deploy_timeout = FieldSeconds(L, t, "deploy", spec->deploy_timeout);
+  spec->test_timeout = FieldSeconds(L, t, "test", spec->test_timeout);
+  spec->teardown_timeout = FieldSeconds(L, t, "teardown", spec->teardown_timeout);
+  lua_pop(L, 1);
+
+  lua_getfield(L, idx, "ready");
+  if (lua_isfunction(L, -1)) {
+    spec->ready.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  } else {
+    lua_pop(L, 1);
+  }
+
+  lua_getfield(L, idx, "tests");
+  for (int i = 1;; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    TestSpec test;
+    lua_rawgeti(L, -1, 1);
+    test.name = lua_tostring(L, -1);
+    lua_pop(L, 1);
+    lua_rawgeti(L, -1, 2);
+    test.fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
+    spec->tests.push_back(std::move(test));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+  return Status::Ok();
+}
+
+void ScriptEngine::SetRunInfo(const RunInfo& info) {
+  lua_State* L = state_.get();
+  if (L == nullptr || env_ref_ < 0) return;
+  StackGuard guard(L);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, env_ref_);
+  lua_pushstring(L, "run");  // raw: the env's __index metamethod errors on undefined names
+  lua_rawget(L, -2);
+  if (!lua_istable(L, -1)) return;
+  auto set = [&](const char* k, const std::string& v) {
+    lua_pushstring(L, v.c_str());
+    lua_setfield(L, -2, k);
+  };
+  set("id", info.id);
+  set("recipe", info.recipe);
+  set("version", info.version);
+  set("namespace", info.namespace_name);
+  set("domain", info.domain);
+}
+
+HookOutcome ScriptEngine::Call(HookRef hook, ScriptHost* host, Deadline deadline) {
+  HookOutcome out;
+  lua_State* L = state_.get();
+  if (L == nullptr || !hook.valid()) {
+    out.status = Status::Infra("no such hook");
+    return out;
+  }
+  StackGuard guard(L);
+  host_ = host;
+  deadline_ = deadline;
+  abort_ = Status::Ok();
+  lua_rawgeti(L, LUA_REGISTRYINDEX, hook.ref);
+  lua_sethook(L, OnCount, LUA_MASKCOUNT, kHookEvery);
+  CallResult r = ProtectedCall(L, 0, 2);
+  lua_sethook(L, nullptr, 0, 0);
+  host_ = nullptr;
+  if (r.aborted) {
+    out.status = abort_.ok() ? Status::Timeout("ran past its time budget") : abort_;
+    return out;
+  }
+  if (!r.ok) {
+    out.status = Status::Failed(r.message);
+    out.traceback = r.traceback;
+    return out;
+  }
+  out.truthy = lua_toboolean(L, -2) != 0;
+  if (lua_type(L, -1) == LUA_TSTRING) out.observation = lua_tostring(L, -1);
+  return out;
+}
+
+}  // namespace harness

@@ -1,0 +1,200 @@
+-- recipe { ... }: validates a recipe script's declaration and fills in defaults.
+-- Errors name the script's file and line, and the field at fault.
+local defaults = require("harness.defaults")
+
+local M = {}
+local RECIPE = {}  -- metatable marking tables made by recipe()
+
+local fields = {
+  name = true, version = true, compose = true, env = true, secrets = true,
+  timeouts = true, ready = true, tests = true, description = true,
+}
+local timeout_fields = { deploy = true, test = true, teardown = true }
+
+-- Validation errors are tables {msg=, field=}; check_result turns them into
+-- "<file>:<line>: <msg>", finding the line of the field at fault in the script's source
+-- (the call itself is usually a tail call, `return recipe {...}`, so it has no frame).
+local function fail(msg, field) error({ msg = msg, field = field }, 0) end
+
+local function typed(value, want, field)
+  if type(value) ~= want then
+    fail(string.format("recipe field '%s' must be a %s, got %s%s", field, want, type(value),
+         type(value) == "string" and (" (\"" .. value .. "\")") or ""), field)
+  end
+end
+
+local function suggest(name, known)
+  for k in pairs(known) do
+    if k:sub(1, 3) == name:sub(1, 3) then return " (did you mean '" .. k .. "'?)" end
+  end
+  return ""
+end
+
+local function check_name(value, field, pattern, what)
+  typed(value, "string", field)
+  if not value:match(pattern) then fail("recipe field '" .. field .. "' " .. what .. ": \"" .. value .. "\"", field) end
+end
+
+local function ready_probe(spec, http)
+  -- ready = { url = "http://app:8080/health", status = 200 } becomes a probe function.
+  local want = spec.status or 200
+  return function()
+    local r = http.get(spec.url, { timeout = spec.timeout or 5 })
+    if r.status == want then return true end
+    return false, string.format("GET %s answered %d, want %d", spec.url, r.status, want)
+  end
+end
+
+local function validate(t, http)
+  if type(t) ~= "table" then fail("recipe expects a table: recipe { ... }") end
+  for k in pairs(t) do
+    if type(k) ~= "string" or not fields[k] then
+      fail("unknown recipe field '" .. tostring(k) .. "'" .. suggest(tostring(k), fields), tostring(k))
+    end
+  end
+  local r = {}
+  if t.name ~= nil then check_name(t.name, "name", "^[a-z0-9][a-z0-9-]*$", "must be lower-case letters, digits and '-'") end
+  r.name = t.name
+  if t.version ~= nil then check_name(t.version, "version", "^[%w][%w.+_-]*$", "is not a release tag") end
+  r.version = t.version or defaults.version
+  if t.description ~= nil then typed(t.description, "string", "description") end
+
+  r.compose = {}
+  if t.compose ~= nil then
+    typed(t.compose, "table", "compose")
+    for i, f in ipairs(t.compose) do
+      check_name(f, "compose[" .. i .. "]", "^[%w][%w._-]*%.ya?ml$", "must be a compose file name in the recipe folder")
+      r.compose[i] = f
+    end
+    if #r.compose == 0 then fail("recipe field 'compose' must list at least one file", "compose") end
+  else
+    for i, f in ipairs(defaults.compose) do r.compose[i] = f end
+  end
+
+  r.env = {}
+  for k, v in pairs(defaults.env) do r.env[k] = v end
+  if t.env ~= nil then
+    typed(t.env, "table", "env")
+    for k, v in pairs(t.env) do
+      if type(k) ~= "string" or not k:match("^[A-Za-z_][A-Za-z0-9_]*$") then
+        fail("recipe field 'env' has a bad variable name: " .. tostring(k), "env")
+      end
+      if type(v) == "number" then v = tostring(v) end
+      typed(v, "string", "env." .. k)
+      r.env[k] = v
+    end
+  end
+
+  r.secrets = {}
+  if t.secrets ~= nil then
+    typed(t.secrets, "table", "secrets")
+    for k, v in pairs(t.secrets) do
+      if type(k) ~= "string" or not k:match("^[a-z][a-z0-9_]*$") then
+        fail("recipe field 'secrets' has a bad secret name: " .. tostring(k) .. " (use a-z, 0-9, _)", "secrets")
+      end
+      if v == true then v = {} end
+      typed(v, "table", "secrets." .. k)
+      local length = v.length or defaults.secret_length
+      typed(length, "number", "secrets." .. k .. ".length")
+      if length < 8 or length > 256 or length % 1 ~= 0 then
+        fail("recipe field 'secrets." .. k .. ".length' must be a whole number from 8 to 256", "length")
+      end
+      local charset = v.charset or "alnum"
+      if charset ~= "alnum" and charset ~= "hex" then
+        fail("recipe field 'secrets." .. k .. ".charset' must be \"alnum\" or \"hex\"", "charset")
+      end
+      r.secrets[k] = { length = length, charset = charset }
+    end
+  end
+
+  r.timeouts = {}
+  for k, v in pairs(defaults.timeouts) do r.timeouts[k] = v end
+  if t.timeouts ~= nil then
+    typed(t.timeouts, "table", "timeouts")
+    for k, v in pairs(t.timeouts) do
+      if not timeout_fields[k] then
+        fail("unknown recipe field 'timeouts." .. tostring(k) .. "'" .. suggest(tostring(k), timeout_fields), tostring(k))
+      end
+      typed(v, "number", "timeouts." .. k)
+      if v <= 0 or v > 24 * 3600 then fail("recipe field 'timeouts." .. k .. "' must be between 0 and 86400 seconds", k) end
+      r.timeouts[k] = v
+    end
+  end
+
+  if t.ready ~= nil then
+    if type(t.ready) == "function" then
+      r.ready = t.ready
+    elseif type(t.ready) == "table" then
+      typed(t.ready.url, "string", "ready.url")
+      if t.ready.status ~= nil then typed(t.ready.status, "number", "ready.status") end
+      r.ready = ready_probe(t.ready, http)
+    else
+      fail("recipe field 'ready' must be a function or a table {url=..., status=...}, got " .. type(t.ready), "ready")
+    end
+  end
+
+  r.tests = {}
+  if t.tests ~= nil then
+    typed(t.tests, "table", "tests")
+    local seen = {}
+    for i, test in ipairs(t.tests) do
+      local field = "tests[" .. i .. "]"
+      typed(test, "table", field)
+      typed(test[1], "string", field .. "[1] (the test's name)")
+      typed(test[2], "function", field .. "[2] (the test's function)")
+      if seen[test[1]] then fail("two tests are named \"" .. test[1] .. "\"", "tests") end
+      seen[test[1]] = true
+      r.tests[i] = { test[1], test[2] }
+    end
+    for k in pairs(t.tests) do
+      if type(k) ~= "number" then
+        fail("recipe field 'tests' must be a list of { \"name\", function() ... end }", "tests")
+      end
+    end
+  end
+  return setmetatable(r, RECIPE)
+end
+
+-- The recipe function of one sandbox; `http` is that sandbox's http module.
+function M.bind(http)
+  return function(t)
+    local ok, r = pcall(validate, t, http)
+    if ok then return r end
+    if type(r) ~= "table" then error(r, 0) end  -- a bug in this library: keep its location
+    return setmetatable({ invalid = r }, RECIPE)
+  end
+end
+
+-- The line of `source` where `field` ("timeouts.deploy", "tests[2][1]") is written.
+local function line_of(source, field)
+  local key = field and (field:match("([%a_][%w_]*)[%[%]%d]*$") or field)
+  local lines, first_recipe = {}, nil
+  for line in (source .. "\n"):gmatch("([^\n]*)\n") do lines[#lines + 1] = line end
+  for i, line in ipairs(lines) do
+    if not first_recipe and line:find("recipe%s*[{(]") then first_recipe = i end
+  end
+  if key then
+    for i = first_recipe or 1, #lines do
+      if lines[i]:find("%f[%w_]" .. key .. "%f[^%w_]%s*=") then return i end
+    end
+  end
+  local index = field and tonumber(field:match("%[(%d+)%]"))
+  if index and first_recipe then return first_recipe end
+  return first_recipe or 1
+end
+
+-- Called by the engine with what the script returned.
+function M.check_result(value, chunk_path, default_name, source)
+  if getmetatable(value) == RECIPE and value.invalid then
+    local e = value.invalid
+    error(chunk_path .. ":" .. line_of(source, e.field) .. ": " .. e.msg, 0)
+  end
+  if getmetatable(value) ~= RECIPE then
+    error(chunk_path .. ": the script must end with 'return recipe { ... }' (it returned " ..
+          type(value) .. ")", 0)
+  end
+  value.name = value.name or default_name
+  return value
+end
+
+return M
