@@ -1,0 +1,67 @@
+// A run: one recipe × one version × one namespace, through its phases
+//   prepare → deploy → converge → test → teardown
+// Teardown always runs once anything may have been created, whatever happened before
+// (failed test, Lua error, timeout, SIGINT/SIGTERM), and is verified. Each phase writes
+// its proof packet into <artifacts>/<run id>/; summary.json closes the run.
+//
+// Thread-safety: a run uses its own ScriptEngine and may run beside other runs.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "base/deadline.h"
+#include "base/status.h"
+#include "runtime/docker.h"
+
+namespace harness {
+
+struct RunOptions {
+  std::string recipes_dir = "recipes";
+  std::string recipe;
+  std::string artifacts_dir = "artifacts";
+  std::string domain_suffix = "harness.localhost";
+};
+
+struct TestOutcome {
+  std::string name;
+  Status status;
+  Duration elapsed{0};
+  std::string traceback;
+};
+
+struct PhaseOutcome {
+  std::string name;
+  Status status;
+  Duration elapsed{0};
+};
+
+struct RunOutcome {
+  std::string run_id;
+  std::string recipe;
+  std::string version;
+  std::string namespace_name;
+  std::string artifacts;        // the run's artifact folder ("" when none was made)
+  // passed | failed | error (bad script or input) | infra | interrupted
+  std::string result = "error";
+  std::string failed_phase;
+  std::string reason;
+  std::vector<PhaseOutcome> phases;
+  std::vector<TestOutcome> tests;
+  bool deployed = false;        // something may have been created
+  Status teardown;              // ok when nothing was left behind
+  Duration elapsed{0};
+  int exit_code = 2;
+};
+
+// Progress of runs, as lines for a person (stderr) or a log.
+using ProgressFn = std::function<void(const std::string& line)>;
+
+RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& progress);
+
+// Exit code of a whole command from its runs (DESIGN.md): 0 all passed, 1 a recipe
+// failed, 2 usage/configuration, 3 infrastructure, 128+signal interrupted.
+int CombinedExitCode(const std::vector<RunOutcome>& runs);
+
+}  // namespace harness

@@ -1,0 +1,78 @@
+#include "report/summary.h"
+
+#include <algorithm>
+#include <sstream>
+
+#include "base/deadline.h"
+
+namespace harness {
+
+nlohmann::json SummaryJson(const RunOutcome& run) {
+  nlohmann::json j;
+  j["schema"] = "recipe-harness/summary/v1";
+  j["run_id"] = run.run_id;
+  j["recipe"] = run.recipe;
+  j["version"] = run.version;
+  j["namespace"] = run.namespace_name;
+  j["result"] = run.result;
+  j["exit_code"] = run.exit_code;
+  j["elapsed_ms"] = run.elapsed.count();
+  if (!run.failed_phase.empty()) j["failed_phase"] = run.failed_phase;
+  if (!run.reason.empty()) j["reason"] = run.reason;
+  j["phases"] = nlohmann::json::array();
+  for (const auto& p : run.phases) {
+    nlohmann::json pj = {{"name", p.name},
+                         {"status", p.status.ok() ? "ok" : CodeName(p.status.code())},
+                         {"elapsed_ms", p.elapsed.count()}};
+    if (!p.status.ok()) pj["error"] = p.status.message();
+    j["phases"].push_back(pj);
+  }
+  j["tests"] = nlohmann::json::array();
+  for (const auto& t : run.tests) {
+    nlohmann::json tj = {{"name", t.name},
+                         {"status", t.status.ok() ? "passed" : "failed"},
+                         {"elapsed_ms", t.elapsed.count()}};
+    if (!t.status.ok()) tj["error"] = t.status.message();
+    j["tests"].push_back(tj);
+  }
+  j["teardown"] = {{"needed", run.deployed},
+                   {"verified", run.deployed && run.teardown.ok()}};
+  if (!run.teardown.ok()) j["teardown"]["error"] = run.teardown.message();
+  return j;
+}
+
+std::string ResultsTable(const std::vector<RunOutcome>& runs) {
+  struct Row {
+    std::string recipe, version, result, phase, time, reason;
+  };
+  std::vector<Row> rows;
+  rows.push_back({"RECIPE", "VERSION", "RESULT", "PHASE", "TIME", "REASON"});
+  for (const auto& r : runs) {
+    std::string reason = r.reason;
+    if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(0, nl);
+    if (reason.size() > 100) reason = reason.substr(0, 97) + "...";
+    rows.push_back({r.recipe, r.version.empty() ? "-" : r.version, r.result,
+                    r.failed_phase.empty() ? "-" : r.failed_phase, FormatDuration(r.elapsed),
+                    reason.empty() ? "-" : reason});
+  }
+  size_t w[5] = {0, 0, 0, 0, 0};
+  for (const auto& row : rows) {
+    w[0] = std::max(w[0], row.recipe.size());
+    w[1] = std::max(w[1], row.version.size());
+    w[2] = std::max(w[2], row.result.size());
+    w[3] = std::max(w[3], row.phase.size());
+    w[4] = std::max(w[4], row.time.size());
+  }
+  std::ostringstream os;
+  auto pad = [](const std::string& s, size_t n) { return s + std::string(n - s.size() + 2, ' '); };
+  for (const auto& row : rows) {
+    os << pad(row.recipe, w[0]) << pad(row.version, w[1]) << pad(row.result, w[2])
+       << pad(row.phase, w[3]) << pad(row.time, w[4]) << row.reason << "\n";
+  }
+  size_t passed = std::count_if(runs.begin(), runs.end(),
+                                [](const RunOutcome& r) { return r.result == "passed"; });
+  os << passed << " passed, " << runs.size() - passed << " failed\n";
+  return os.str();
+}
+
+}  // namespace harness

@@ -1,0 +1,255 @@
+#include "runtime/compose.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "report/phase_log.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+YAML::Node QuotedScalar(const std::string& v) {
+  YAML::Node n(v);
+  n.SetTag("!");  // emitted quoted: label values are strings
+  return n;
+}
+
+void AddLabels(YAML::Node node, const std::map<std::string, std::string>& labels) {
+  // Labels may be a map or a list of "k=v"; normalise to a map.
+  YAML::Node existing = node["labels"];
+  YAML::Node merged(YAML::NodeType::Map);
+  if (existing && existing.IsMap()) {
+    for (auto it : existing) merged[it.first.as<std::string>()] = it.second;
+  } else if (existing && existing.IsSequence()) {
+    for (auto it : existing) {
+      std::string kv = it.as<std::string>();
+      auto eq = kv.find('=');
+      merged[kv.substr(0, eq)] = QuotedScalar(eq == std::string::npos ? "" : kv.substr(eq + 1));
+    }
+  }
+  for (const auto& [k, v] : labels) merged[k] = QuotedScalar(v);
+  node["labels"] = merged;
+}
+
+bool IsExternal(const YAML::Node& n) {
+  if (!n || !n.IsMap() || !n["external"]) return false;
+  const YAML::Node& e = n["external"];
+  if (e.IsScalar()) return e.as<std::string>() == "true";
+  return e.IsMap();
+}
+
+std::string Absolute(const std::string& dir, const std::string& path) {
+  if (!path.empty() && path[0] == '/') return path;
+  return fs::weakly_canonical(fs::path(dir) / path).string();
+}
+
+// Emits `n`, keeping quoted scalars quoted: yaml-cpp drops the quotes of a loaded scalar,
+// and `version: "3.8"` must not come back as the number 3.8.
+void Emit(YAML::Emitter& out, const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      out << YAML::BeginMap;
+      for (auto it : n) {
+        out << YAML::Key;
+        Emit(out, it.first);
+        out << YAML::Value;
+        Emit(out, it.second);
+      }
+      out << YAML::EndMap;
+      break;
+    case YAML::NodeType::Sequence:
+      out << YAML::BeginSeq;
+      for (auto it : n) Emit(out, it);
+      out << YAML::EndSeq;
+      break;
+    case YAML::NodeType::Scalar:
+      if (n.Tag() == "!") {
+        out << YAML::DoubleQuoted << n.Scalar();
+      } else {
+        out << n.Scalar();
+      }
+      break;
+    default:
+      out << YAML::Null;
+  }
+}
+
+}  // namespace
+
+std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env) {
+  std::string out;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (c != '$' || i + 1 >= text.size()) {
+      out += c;
+      continue;
+    }
+    char n = text[i + 1];
+    if (n == '$') {
+      out += '$';
+      ++i;
+      continue;
+    }
+    std::string name, fallback;
+    bool has_fallback = false, empty_counts = false;
+    if (n == '{') {
+      auto close = text.find('}', i + 2);
+      if (close == std::string::npos) {
+        out += text.substr(i);
+        break;
+      }
+      std::string inner = text.substr(i + 2, close - i - 2);
+      auto op = inner.find_first_of(":-");
+      if (op != std::string::npos) {
+        name = inner.substr(0, op);
+        if (inner.compare(op, 2, ":-") == 0) {
+          empty_counts = true;
+          fallback = inner.substr(op + 2);
+          has_fallback = true;
+        } else if (inner[op] == '-') {
+          fallback = inner.substr(op + 1);
+          has_fallback = true;
+        } else {
+          name = inner;  // ":?" and friends: keep the name, no default
+          name = name.substr(0, name.find(':'));
+        }
+      } else {
+        name = inner;
+      }
+      i = close;
+    } else if (std::isalpha(static_cast<unsigned char>(n)) || n == '_') {
+      size_t j = i + 1;
+      while (j < text.size() &&
+             (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) {
+        ++j;
+      }
+      name = text.substr(i + 1, j - i - 1);
+      i = j - 1;
+    } else {
+      out += c;
+      continue;
+    }
+    auto it = env.find(name);
+    bool set = it != env.end() && !(empty_counts && it->second.empty());
+    out += set ? it->second : (has_fallback ? fallback : "");
+  }
+  return out;
+}
+
+std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
+  std::map<std::string, std::string> env;
+  std::istringstream in(content);
+  std::string line;
+  while (std::getline(in, line)) {
+    size_t start = line.find_first_not_of(" \t");
+    if (start == std::string::npos || line[start] == '#') continue;
+    line = line.substr(start);
+    if (line.rfind("export ", 0) == 0) line = line.substr(7);
+    auto eq = line.find('=');
+    if (eq == std::string::npos) continue;
+    std::string key = line.substr(0, eq);
+    std::string value = line.substr(eq + 1);
+    auto hash = value.find(" #");
+    if (value.empty() || (value[0] != '"' && value[0] != '\'')) {
+      if (hash != std::string::npos) value = value.substr(0, hash);
+      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
+    } else {
+      char q = value[0];
+      auto end = value.find(q, 1);
+      value = value.substr(1, end == std::string::npos ? std::string::npos : end - 1);
+    }
+    env[key] = value;
+  }
+  return env;
+}
+
+Result<StagedCompose> StageCompose(const std::string& recipe_dir,
+                                   const std::vector<std::string>& files,
+                                   const std::map<std::string, std::string>& labels,
+                                   const std::map<std::string, std::string>& env,
+                                   const std::string& namespace_name,
+                                   const std::string& stage_dir) {
+  StagedCompose staged;
+  ComposeObjects& objs = staged.objects;
+  auto add_unique = [](std::vector<std::string>& v, const std::string& s) {
+    for (const auto& x : v) {
+      if (x == s) return;
+    }
+    v.push_back(s);
+  };
+  for (size_t idx = 0; idx < files.size(); ++idx) {
+    std::string src = recipe_dir + "/" + files[idx];
+    YAML::Node doc;
+    try {
+      doc = YAML::LoadFile(src);
+    } catch (const YAML::BadFile&) {
+      return Status::InvalidArgument("compose file not found: " + src);
+    } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument(src + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+    }
+    if (!doc.IsMap()) return Status::InvalidArgument(src + ": not a compose file (no mapping)");
+    try {
+      if (YAML::Node services = doc["services"]; services && services.IsMap()) {
+        for (auto it : services) {
+          std::string name = it.first.as<std::string>();
+          add_unique(objs.services, name);
+          YAML::Node svc = it.second;
+          if (!svc.IsMap()) return Status::InvalidArgument(src + ": service '" + name + "' is not a mapping");
+          if (svc["image"]) add_unique(objs.images, Interpolate(svc["image"].as<std::string>(), env));
+          AddLabels(svc, labels);
+          if (!svc["deploy"] || !svc["deploy"].IsMap()) svc["deploy"] = YAML::Node(YAML::NodeType::Map);
+          AddLabels(svc["deploy"], labels);
+        }
+      }
+      for (const char* kind : {"secrets", "configs"}) {
+        YAML::Node section = doc[kind];
+        if (!section || !section.IsMap()) continue;
+        for (auto it : section) {
+          std::string key = it.first.as<std::string>();
+          YAML::Node obj = it.second;
+          std::string swarm_name = namespace_name + "_" + key;
+          if (obj && obj.IsMap() && obj["name"]) swarm_name = Interpolate(obj["name"].as<std::string>(), env);
+          bool external = IsExternal(obj);
+          if (std::string(kind) == "secrets") {
+            objs.secrets[key] = swarm_name;
+            if (external) add_unique(objs.external_secrets, key);
+          } else {
+            objs.configs[key] = swarm_name;
+          }
+          if (external || !obj.IsMap()) continue;
+          if (obj["file"]) obj["file"] = Absolute(recipe_dir, obj["file"].as<std::string>());
+          AddLabels(obj, labels);
+        }
+      }
+      for (const char* kind : {"volumes", "networks"}) {
+        YAML::Node section = doc[kind];
+        if (!section || !section.IsMap()) continue;
+        for (auto it : section) {
+          std::string key = it.first.as<std::string>();
+          add_unique(std::string(kind) == "volumes" ? objs.volumes : objs.networks, key);
+          if (IsExternal(it.second)) continue;
+          if (!it.second.IsMap()) section[key] = YAML::Node(YAML::NodeType::Map);
+          AddLabels(section[key], labels);
+        }
+      }
+    } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument(src + ": " + e.what());
+    }
+    YAML::Emitter out;
+    Emit(out, doc);
+    if (!out.good()) return Status::Infra(src + ": cannot write the staged copy: " + out.GetLastError());
+    std::string dst = stage_dir + "/" + std::to_string(idx) + "-" + files[idx];
+    Status s = WriteFileAtomic(dst, std::string(out.c_str()) + "\n");
+    if (!s.ok()) return s;
+    staged.files.push_back(dst);
+  }
+  return staged;
+}
+
+}  // namespace harness

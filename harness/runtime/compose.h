@@ -1,0 +1,48 @@
+// Compose staging: prepares a recipe's compose files for one run's namespace.
+//
+// Reads each compose file of the recipe, adds the harness labels (harness.run,
+// harness.namespace) to every service (service and container labels) and to every network,
+// volume, config and secret the stack will create, makes relative `file:` paths absolute,
+// and writes the result into the run's private staging folder (never into the recipe).
+// It also reports the names the stack will derive, so that their lengths can be checked
+// before anything is created.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace harness {
+
+struct ComposeObjects {
+  std::vector<std::string> services;             // short names, e.g. "app"
+  std::map<std::string, std::string> secrets;    // key → Swarm name after interpolation
+  std::map<std::string, std::string> configs;    // key → Swarm name after interpolation
+  std::vector<std::string> external_secrets;     // keys declared `external: true`
+  std::vector<std::string> volumes;
+  std::vector<std::string> networks;
+  std::vector<std::string> images;               // after interpolation
+};
+
+struct StagedCompose {
+  std::vector<std::string> files;  // absolute paths of the staged files, in order
+  ComposeObjects objects;
+};
+
+// REQUIRES: `stage_dir` exists and belongs to this run.
+Result<StagedCompose> StageCompose(const std::string& recipe_dir,
+                                   const std::vector<std::string>& files,
+                                   const std::map<std::string, std::string>& labels,
+                                   const std::map<std::string, std::string>& env,
+                                   const std::string& namespace_name,
+                                   const std::string& stage_dir);
+
+// ${VAR}, ${VAR:-default}, ${VAR-default} and $VAR, as docker stack deploy interpolates them.
+std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env);
+
+// Reads KEY=VALUE lines (comments and blank lines skipped, optional quotes removed).
+std::map<std::string, std::string> ParseEnvFile(const std::string& content);
+
+}  // namespace harness

@@ -1,0 +1,189 @@
+#include "runtime/converge.h"
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "runtime/docker.h"
+
+namespace harness {
+namespace {
+
+bool StartsWith(const std::string& s, const std::string& prefix) {
+  return s.rfind(prefix, 0) == 0;
+}
+
+std::string Str(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+// "tst_app.1" → "tst_app"; "tst_agent.s7e8ap05z2i1" → "tst_agent".
+std::string ServiceOfTask(const std::string& task_name) {
+  std::string n = task_name;
+  if (StartsWith(n, "\\_ ")) n = n.substr(3);
+  auto dot = n.rfind('.');
+  return dot == std::string::npos ? n : n.substr(0, dot);
+}
+
+// A task that ended while its service is meant to keep running: failed, rejected, or
+// exited 0 (which a healthcheck-killed container with a SIGTERM trap does).
+bool IsFailedState(const std::string& current) {
+  return StartsWith(current, "Failed") || StartsWith(current, "Rejected") ||
+         StartsWith(current, "Complete");
+}
+
+}  // namespace
+
+std::string HealthOf(const std::string& status) {
+  if (status.find("(healthy)") != std::string::npos) return "healthy";
+  if (status.find("(unhealthy)") != std::string::npos) return "unhealthy";
+  if (status.find("(health: starting)") != std::string::npos) return "starting";
+  return "";
+}
+
+Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::string>& expected) {
+  Judgement j;
+  std::map<std::string, const ServiceState*> by_name;
+  for (const auto& s : snap.services) by_name[s.name] = &s;
+
+  // Failures first: they end the wait at once.
+  std::map<std::string, int> failures;
+  std::map<std::string, std::string> last_error;
+  for (const auto& t : snap.tasks) {
+    if (StartsWith(t.current_state, "Rejected")) {
+      j.kind = Judgement::Kind::kFailed;
+      j.reason = "task " + t.name + " was rejected: " + (t.error.empty() ? "no reason given" : t.error);
+      j.evidence.push_back(t.name + ": " + t.current_state + ": " + t.error);
+      return j;
+    }
+    if (IsFailedState(t.current_state)) {
+      ++failures[t.service];
+      if (last_error[t.service].empty()) last_error[t.service] = t.error;  // newest first
+      j.evidence.push_back(t.name + ": " + t.current_state + (t.error.empty() ? "" : ": " + t.error));
+    }
+  }
+  for (const auto& [service, count] : failures) {
+    if (count >= kCrashLoopFailures) {
+      j.kind = Judgement::Kind::kFailed;
+      j.reason = "service " + service + " is crash-looping: " + std::to_string(count) +
+                 " tasks failed; last error: " +
+                 (last_error[service].empty() ? "(none given)" : last_error[service]);
+      return j;
+    }
+  }
+  for (const auto& s : snap.services) {
+    const std::string& u = s.update_state;
+    if (u == "paused" || StartsWith(u, "rollback")) {
+      j.kind = Judgement::Kind::kFailed;
+      j.reason = "service " + s.name + " update state is '" + u + "'";
+      return j;
+    }
+  }
+
+  // Then what is still missing.
+  std::vector<std::string> pending;
+  for (const auto& name : expected) {
+    auto it = by_name.find(name);
+    if (it == by_name.end()) {
+      pending.push_back(name + " does not exist yet");
+      continue;
+    }
+    const ServiceState& s = *it->second;
+    if (s.desired == 0 || s.running < s.desired) {
+      pending.push_back(name + " " + std::to_string(s.running) + "/" + std::to_string(s.desired));
+    }
+    if (s.update_state == "updating") pending.push_back(name + " update in progress");
+  }
+  for (const auto& c : snap.containers) {
+    std::string h = HealthOf(c.status);
+    if (h == "starting" || h == "unhealthy") pending.push_back(c.service + " container " + h);
+  }
+  // Tasks that are meant to run but are not running yet (e.g. a replacement starting).
+  for (const auto& t : snap.tasks) {
+    if (t.desired_state == "Running" && !StartsWith(t.current_state, "Running")) {
+      pending.push_back(t.name + " is " + t.current_state.substr(0, t.current_state.find(' ')));
+    }
+  }
+  if (pending.empty()) {
+    j.kind = Judgement::Kind::kConverged;
+    j.reason = std::to_string(expected.size()) + " service(s) running and healthy";
+    j.evidence.clear();
+    return j;
+  }
+  std::ostringstream os;
+  for (size_t i = 0; i < pending.size(); ++i) os << (i ? "; " : "") << pending[i];
+  j.kind = Judgement::Kind::kPending;
+  j.reason = os.str();
+  return j;
+}
+
+Status ParseServiceLs(const std::string& out, std::vector<ServiceState>* services) {
+  for (const auto& line : Docker::Lines(out)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) return Status::Infra("unreadable docker service ls output: " + line);
+    ServiceState s;
+    s.name = Str(j, "Name");
+    std::string rep = Str(j, "Replicas");  // "1/2" or "1/1 (max 1 per node)"
+    int running = 0, desired = 0;
+    if (std::sscanf(rep.c_str(), "%d/%d", &running, &desired) == 2) {
+      s.running = running;
+      s.desired = desired;
+    }
+    services->push_back(s);
+  }
+  return Status::Ok();
+}
+
+void ApplyUpdateStates(const std::string& out, std::vector<ServiceState>* services) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto sp = line.find(' ');
+    std::string name = line.substr(0, sp);
+    std::string state = sp == std::string::npos ? "" : line.substr(sp + 1);
+    if (state == "<no value>") state.clear();
+    for (auto& s : *services) {
+      if (s.name == name) s.update_state = state;
+    }
+  }
+}
+
+Status ParseStackPs(const std::string& out, std::vector<TaskState>* tasks) {
+  for (const auto& line : Docker::Lines(out)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) return Status::Infra("unreadable docker stack ps output: " + line);
+    TaskState t;
+    t.id = Str(j, "ID");
+    t.name = Str(j, "Name");
+    t.service = ServiceOfTask(t.name);
+    t.desired_state = Str(j, "DesiredState");
+    t.current_state = Str(j, "CurrentState");
+    t.error = Str(j, "Error");
+    tasks->push_back(t);
+  }
+  return Status::Ok();
+}
+
+Status ParseDockerPs(const std::string& out, std::vector<ContainerState>* containers) {
+  for (const auto& line : Docker::Lines(out)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) return Status::Infra("unreadable docker ps output: " + line);
+    ContainerState c;
+    c.id = Str(j, "ID");
+    c.status = Str(j, "Status");
+    std::string labels = Str(j, "Labels");
+    const std::string key = "com.docker.swarm.service.name=";
+    auto at = labels.find(key);
+    if (at != std::string::npos) {
+      auto end = labels.find(',', at);
+      c.service = labels.substr(at + key.size(),
+                                end == std::string::npos ? std::string::npos : end - at - key.size());
+    }
+    containers->push_back(c);
+  }
+  return Status::Ok();
+}
+
+}  // namespace harness

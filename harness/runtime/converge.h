@@ -1,0 +1,70 @@
+// Convergence judging: is a namespace's deploy settled, still settling, or failed?
+//
+// Pure logic over a snapshot of what Docker reported (services, tasks, container health),
+// so that it can be unit-tested from recorded `docker` output. The strict rule: every
+// expected service exists and runs N/N tasks, no update or rollback is in progress, every
+// container with a healthcheck is healthy. A service whose tasks keep failing
+// (kCrashLoopFailures failed tasks) or a rejected task fails at once.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace harness {
+
+struct ServiceState {
+  std::string name;           // full Swarm name, "<namespace>_<service>"
+  int running = 0;            // from "Replicas": "1/2" → running 1
+  int desired = 0;            //                          desired 2
+  std::string update_state;   // "", "updating", "completed", "paused", "rollback_started", ...
+};
+
+struct TaskState {
+  std::string id;
+  std::string service;        // full Swarm name
+  std::string name;           // "<service>.<slot>"
+  std::string desired_state;  // "Running", "Shutdown"
+  std::string current_state;  // "Running 3 seconds ago", "Failed 1 second ago", ...
+  std::string error;
+};
+
+struct ContainerState {
+  std::string id;
+  std::string service;        // full Swarm name (label com.docker.swarm.service.name)
+  std::string status;         // "Up 3 seconds (healthy)"
+};
+
+struct ConvergeSnapshot {
+  std::vector<ServiceState> services;
+  std::vector<TaskState> tasks;
+  std::vector<ContainerState> containers;
+};
+
+struct Judgement {
+  enum class Kind { kPending, kConverged, kFailed };
+  Kind kind = Kind::kPending;
+  std::string reason;                  // one line: what is still missing, or what failed
+  std::vector<std::string> evidence;   // task errors and the like
+};
+
+constexpr int kCrashLoopFailures = 3;
+
+// `expected` lists the full service names the compose files define.
+Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::string>& expected);
+
+// Parsers for the JSON-lines output of the commands SwarmRuntime issues:
+//   docker service ls --format '{{json .}}'        → Name, Replicas
+//   docker service inspect --format '{{.Spec.Name}} {{.UpdateStatus.State}}' (one per line)
+//   docker stack ps --no-trunc --format '{{json .}}'
+//   docker ps --no-trunc --format '{{json .}}'
+Status ParseServiceLs(const std::string& out, std::vector<ServiceState>* services);
+void ApplyUpdateStates(const std::string& out, std::vector<ServiceState>* services);
+Status ParseStackPs(const std::string& out, std::vector<TaskState>* tasks);
+Status ParseDockerPs(const std::string& out, std::vector<ContainerState>* containers);
+
+// "healthy", "unhealthy", "starting" or "" (no healthcheck) from a `docker ps` status.
+std::string HealthOf(const std::string& status);
+
+}  // namespace harness

@@ -1,0 +1,314 @@
+#include "runtime/swarm.h"
+
+#include <poll.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <thread>
+
+namespace harness {
+namespace {
+
+constexpr Duration kStepTimeout{30000};    // one docker command
+constexpr Duration kTeardownPoll{200};
+
+std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
+  return out;
+}
+
+std::vector<std::string> Words(const std::string& out) {
+  std::vector<std::string> words;
+  std::istringstream in(out);
+  std::string w;
+  while (in >> w) words.push_back(w);
+  return words;
+}
+
+Deadline Step(Deadline overall) { return overall.Min(Deadline::In(kStepTimeout)); }
+
+void Pause(Duration d) { std::this_thread::sleep_for(d); }
+
+std::string StackLabel(const std::string& ns) { return "label=com.docker.stack.namespace=" + ns; }
+std::string HarnessLabel(const std::string& ns) { return "label=harness.namespace=" + ns; }
+
+}  // namespace
+
+bool Leftovers::empty() const {
+  return services.empty() && containers.empty() && networks.empty() && secrets.empty() &&
+         configs.empty() && volumes.empty();
+}
+
+std::string Leftovers::ToString() const {
+  std::vector<std::string> parts;
+  auto add = [&](const char* kind, const std::vector<std::string>& v) {
+    if (!v.empty()) parts.push_back(std::string(kind) + ": " + Join(v));
+  };
+  add("services", services);
+  add("containers", containers);
+  add("networks", networks);
+  add("secrets", secrets);
+  add("configs", configs);
+  add("volumes", volumes);
+  return Join(parts, "; ");
+}
+
+Status SwarmRuntime::Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
+  std::vector<std::string> args = {"info", "--format",
+                                   "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}"};
+  auto r = docker_->Run(args, log, Step(deadline), cancel);
+  Status s = Docker::Check(args, r);
+  if (!s.ok()) {
+    if (s.code() == Status::Code::kCancelled) return s;
+    return Status::Infra("Docker does not answer (" + s.message() + "); is dockerd running?");
+  }
+  std::string state = r->out.substr(0, r->out.find_last_not_of(" \n") + 1);
+  if (state != "active true") {
+    return Status::Infra("this Docker node is not a Swarm manager (swarm state: '" + state +
+                         "'); run `docker swarm init` or point the harness at a manager");
+  }
+  return Status::Ok();
+}
+
+Status SwarmRuntime::CheckImages(const std::vector<std::string>& images, PhaseLog* log,
+                                 Deadline deadline, const CancelToken& cancel) {
+  if (images.empty()) return Status::Ok();
+  std::vector<std::string> args = {"image", "inspect", "--format", "{{.Id}}"};
+  args.insert(args.end(), images.begin(), images.end());
+  auto r = docker_->Run(args, log, Step(deadline), cancel);
+  if (!r.ok()) return r.status();
+  if (r->cancelled) return Status::Cancelled("interrupted");
+  if (!r->ok()) {
+    std::vector<std::string> missing;
+    for (const auto& img : images) {
+      if (r->err.find(img) != std::string::npos) missing.push_back(img);
+    }
+    return Status::Infra("image(s) not present on this node: " +
+                         (missing.empty() ? Join(images) : Join(missing)) +
+                         " (no registry is consulted; build or load them first, e.g. scripts/setup)");
+  }
+  return Status::Ok();
+}
+
+Status SwarmRuntime::CreateSecret(const std::string& name, const std::string& value,
+                                  const std::map<std::string, std::string>& labels, PhaseLog* log,
+                                  Deadline deadline, const CancelToken& cancel) {
+  std::vector<std::string> args = {"secret", "create"};
+  for (const auto& [k, v] : labels) {
+    args.push_back("--label");
+    args.push_back(k + "=" + v);
+  }
+  args.push_back(name);
+  args.push_back("-");
+  return Docker::Check(args, docker_->Run(args, log, Step(deadline), cancel, value));
+}
+
+Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::string>& files,
+                                 const std::map<std::string, std::string>& env, PhaseLog* log,
+                                 Deadline deadline, const CancelToken& cancel) {
+  std::vector<std::string> args = {"stack", "deploy", "--resolve-image", "never", "--prune"};
+  for (const auto& f : files) {
+    args.push_back("--compose-file");
+    args.push_back(f);
+  }
+  args.push_back(ns);
+  std::vector<std::pair<std::string, std::string>> envv(env.begin(), env.end());
+  return Docker::Check(args, docker_->Run(args, log, deadline, cancel, "", envv));
+}
+
+Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* log,
+                                               Deadline deadline, const CancelToken& cancel) {
+  ConvergeSnapshot snap;
+  std::vector<std::string> ls = {"service", "ls", "--filter", StackLabel(ns), "--format",
+                                 "{{json .}}"};
+  auto r = docker_->Run(ls, log, Step(deadline), cancel);
+  if (Status s = Docker::Check(ls, r); !s.ok()) return s;
+  if (Status s = ParseServiceLs(r->out, &snap.services); !s.ok()) return s;
+  if (!snap.services.empty()) {
+    std::vector<std::string> inspect = {"service", "inspect", "--format",
+                                        "{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"};
+    for (const auto& s : snap.services) inspect.push_back(s.name);
+    auto ri = docker_->Run(inspect, log, Step(deadline), cancel);
+    if (Status s = Docker::Check(inspect, ri); !s.ok()) return s;
+    ApplyUpdateStates(ri->out, &snap.services);
+  }
+  std::vector<std::string> ps = {"stack", "ps", "--no-trunc", "--format", "{{json .}}", ns};
+  auto rp = docker_->Run(ps, log, Step(deadline), cancel);
+  if (!rp.ok()) return rp.status();
+  // "nothing found in stack" is not an error while the stack is being created.
+  if (rp->ok()) {
+    if (Status s = ParseStackPs(rp->out, &snap.tasks); !s.ok()) return s;
+  } else if (rp->cancelled) {
+    return Status::Cancelled("interrupted");
+  }
+  std::vector<std::string> dps = {"ps", "--no-trunc", "--filter", StackLabel(ns), "--format",
+                                  "{{json .}}"};
+  auto rc = docker_->Run(dps, log, Step(deadline), cancel);
+  if (Status s = Docker::Check(dps, rc); !s.ok()) return s;
+  if (Status s = ParseDockerPs(rc->out, &snap.containers); !s.ok()) return s;
+  return snap;
+}
+
+Result<std::string> SwarmRuntime::ContainerOf(const std::string& ns, const std::string& service,
+                                              Deadline deadline, const CancelToken& cancel) {
+  std::string full = ns + "_" + service;
+  std::vector<std::string> args = {"ps", "--no-trunc", "--filter",
+                                   "label=com.docker.swarm.service.name=" + full, "--filter",
+                                   "status=running", "--format", "{{json .}}"};
+  auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  std::vector<ContainerState> cs;
+  if (Status s = ParseDockerPs(r->out, &cs); !s.ok()) return s;
+  if (cs.empty()) {
+    return Status::Failed("service '" + service + "' has no running container");
+  }
+  for (const auto& c : cs) {
+    if (HealthOf(c.status) == "healthy") return c.id;
+  }
+  return cs.front().id;
+}
+
+Result<std::string> SwarmRuntime::AddressOf(const std::string& container, Deadline deadline,
+                                            const CancelToken& cancel) {
+  std::vector<std::string> args = {"network", "inspect", "docker_gwbridge", "--format",
+                                   "{{json .Containers}}"};
+  auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  auto j = nlohmann::json::parse(r->out, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    return Status::Infra("unreadable docker_gwbridge inspect output");
+  }
+  auto it = j.find(container);
+  if (it == j.end() || !(*it).contains("IPv4Address")) {
+    return Status::Failed("container " + container.substr(0, 12) +
+                          " has no address on docker_gwbridge (is its network internal?)");
+  }
+  std::string addr = (*it)["IPv4Address"].get<std::string>();
+  return addr.substr(0, addr.find('/'));
+}
+
+Result<ProcessResult> SwarmRuntime::Exec(const std::string& container,
+                                         const std::vector<std::string>& argv, Deadline deadline,
+                                         const CancelToken& cancel) {
+  std::vector<std::string> args = {"exec", container};
+  args.insert(args.end(), argv.begin(), argv.end());
+  return docker_->Run(args, nullptr, deadline, cancel);
+}
+
+Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string& service,
+                                       int tail, Deadline deadline, const CancelToken& cancel) {
+  std::vector<std::string> args = {"service", "logs", "--raw", "--no-task-ids", "--tail",
+                                   std::to_string(tail), ns + "_" + service};
+  auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  // The service's stdout and stderr arrive on the CLI's stdout and stderr.
+  return r->out + r->err;
+}
+
+Result<std::vector<std::string>> SwarmRuntime::Ids(const std::vector<std::string>& args,
+                                                   PhaseLog* log, Deadline deadline) {
+  auto r = docker_->Run(args, log, Step(deadline), CancelToken::None());
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  return Words(r->out);
+}
+
+Result<Leftovers> SwarmRuntime::FindLeftovers(const std::string& ns, PhaseLog* log,
+                                              Deadline deadline) {
+  return Find(ns, log, deadline, true);
+}
+
+Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadline deadline,
+                                     bool all) {
+  Leftovers left;
+  struct Query {
+    std::vector<std::string> base;
+    std::vector<std::string>* into;
+  };
+  const std::string fmt = "{{.Name}}";
+  std::vector<Query> queries = {
+      {{"service", "ls", "--format", fmt}, &left.services},
+      {{"ps", "-a", "--format", "{{.Names}}"}, &left.containers},
+      {{"network", "ls", "--format", fmt}, &left.networks},
+      {{"secret", "ls", "--format", fmt}, &left.secrets},
+      {{"config", "ls", "--format", fmt}, &left.configs},
+      {{"volume", "ls", "--format", fmt}, &left.volumes},
+  };
+  if (!all) queries.resize(3);  // services, containers, networks: what stack rm removes
+  for (auto& q : queries) {
+    for (const auto& label : {StackLabel(ns), HarnessLabel(ns)}) {
+      std::vector<std::string> args = q.base;
+      args.push_back("--filter");
+      args.push_back(label);
+      auto ids = Ids(args, log, deadline);
+      if (!ids.ok()) return ids.status();
+      for (const auto& id : *ids) {
+        bool seen = false;
+        for (const auto& x : *q.into) seen = seen || x == id;
+        if (!seen) q.into->push_back(id);
+      }
+    }
+  }
+  return left;
+}
+
+Status SwarmRuntime::Teardown(const std::string& ns, PhaseLog* log, Deadline deadline) {
+  const CancelToken& never = CancelToken::None();
+  std::vector<std::string> rm = {"stack", "rm", ns};
+  auto r = docker_->Run(rm, log, Step(deadline), never);
+  if (!r.ok()) return r.status();
+  // A failed `stack rm` is not fatal by itself: what counts is what is left afterwards.
+
+  // Services, containers and networks go asynchronously: wait for them.
+  int polls = 0;
+  Leftovers left;
+  while (true) {
+    auto found = Find(ns, nullptr, deadline, /*all=*/false);
+    if (!found.ok()) return found.status().Prefixed("teardown of " + ns);
+    left = *found;
+    ++polls;
+    if (left.services.empty() && left.containers.empty() && left.networks.empty()) break;
+    if (deadline.passed()) break;
+    // Services that reappear (a racing deploy) or linger are removed directly.
+    if (!left.services.empty() && polls % 25 == 0) {
+      std::vector<std::string> args = {"service", "rm"};
+      args.insert(args.end(), left.services.begin(), left.services.end());
+      docker_->Run(args, log, Step(deadline), never);
+    }
+    Pause(kTeardownPoll);
+  }
+  if (log) log->Observe("teardown_polls", polls);
+  if (!left.containers.empty() && left.services.empty()) {
+    // Containers whose services are gone but which did not stop in time.
+    std::vector<std::string> args = {"rm", "-f"};
+    args.insert(args.end(), left.containers.begin(), left.containers.end());
+    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+  }
+  if (!left.networks.empty() && left.containers.empty()) {
+    std::vector<std::string> args = {"network", "rm"};
+    args.insert(args.end(), left.networks.begin(), left.networks.end());
+    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+  }
+  auto rest = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true);
+  if (!rest.ok()) return rest.status().Prefixed("teardown of " + ns);
+  left = *rest;
+  auto remove = [&](const char* kind, const std::vector<std::string>& names) {
+    if (names.empty()) return;
+    std::vector<std::string> args = {kind, "rm"};
+    args.insert(args.end(), names.begin(), names.end());
+    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+  };
+  remove("secret", left.secrets);
+  remove("config", left.configs);
+  remove("volume", left.volumes);
+
+  auto after = FindLeftovers(ns, log, Deadline::In(kStepTimeout));
+  if (!after.ok()) return after.status().Prefixed("teardown of " + ns + " could not be verified");
+  if (!after->empty()) {
+    if (log) log->Observe("leftovers", after->ToString());
+    return Status::Infra("teardown of " + ns + " left objects behind: " + after->ToString());
+  }
+  return Status::Ok();
+}
+
+}  // namespace harness

@@ -1,0 +1,67 @@
+// SwarmRuntime: deploys a namespace straight to Docker Swarm with the docker CLI, observes
+// it for convergence, reaches its containers, and tears it down completely.
+//
+// Teardown is verified: after `docker stack rm` (which returns at once) it waits until the
+// namespace's services, containers and networks are gone, then removes its secrets,
+// configs and volumes, and checks again; anything left is reported, never ignored.
+// Every object is found by the labels com.docker.stack.namespace (set by Swarm) and
+// harness.namespace (set by the harness).
+//
+// Thread-safety: as Docker; distinct namespaces may be handled from distinct threads.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "runtime/converge.h"
+#include "runtime/docker.h"
+
+namespace harness {
+
+struct Leftovers {
+  std::vector<std::string> services, containers, networks, secrets, configs, volumes;
+  bool empty() const;
+  std::string ToString() const;   // "services: a, b; volumes: c"
+};
+
+class SwarmRuntime {
+ public:
+  explicit SwarmRuntime(Docker* docker) : docker_(docker) {}
+
+  // Docker answers and this node is a Swarm manager.
+  Status Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+  // Every image exists on this node (no registry is consulted).
+  Status CheckImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
+                     const CancelToken& cancel);
+  Status CreateSecret(const std::string& name, const std::string& value,
+                      const std::map<std::string, std::string>& labels, PhaseLog* log,
+                      Deadline deadline, const CancelToken& cancel);
+  Status DeployStack(const std::string& ns, const std::vector<std::string>& files,
+                     const std::map<std::string, std::string>& env, PhaseLog* log,
+                     Deadline deadline, const CancelToken& cancel);
+  // One observation of the namespace. `log` may be null (polls are summarised instead).
+  Result<ConvergeSnapshot> Observe(const std::string& ns, PhaseLog* log, Deadline deadline,
+                                   const CancelToken& cancel);
+  // A running container of `<ns>_<service>` (a healthy one when there is a choice).
+  Result<std::string> ContainerOf(const std::string& ns, const std::string& service,
+                                  Deadline deadline, const CancelToken& cancel);
+  // The container's address on docker_gwbridge, reachable from this host.
+  Result<std::string> AddressOf(const std::string& container, Deadline deadline,
+                                const CancelToken& cancel);
+  Result<ProcessResult> Exec(const std::string& container, const std::vector<std::string>& argv,
+                             Deadline deadline, const CancelToken& cancel);
+  Result<std::string> Logs(const std::string& ns, const std::string& service, int tail,
+                           Deadline deadline, const CancelToken& cancel);
+  // Removes everything of the namespace and verifies it is gone. Never cancelled.
+  Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline);
+  Result<Leftovers> FindLeftovers(const std::string& ns, PhaseLog* log, Deadline deadline);
+
+ private:
+  Result<Leftovers> Find(const std::string& ns, PhaseLog* log, Deadline deadline, bool all);
+  Result<std::vector<std::string>> Ids(const std::vector<std::string>& args, PhaseLog* log,
+                                       Deadline deadline);
+  Docker* docker_;
+};
+
+}  // namespace harness
