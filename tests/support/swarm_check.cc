@@ -1,0 +1,156 @@
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <regex>
+
+#include "exec/local_executor.h"
+#include "support/e2e.h"
+
+extern char** environ;
+
+namespace harness::testing {
+namespace {
+
+std::string ParseNamespace(const std::string& err) {
+  static const std::regex re("namespace ([a-z0-9-]+), artifacts in ([^\\s]+)");
+  std::smatch m;
+  if (std::regex_search(err, m, re)) return m[1];
+  return "";
+}
+
+std::string ParseArtifacts(const std::string& err) {
+  static const std::regex re("namespace ([a-z0-9-]+), artifacts in ([^\\s]+)");
+  std::smatch m;
+  if (std::regex_search(err, m, re)) return m[2];
+  return "";
+}
+
+}  // namespace
+
+std::string SourceDir() { return HARNESS_SOURCE_DIR; }
+std::string HarnessBinary() { return HARNESS_BINARY; }
+std::string FixtureRecipes() { return SourceDir() + "/tests/fixtures/recipes"; }
+
+HarnessResult RunHarness(const std::vector<std::string>& args, Duration timeout) {
+  LocalExecutor exec;
+  Command cmd;
+  cmd.argv.push_back(HarnessBinary());
+  cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+  cmd.deadline = Deadline::In(timeout);
+  auto r = exec.Run(cmd, CancelToken::None());
+  HarnessResult h;
+  if (!r.ok()) return h;
+  h.exit_code = r->timed_out ? -1 : r->exit_code;
+  h.out = r->out;
+  h.err = r->err;
+  h.namespace_name = ParseNamespace(h.err);
+  h.artifacts = ParseArtifacts(h.err);
+  return h;
+}
+
+HarnessProcess::HarnessProcess(const std::vector<std::string>& args) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC) != 0) return;
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, p[1], 2);
+  posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+  std::vector<std::string> all = {HarnessBinary()};
+  all.insert(all.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : all) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn(&pid_, argv[0], &fa, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&fa);
+  close(p[1]);
+  fd_ = p[0];
+}
+
+HarnessProcess::~HarnessProcess() {
+  if (pid_ > 0 && exit_code_ < 0) {
+    kill(pid_, SIGKILL);
+    int st;
+    waitpid(pid_, &st, 0);
+  }
+  if (fd_ >= 0) close(fd_);
+  if (!ns_.empty()) CleanUp(ns_);
+}
+
+void HarnessProcess::ReadSome(int timeout_ms) {
+  if (fd_ < 0) return;
+  pollfd pfd{fd_, POLLIN, 0};
+  if (poll(&pfd, 1, timeout_ms) <= 0) return;
+  char buf[4096];
+  ssize_t n = read(fd_, buf, sizeof buf);
+  if (n <= 0) {
+    close(fd_);
+    fd_ = -1;
+    return;
+  }
+  err_.append(buf, static_cast<size_t>(n));
+  if (ns_.empty()) ns_ = ParseNamespace(err_);
+}
+
+bool HarnessProcess::WaitForLine(const std::string& text, Duration timeout) {
+  Deadline d = Deadline::In(timeout);
+  while (!d.passed()) {
+    if (err_.find(text, scanned_) != std::string::npos) return true;
+    if (fd_ < 0) return false;
+    ReadSome(100);
+  }
+  return err_.find(text, scanned_) != std::string::npos;
+}
+
+void HarnessProcess::Signal(int sig) {
+  if (pid_ > 0 && exit_code_ < 0) kill(pid_, sig);
+}
+
+int HarnessProcess::Wait(Duration timeout) {
+  Deadline d = Deadline::In(timeout);
+  while (exit_code_ < 0 && !d.passed()) {
+    ReadSome(50);
+    int st = 0;
+    if (waitpid(pid_, &st, WNOHANG) == pid_) {
+      exit_code_ = WIFEXITED(st) ? WEXITSTATUS(st) : 128 + WTERMSIG(st);
+    }
+  }
+  while (fd_ >= 0) ReadSome(200);  // the rest of stderr
+  return exit_code_;
+}
+
+Leftovers LeftoversOf(const std::string& ns) {
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  SwarmRuntime swarm(&docker);
+  auto left = swarm.FindLeftovers(ns, nullptr, Deadline::In(Duration(60000)));
+  if (!left.ok()) {
+    Leftovers unknown;
+    unknown.services.push_back("(could not list: " + left.status().message() + ")");
+    return unknown;
+  }
+  return *left;
+}
+
+void CleanUp(const std::string& ns) {
+  if (ns.empty() || LeftoversOf(ns).empty()) return;
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  SwarmRuntime swarm(&docker);
+  swarm.Teardown(ns, nullptr, Deadline::In(Duration(120000)));
+}
+
+bool StackExists(const std::string& ns) {
+  LocalExecutor exec;
+  Command cmd;
+  cmd.argv = {"docker", "stack", "ls", "--format", "{{.Name}}"};
+  cmd.deadline = Deadline::In(Duration(20000));
+  auto r = exec.Run(cmd, CancelToken::None());
+  if (!r.ok()) return false;
+  return ("\n" + r->out).find("\n" + ns + "\n") != std::string::npos;
+}
+
+}  // namespace harness::testing

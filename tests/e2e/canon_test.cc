@@ -1,0 +1,56 @@
+// The bundled example canon through a sweep: web and notes pass, broken fails with its
+// reason, every run leaves its proof packets, and nothing is left on the Swarm.
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "support/e2e.h"
+
+namespace harness::testing {
+namespace {
+
+namespace fs = std::filesystem;
+
+TEST_CASE("a sweep of the bundled canon", "[canon]") {
+  auto artifacts = fs::temp_directory_path() / "harness-e2e-canon";
+  fs::remove_all(artifacts);
+  auto r = RunHarness({"sweep", "--json", "--recipes", SourceDir() + "/recipes", "--artifacts",
+                       artifacts.string()},
+                      Duration(600000));
+  INFO(r.err);
+  CHECK(r.exit_code == 1);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  std::map<std::string, nlohmann::json> by_recipe;
+  for (const auto& run : j["runs"]) by_recipe[run["recipe"]] = run;
+  REQUIRE(by_recipe.count("web"));
+  REQUIRE(by_recipe.count("notes"));
+  REQUIRE(by_recipe.count("broken"));
+  CHECK(by_recipe["web"]["result"] == "passed");
+  CHECK(by_recipe["notes"]["result"] == "passed");
+  CHECK(by_recipe["broken"]["result"] == "failed");
+  CHECK(by_recipe["broken"]["failed_phase"] == "test");
+  CHECK_THAT(by_recipe["broken"]["reason"].get<std::string>(), Catch::Contains("/api/health"));
+
+  for (const auto& [name, run] : by_recipe) {
+    std::string dir = artifacts.string() + "/" + run["run_id"].get<std::string>();
+    INFO(name);
+    for (const char* packet : {"00-prepare.json", "01-deploy.json", "02-converge.json",
+                               "03-test.json", "99-teardown.json", "summary.json", "run.log"}) {
+      CHECK(fs::exists(dir + "/" + packet));
+    }
+    CHECK(run["teardown"]["verified"] == true);
+    Leftovers left = LeftoversOf(run["namespace"]);
+    INFO("left behind: " << left.ToString());
+    CHECK(left.empty());
+    CleanUp(run["namespace"]);
+  }
+  // The failing run kept the service logs as evidence.
+  std::string broken_dir = artifacts.string() + "/" + by_recipe["broken"]["run_id"].get<std::string>();
+  CHECK(fs::exists(broken_dir + "/logs/app.log"));
+
+}
+
+}  // namespace
+}  // namespace harness::testing

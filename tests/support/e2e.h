@@ -1,0 +1,59 @@
+// Helpers for end-to-end tests: run the real harness binary against fixture recipes on
+// the real local Swarm, and check that nothing of a namespace is left.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "runtime/swarm.h"
+
+namespace harness::testing {
+
+std::string SourceDir();
+std::string HarnessBinary();
+std::string FixtureRecipes();
+
+struct HarnessResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+  std::string namespace_name;   // parsed from the progress lines
+  std::string artifacts;        // the run's artifact folder
+};
+
+// Runs `harness <args>` to completion (bounded by `timeout`).
+HarnessResult RunHarness(const std::vector<std::string>& args, Duration timeout);
+
+// A harness process started in the background, with its stderr read line by line.
+// The destructor kills it (SIGKILL) if it is still running and tears its namespace down,
+// so a failing test leaves nothing behind.
+class HarnessProcess {
+ public:
+  explicit HarnessProcess(const std::vector<std::string>& args);
+  ~HarnessProcess();
+  // Reads stderr until a line contains `text`; false if the process ended or time ran out.
+  bool WaitForLine(const std::string& text, Duration timeout);
+  void Signal(int sig);
+  // Waits for exit; returns the exit code (128+signal when killed by a signal), -1 on timeout.
+  int Wait(Duration timeout);
+  const std::string& err() const { return err_; }
+  const std::string& namespace_name() const { return ns_; }
+
+ private:
+  void ReadSome(int timeout_ms);
+  int pid_ = -1;
+  int fd_ = -1;
+  int exit_code_ = -1;
+  std::string err_;
+  size_t scanned_ = 0;
+  std::string ns_;
+};
+
+// Everything of the namespace that exists on the Swarm (by harness and stack labels).
+Leftovers LeftoversOf(const std::string& ns);
+// Removes whatever is left of a namespace (a safety net for failing tests).
+void CleanUp(const std::string& ns);
+// The Docker objects of every namespace, for a check that nothing at all is left.
+bool StackExists(const std::string& ns);
+
+}  // namespace harness::testing
