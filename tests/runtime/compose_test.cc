@@ -1,0 +1,125 @@
+#include "runtime/compose.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
+
+namespace harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempTree {
+  fs::path root;
+  TempTree() {
+    std::string tmpl = (fs::temp_directory_path() / "compose-test-XXXXXX").string();
+    root = mkdtemp(tmpl.data());
+    fs::create_directories(root / "recipe");
+    fs::create_directories(root / "stage");
+  }
+  ~TempTree() { fs::remove_all(root); }
+  void Write(const std::string& rel, const std::string& text) {
+    std::ofstream(root / "recipe" / rel) << text;
+  }
+};
+
+const char* kCompose = R"(version: "3.8"
+services:
+  app:
+    image: recipe-harness/busybox:${TAG:-1}
+    deploy:
+      labels:
+        - "coop-cloud.${STACK_NAME}.version=1.0"
+    secrets: [db_password]
+    configs:
+      - source: app_conf
+        target: /etc/app.conf
+  worker:
+    image: recipe-harness/busybox:1
+    labels:
+      existing: "yes"
+secrets:
+  db_password:
+    external: true
+    name: ${STACK_NAME}_db_password_${SECRET_DB_PASSWORD_VERSION}
+configs:
+  app_conf:
+    name: ${STACK_NAME}_app_conf_${APP_CONF_VERSION}
+    file: ./app.conf
+volumes:
+  data:
+networks:
+  internal:
+  proxy:
+    external: true
+)";
+
+TEST_CASE("staging labels every object and reports derived names", "[compose]") {
+  TempTree t;
+  t.Write("compose.yml", kCompose);
+  std::map<std::string, std::string> labels = {{"harness.run", "r1"}, {"harness.namespace", "web-abc123"}};
+  std::map<std::string, std::string> env = {{"STACK_NAME", "web-abc123"},
+                                            {"SECRET_DB_PASSWORD_VERSION", "v1"},
+                                            {"APP_CONF_VERSION", "v2"}};
+  auto staged = StageCompose((t.root / "recipe").string(), {"compose.yml"}, labels, env,
+                             "web-abc123", (t.root / "stage").string());
+  REQUIRE(staged.ok());
+  const auto& o = staged->objects;
+  CHECK(o.services == std::vector<std::string>{"app", "worker"});
+  CHECK(o.secrets.at("db_password") == "web-abc123_db_password_v1");
+  CHECK(o.configs.at("app_conf") == "web-abc123_app_conf_v2");
+  CHECK(o.external_secrets == std::vector<std::string>{"db_password"});
+  CHECK(o.images == std::vector<std::string>{"recipe-harness/busybox:1"});
+
+  REQUIRE(staged->files.size() == 1);
+  YAML::Node doc = YAML::LoadFile(staged->files[0]);
+  CHECK(doc["version"].as<std::string>() == "3.8");
+  CHECK(doc["version"].Tag() == "!");  // still a quoted string, not the number 3.8
+  auto app = doc["services"]["app"];
+  CHECK(app["labels"]["harness.run"].as<std::string>() == "r1");
+  CHECK(app["deploy"]["labels"]["harness.namespace"].as<std::string>() == "web-abc123");
+  CHECK(app["deploy"]["labels"]["coop-cloud.${STACK_NAME}.version"].as<std::string>() == "1.0");
+  CHECK(doc["services"]["worker"]["labels"]["existing"].as<std::string>() == "yes");
+  CHECK(doc["services"]["worker"]["deploy"]["labels"]["harness.run"].as<std::string>() == "r1");
+  CHECK(doc["volumes"]["data"]["labels"]["harness.run"].as<std::string>() == "r1");
+  CHECK(doc["networks"]["internal"]["labels"]["harness.run"].as<std::string>() == "r1");
+  CHECK_FALSE(doc["networks"]["proxy"]["labels"]);  // external: not ours to label
+  CHECK_FALSE(doc["secrets"]["db_password"]["labels"]);
+  CHECK(doc["configs"]["app_conf"]["labels"]["harness.run"].as<std::string>() == "r1");
+  CHECK(doc["configs"]["app_conf"]["file"].as<std::string>() == (t.root / "recipe" / "app.conf").string());
+
+  // The recipe folder itself is untouched.
+  std::ifstream orig(t.root / "recipe" / "compose.yml");
+  std::string text((std::istreambuf_iterator<char>(orig)), std::istreambuf_iterator<char>());
+  CHECK(text == kCompose);
+}
+
+TEST_CASE("bad compose files are clear errors", "[compose]") {
+  TempTree t;
+  t.Write("compose.yml", "services:\n  app: [\n");
+  auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, {}, "n", (t.root / "stage").string());
+  CHECK(r.status().code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(r.status().message(), Catch::Contains("compose.yml:"));
+  auto missing = StageCompose((t.root / "recipe").string(), {"nope.yml"}, {}, {}, "n", (t.root / "stage").string());
+  CHECK_THAT(missing.status().message(), Catch::Contains("compose file not found"));
+}
+
+TEST_CASE("interpolation follows docker stack deploy", "[compose]") {
+  std::map<std::string, std::string> env = {{"A", "x"}, {"EMPTY", ""}};
+  CHECK(Interpolate("${A}_$A-${B:-d}-${EMPTY:-e}-${EMPTY-f}-$$-${B}", env) == "x_x-d-e--$-");
+}
+
+TEST_CASE(".env files", "[compose]") {
+  auto env = ParseEnvFile("# comment\nTYPE=web\n\nDOMAIN=web.example.com  # trailing\n"
+                          "export X=1\nQ=\"quoted # not a comment\"\nbroken line\n");
+  CHECK(env.at("TYPE") == "web");
+  CHECK(env.at("DOMAIN") == "web.example.com");
+  CHECK(env.at("X") == "1");
+  CHECK(env.at("Q") == "quoted # not a comment");
+  CHECK(env.size() == 4);
+}
+
+}  // namespace
+}  // namespace harness

@@ -1,0 +1,106 @@
+// Convergence judging from recorded `docker` output.
+#include "runtime/converge.h"
+
+#include <catch2/catch.hpp>
+
+namespace harness {
+namespace {
+
+ConvergeSnapshot Parse(const std::string& service_ls, const std::string& inspect,
+                       const std::string& stack_ps, const std::string& docker_ps) {
+  ConvergeSnapshot s;
+  REQUIRE(ParseServiceLs(service_ls, &s.services).ok());
+  ApplyUpdateStates(inspect, &s.services);
+  REQUIRE(ParseStackPs(stack_ps, &s.tasks).ok());
+  REQUIRE(ParseDockerPs(docker_ps, &s.containers).ok());
+  return s;
+}
+
+const std::vector<std::string> kApp = {"web-k3x9a2_app"};
+
+// Recorded from docker 20.10 on a single-node Swarm.
+const char* kLsStarting =
+    R"j({"ID":"n9wpn67ukz66","Image":"recipe-harness/busybox:1","Mode":"replicated","Name":"web-k3x9a2_app","Ports":"","Replicas":"0/1"})j";
+const char* kLsRunning =
+    R"j({"ID":"n9wpn67ukz66","Image":"recipe-harness/busybox:1","Mode":"replicated","Name":"web-k3x9a2_app","Ports":"","Replicas":"1/1"})j";
+const char* kPsRunning =
+    R"j({"CurrentState":"Running 1 second ago","DesiredState":"Running","Error":"","ID":"lgpv8a4f0jflhu5iy3ebn57ln","Image":"recipe-harness/busybox:1","Name":"web-k3x9a2_app.1","Node":"vm","Ports":""})j";
+const char* kPsStarting =
+    R"j({"CurrentState":"Starting 1 second ago","DesiredState":"Running","Error":"","ID":"lgpv8a4f0jflhu5iy3ebn57ln","Image":"recipe-harness/busybox:1","Name":"web-k3x9a2_app.1","Node":"vm","Ports":""})j";
+const char* kHealthy =
+    R"j({"ID":"173c2398952e","Labels":"com.docker.stack.namespace=web-k3x9a2,com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task=","State":"running","Status":"Up 2 seconds (healthy)"})j";
+const char* kHealthStarting =
+    R"j({"ID":"173c2398952e","Labels":"com.docker.stack.namespace=web-k3x9a2,com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task=","State":"running","Status":"Up 1 second (health: starting)"})j";
+
+TEST_CASE("all services N/N and healthy is converged", "[converge]") {
+  auto s = Parse(kLsRunning, "web-k3x9a2_app \n", kPsRunning, kHealthy);
+  auto j = JudgeConvergence(s, kApp);
+  CHECK(j.kind == Judgement::Kind::kConverged);
+}
+
+TEST_CASE("a missing service, 0/1, or a starting healthcheck is pending", "[converge]") {
+  CHECK(JudgeConvergence(Parse("", "", "", ""), kApp).kind == Judgement::Kind::kPending);
+  CHECK_THAT(JudgeConvergence(Parse("", "", "", ""), kApp).reason, Catch::Contains("does not exist"));
+  auto starting = JudgeConvergence(Parse(kLsStarting, "", kPsStarting, kHealthStarting), kApp);
+  CHECK(starting.kind == Judgement::Kind::kPending);
+  CHECK_THAT(starting.reason, Catch::Contains("web-k3x9a2_app 0/1"));
+  CHECK_THAT(starting.reason, Catch::Contains("container starting"));
+  // N/N but a container's healthcheck still starting: not yet.
+  auto health = JudgeConvergence(Parse(kLsRunning, "", kPsRunning, kHealthStarting), kApp);
+  CHECK(health.kind == Judgement::Kind::kPending);
+}
+
+TEST_CASE("an update in progress is pending; a rollback or a pause fails", "[converge]") {
+  auto updating = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app updating\n", kPsRunning, kHealthy), kApp);
+  CHECK(updating.kind == Judgement::Kind::kPending);
+  CHECK_THAT(updating.reason, Catch::Contains("update in progress"));
+  auto rolled = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app rollback_completed\n", kPsRunning, kHealthy), kApp);
+  CHECK(rolled.kind == Judgement::Kind::kFailed);
+  CHECK_THAT(rolled.reason, Catch::Contains("rollback_completed"));
+  auto paused = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app paused\n", kPsRunning, kHealthy), kApp);
+  CHECK(paused.kind == Judgement::Kind::kFailed);
+  auto done = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app completed\n", kPsRunning, kHealthy), kApp);
+  CHECK(done.kind == Judgement::Kind::kConverged);
+}
+
+TEST_CASE("repeated task failures are a crash loop, with the task error", "[converge]") {
+  std::string ps;
+  for (int i = 0; i < 3; ++i) {
+    ps += std::string(R"j({"CurrentState":"Failed )j") + std::to_string(i * 5 + 1) +
+          R"j( seconds ago","DesiredState":"Shutdown","Error":"task: non-zero exit (1)","ID":"t)j" +
+          std::to_string(i) + R"j(","Name":"web-k3x9a2_app.1","Node":"vm"})j" + "\n";
+  }
+  ps += R"j({"CurrentState":"Ready 1 second ago","DesiredState":"Running","Error":"","ID":"t9","Name":"web-k3x9a2_app.1"})j";
+  auto j = JudgeConvergence(Parse(kLsStarting, "", ps, ""), kApp);
+  CHECK(j.kind == Judgement::Kind::kFailed);
+  CHECK_THAT(j.reason, Catch::Contains("crash-looping: 3 tasks failed"));
+  CHECK_THAT(j.reason, Catch::Contains("non-zero exit (1)"));
+  CHECK(j.evidence.size() == 3);
+
+  // Two failures are not yet a loop: dependencies starting in any order restart a task or two.
+  std::string two = ps.substr(ps.find('\n') + 1);
+  CHECK(JudgeConvergence(Parse(kLsStarting, "", two, ""), kApp).kind == Judgement::Kind::kPending);
+}
+
+TEST_CASE("a rejected task fails at once", "[converge]") {
+  const char* ps =
+      R"j({"CurrentState":"Rejected 1 second ago","DesiredState":"Shutdown","Error":"No such image: nope:1","ID":"t1","Name":"web-k3x9a2_app.1"})j";
+  auto j = JudgeConvergence(Parse(kLsStarting, "", ps, ""), kApp);
+  CHECK(j.kind == Judgement::Kind::kFailed);
+  CHECK_THAT(j.reason, Catch::Contains("No such image: nope:1"));
+}
+
+TEST_CASE("health is read from docker ps status", "[converge]") {
+  CHECK(HealthOf("Up 2 seconds (healthy)") == "healthy");
+  CHECK(HealthOf("Up 9 seconds (unhealthy)") == "unhealthy");
+  CHECK(HealthOf("Up 1 second (health: starting)") == "starting");
+  CHECK(HealthOf("Up 3 minutes") == "");
+}
+
+TEST_CASE("unreadable docker output is an infrastructure error", "[converge]") {
+  std::vector<ServiceState> s;
+  CHECK(ParseServiceLs("{not json\n", &s).code() == Status::Code::kInfra);
+}
+
+}  // namespace
+}  // namespace harness
