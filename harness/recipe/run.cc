@@ -293,7 +293,9 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   // ---- prepare: load and check everything before anything is created.
   PhaseLog prepare(phase_number++, "prepare", &redactor);
   say("prepare: namespace " + out.namespace_name + ", artifacts in " + out.artifacts);
-  ScriptEngine engine(script_path, opts.recipe);
+  // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short
+  // and name the recipe.
+  ScriptEngine engine("recipes/" + opts.recipe + "/recipe.lua", opts.recipe);
   auto spec = engine.Load(source);
   for (const auto& line : engine.load_output()) log.Line("print: " + line, false);
   if (!spec.ok()) {
@@ -380,6 +382,14 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
       std::string text = redactor.Apply(*logs);
       WriteFileAtomic(out.artifacts + "/logs/" + svc + ".log", text);
       p->AddEvidence({{"service", svc}, {"log_tail", TailLines(text, kEvidenceLogLines)}});
+    }
+    auto health = swarm.ContainerHealth(out.namespace_name, Deadline::In(Duration(15000)));
+    if (health.ok()) {
+      for (const auto& c : *health) {
+        if (c.value("health", "") != "healthy" || c.value("state", "") != "running") {
+          p->AddEvidence({{"container", c}});
+        }
+      }
     }
     auto snap = swarm.Observe(out.namespace_name, nullptr, Deadline::In(Duration(15000)), CancelToken::None());
     if (snap.ok()) {

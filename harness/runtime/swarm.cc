@@ -206,6 +206,39 @@ Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string&
   return r->out + r->err;
 }
 
+Result<nlohmann::json> SwarmRuntime::ContainerHealth(const std::string& ns, Deadline deadline) {
+  auto ids = Ids({"ps", "-a", "-q", "--no-trunc", "--filter", StackLabel(ns)}, nullptr, deadline);
+  if (!ids.ok()) return ids.status();
+  nlohmann::json out = nlohmann::json::array();
+  if (ids->empty()) return out;
+  std::vector<std::string> args = {"inspect", "--format", "{{json .}}"};
+  args.insert(args.end(), ids->begin(), ids->end());
+  auto r = docker_->Run(args, nullptr, Step(deadline), CancelToken::None());
+  if (!r.ok()) return r.status();
+  for (const auto& line : Docker::Lines(r->out)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (j.is_discarded()) continue;
+    nlohmann::json c = {{"container", j.value("Name", "")}};
+    const auto& labels = j["Config"]["Labels"];
+    if (labels.is_object()) c["service"] = labels.value("com.docker.swarm.service.name", "");
+    const auto& state = j["State"];
+    c["state"] = state.value("Status", "");
+    c["exit_code"] = state.value("ExitCode", 0);
+    if (state.contains("Health") && state["Health"].is_object()) {
+      const auto& h = state["Health"];
+      c["health"] = h.value("Status", "");
+      c["failing_streak"] = h.value("FailingStreak", 0);
+      if (h.contains("Log") && h["Log"].is_array() && !h["Log"].empty()) {
+        const auto& last = h["Log"].back();
+        c["last_check_exit_code"] = last.value("ExitCode", 0);
+        c["last_check_output"] = last.value("Output", "");
+      }
+    }
+    out.push_back(c);
+  }
+  return out;
+}
+
 Result<std::vector<std::string>> SwarmRuntime::Ids(const std::vector<std::string>& args,
                                                    PhaseLog* log, Deadline deadline) {
   auto r = docker_->Run(args, log, Step(deadline), CancelToken::None());

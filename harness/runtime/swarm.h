@@ -11,6 +11,7 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -53,6 +54,9 @@ class SwarmRuntime {
                              Deadline deadline, const CancelToken& cancel);
   Result<std::string> Logs(const std::string& ns, const std::string& service, int tail,
                            Deadline deadline, const CancelToken& cancel);
+  // The healthcheck state of every container of the namespace, running or exited:
+  // [{container, service, state, exit_code, health, failing_streak, last_output}].
+  Result<nlohmann::json> ContainerHealth(const std::string& ns, Deadline deadline);
   // Removes everything of the namespace and verifies it is gone. Never cancelled.
   Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline);
   Result<Leftovers> FindLeftovers(const std::string& ns, PhaseLog* log, Deadline deadline);

@@ -38,7 +38,7 @@ TEST_CASE("a syntax error is a compile error naming file:line; nothing is deploy
   INFO(r.err);
   CHECK(r.exit_code == 2);
   CHECK_THAT(r.out, Catch::Contains("compile error:"));
-  CHECK_THAT(r.out, Catch::Contains("syntax-error/recipe.lua:5:"));
+  CHECK_THAT(r.out, Catch::Contains("compile error: recipes/syntax-error/recipe.lua:5:"));
   CHECK_THAT(r.err, !Catch::Contains("deploy started"));
   auto s = Summary(r);
   CHECK(s["result"] == "error");
@@ -51,7 +51,7 @@ TEST_CASE("a wrongly typed field is refused before anything is deployed", "[erro
   auto r = RunFixture("bad-field");
   INFO(r.err);
   CHECK(r.exit_code == 2);
-  CHECK_THAT(r.out, Catch::Contains("bad-field/recipe.lua:4:"));
+  CHECK_THAT(r.out, Catch::Contains("recipes/bad-field/recipe.lua:4:"));
   CHECK_THAT(r.out, Catch::Contains("'timeouts.deploy' must be a number"));
   CHECK_THAT(r.err, !Catch::Contains("deploy started"));
   RequireNothingLeft(r);
@@ -61,7 +61,7 @@ TEST_CASE("a runtime error in a test names file:line, fails the run and tears do
   auto r = RunFixture("runtime-error");
   INFO(r.err);
   CHECK(r.exit_code == 1);
-  CHECK_THAT(r.out, Catch::Contains("runtime-error/recipe.lua:9: undefined global 'undefined_helper'"));
+  CHECK_THAT(r.out, Catch::Contains("recipes/runtime-error/recipe.lua:9: undefined global 'undefined_helper'"));
   auto s = Summary(r);
   CHECK(s["failed_phase"] == "test");
   CHECK(s["teardown"]["verified"] == true);
