@@ -7,7 +7,10 @@
 
 #include "base/cancel.h"
 #include "exec/local_executor.h"
+#include "ledger/ledger.h"
+#include "ledger/reaper.h"
 #include "recipe/run.h"
+#include "runtime/swarm.h"
 #include "report/summary.h"
 
 namespace fs = std::filesystem;
@@ -20,6 +23,7 @@ struct GlobalOptions {
   std::string artifacts = "artifacts";
   std::string docker = "docker";
   std::string domain_suffix = "harness.localhost";
+  std::string state = DefaultStateDir();
   bool json = false;
   bool quiet = false;
 };
@@ -70,6 +74,7 @@ int main(int argc, char** argv) {
   app.add_option("--docker", g.docker, "Docker CLI to use")->capture_default_str();
   app.add_option("--domain-suffix", g.domain_suffix, "Domains are <namespace>.<suffix>")
       ->capture_default_str();
+  app.add_option("--state", g.state, "Folder of the ledger and run locks")->capture_default_str();
   app.add_flag("--json", g.json, "Print the summary as JSON on stdout");
   app.add_flag("-q,--quiet", g.quiet, "No progress lines on stderr");
 
@@ -80,6 +85,11 @@ int main(int argc, char** argv) {
   CLI::App* sweep = app.add_subcommand("sweep", "Cold-run every recipe under --recipes, one after another");
   std::vector<std::string> only;
   sweep->add_option("--only", only, "Run just these recipes");
+
+  CLI::App* reap = app.add_subcommand(
+      "reap", "Remove the leftovers of dead runs (found in the ledger and by label)");
+  bool dry_run = false;
+  reap->add_flag("-n,--dry-run", dry_run, "List what would be removed; remove nothing");
 
   try {
     app.parse(argc, argv);
@@ -93,7 +103,48 @@ int main(int argc, char** argv) {
   ProgressFn progress = [&](const std::string& line) {
     if (!g.quiet) std::cerr << "harness: " << line << std::endl;
   };
+  // Reaps dead runs' leftovers; returns 0, or 3 when something could not be removed.
+  auto reap_dead = [&](bool dry, bool verbose) -> int {
+    auto ledger = Ledger::Open(g.state);
+    if (!ledger.ok()) {
+      std::cerr << "harness: " << ledger.status().message() << "\n";
+      return 3;
+    }
+    SwarmRuntime swarm(&docker);
+    Reaper reaper(ledger->get(), &swarm, g.state);
+    auto outcomes = reaper.Reap(dry, Deadline::In(Duration(600000)));
+    if (!outcomes.ok()) {
+      std::cerr << "harness: reap: " << outcomes.status().message() << "\n";
+      return 3;
+    }
+    int code = 0;
+    for (const auto& o : *outcomes) {
+      if (!o.status.ok()) code = 3;
+      bool interesting = o.action != "skipped: live" && o.action != "nothing left";
+      if (verbose || interesting) {
+        progress("reap " + o.namespace_name + " (" + o.source + (o.run_id.empty() ? "" : ", run " + o.run_id) +
+                 "): " + o.action + (o.detail.empty() ? "" : ": " + o.detail));
+      }
+    }
+    if (g.json && verbose) {
+      nlohmann::json j = nlohmann::json::array();
+      for (const auto& o : *outcomes) {
+        j.push_back({{"namespace", o.namespace_name}, {"run_id", o.run_id}, {"source", o.source},
+                     {"action", o.action}, {"detail", o.detail}});
+      }
+      std::cout << j.dump(2) << "\n";
+    } else if (verbose) {
+      std::cout << (outcomes->empty() ? "nothing to reap\n" : "");
+      for (const auto& o : *outcomes) {
+        std::cout << o.namespace_name << "  " << o.action << (o.detail.empty() ? "" : "  " + o.detail) << "\n";
+      }
+    }
+    return code;
+  };
+  if (*reap) return reap_dead(dry_run, true);
+
   RunOptions base;
+  base.state_dir = g.state;
   base.recipes_dir = g.recipes;
   base.artifacts_dir = g.artifacts;
   base.domain_suffix = g.domain_suffix;
@@ -113,6 +164,10 @@ int main(int argc, char** argv) {
                 << " (recipes: " << (known.empty() ? "none" : known) << ")\n";
       return 2;
     }
+    if (int rc = reap_dead(false, false); rc != 0) {
+      std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
+      return rc;
+    }
     return Report(g, {RunRecipe(o, &docker, progress)}, false);
   }
 
@@ -122,6 +177,10 @@ int main(int argc, char** argv) {
     std::cerr << "harness: no recipes found in " << g.recipes
               << " — a sweep that tests nothing is a failure\n";
     return 2;
+  }
+  if (int rc = reap_dead(false, false); rc != 0) {
+    std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
+    return rc;
   }
   std::vector<RunOutcome> runs;
   for (size_t i = 0; i < names.size(); ++i) {

@@ -3,7 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -58,26 +58,6 @@ Result<ProcessResult> LocalExecutor::Run(const Command& cmd, const CancelToken& 
   int in_w = in[1], out_r = out[0], err_r = err[0];
   ScopeGuard close_parent([&] { CloseFd(in_w), CloseFd(out_r), CloseFd(err_r); });
 
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, in[0], 0);
-  posix_spawn_file_actions_adddup2(&fa, out[1], 1);
-  posix_spawn_file_actions_adddup2(&fa, err[1], 2);
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  posix_spawnattr_setpgroup(&attr, 0);
-  sigset_t defaults;
-  sigemptyset(&defaults);
-  sigaddset(&defaults, SIGPIPE);
-  sigaddset(&defaults, SIGINT);
-  sigaddset(&defaults, SIGTERM);
-  posix_spawnattr_setsigdefault(&attr, &defaults);
-  sigset_t none;
-  sigemptyset(&none);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF |
-                                      POSIX_SPAWN_SETSIGMASK);
-
   std::vector<char*> argv;
   for (const auto& a : cmd.argv) argv.push_back(const_cast<char*>(a.c_str()));
   argv.push_back(nullptr);
@@ -85,15 +65,51 @@ Result<ProcessResult> LocalExecutor::Run(const Command& cmd, const CancelToken& 
   std::vector<char*> envp;
   for (auto& e : env) envp.push_back(e.data());
   envp.push_back(nullptr);
+  // Reports a failed exec from the child: the errno, through a close-on-exec pipe.
+  int report[2];
+  if (pipe2(report, O_CLOEXEC) != 0) {
+    close(in[0]), close(out[1]), close(err[1]);
+    return Status::Infra(std::string("pipe: ") + strerror(errno));
+  }
 
   auto started = Clock::now();
-  pid_t pid = -1;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  posix_spawnattr_destroy(&attr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid == 0) {
+    // Child: only async-signal-safe calls until exec.
+    setpgid(0, 0);                      // its own process group: a terminal's Ctrl-C is ours
+    prctl(PR_SET_PDEATHSIG, SIGKILL);   // dies with the harness, even when it is SIGKILLed
+    if (getppid() != parent) _exit(127);
+    struct sigaction dfl;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    sigaction(SIGINT, &dfl, nullptr);
+    sigaction(SIGTERM, &dfl, nullptr);
+    sigaction(SIGPIPE, &dfl, nullptr);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    dup2(in[0], 0);
+    dup2(out[1], 1);
+    dup2(err[1], 2);
+    execvpe(argv[0], argv.data(), envp.data());
+    int e = errno;
+    (void)!write(report[1], &e, sizeof e);
+    _exit(127);
+  }
+  close(report[1]);
   close(in[0]), close(out[1]), close(err[1]);
-  if (rc != 0) {
-    return Status::Infra("cannot start " + cmd.argv[0] + ": " + strerror(rc));
+  if (pid < 0) {
+    close(report[0]);
+    return Status::Infra(std::string("fork: ") + strerror(errno));
+  }
+  int exec_errno = 0;
+  ssize_t got = read(report[0], &exec_errno, sizeof exec_errno);
+  close(report[0]);
+  if (got == static_cast<ssize_t>(sizeof exec_errno)) {
+    int st;
+    waitpid(pid, &st, 0);
+    return Status::Infra("cannot start " + cmd.argv[0] + ": " + strerror(exec_errno));
   }
 
   ProcessResult res;

@@ -1,8 +1,9 @@
 // LocalExecutor: runs commands as child processes of this one.
 //
 // Each child gets its own process group (so a terminal's Ctrl-C reaches the harness only,
-// and the harness decides when children stop), stdin from Command::stdin_data, and
-// captured stdout/stderr. Thread-safe: each Run() is independent.
+// and the harness decides when children stop), is killed if the harness dies (so a
+// SIGKILLed harness leaves no command running on), gets stdin from Command::stdin_data,
+// and has its stdout/stderr captured. Thread-safe: each Run() is independent.
 #pragma once
 
 #include "exec/executor.h"

@@ -13,6 +13,8 @@
 
 #include "base/cancel.h"
 #include "base/redact.h"
+#include "ledger/ledger.h"
+#include "ledger/liveness.h"
 #include "recipe/naming.h"
 #include "recipe/teardown_guard.h"
 #include "report/phase_log.h"
@@ -230,8 +232,10 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   Redactor redactor;
   RunLog log(&redactor, progress);
   auto say = [&](const std::string& text) { log.Line("[" + out.recipe + "] " + text, true); };
+  std::function<void(const RunOutcome&)> on_finish;
   auto finish = [&](RunOutcome& o) -> RunOutcome& {
     o.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - run_started);
+    if (on_finish) on_finish(o);
     if (!o.artifacts.empty()) {
       WriteFileAtomic(o.artifacts + "/summary.json", redactor.Apply(SummaryJson(o).dump(2)) + "\n");
     }
@@ -267,6 +271,32 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   }
   log.Open(out.artifacts + "/run.log");
 
+  // The run's lock (its liveness for reapers) and its ledger entry come before anything
+  // is created.
+  auto lock = RunLock::Acquire(opts.state_dir, out.namespace_name);
+  auto ledger_open = lock.ok() ? Ledger::Open(opts.state_dir) : Result<std::unique_ptr<Ledger>>(lock.status());
+  if (!ledger_open.ok()) {
+    out.reason = ledger_open.status().message();
+    out.failed_phase = "prepare";
+    out.result = "infra";
+    out.exit_code = 3;
+    return finish(out);
+  }
+  Ledger& ledger = **ledger_open;
+  RunRecord record;
+  record.id = out.run_id;
+  record.recipe = opts.recipe;
+  record.namespace_name = out.namespace_name;
+  record.pid = static_cast<int64_t>(getpid());
+  Status ledger_status = ledger.BeginRun(record);
+  auto ledger_note = [&](const Status& s) {
+    if (!s.ok() && ledger_status.ok()) ledger_status = s;
+  };
+  on_finish = [&](const RunOutcome& o) {
+    ledger_note(ledger.EndRun(o.run_id, o.version, o.result, o.exit_code));
+    if (!ledger_status.ok()) say("ledger: " + ledger_status.message());
+  };
+
   const CancelToken& cancel = CancelToken::Signals();
   SwarmRuntime swarm(docker);
   int phase_number = 0;
@@ -274,6 +304,10 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     p.Finish(s);
     p.Write(out.artifacts);
     out.phases.push_back({p.phase(), s, p.elapsed()});
+    auto j = p.ToJson();
+    ledger_note(ledger.RecordPhase({out.run_id, p.number(), p.phase(), j["status"].get<std::string>(),
+                                    j["started_at"].get<std::string>(), p.elapsed().count(),
+                                    j.value("error", "")}));
     say(p.phase() + (s.ok() ? " ok" : " " + std::string(CodeName(s.code()))) + " (" +
         FormatDuration(p.elapsed()) + ")" + (s.ok() ? "" : ": " + s.message()));
   };
@@ -329,7 +363,8 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     redactor.Add(sec.name, secret_values[sec.name]);
   }
   std::map<std::string, std::string> labels = {{"harness.run", out.run_id},
-                                               {"harness.namespace", out.namespace_name}};
+                                               {"harness.namespace", out.namespace_name},
+                                               {"harness.owner", ThisProcessOwner()}};
   TempDir stage;
   Status prep = stage.path().empty() ? Status::Infra("cannot create a staging folder") : Status::Ok();
   Result<StagedCompose> staged = Status::Infra("not staged");
@@ -406,6 +441,7 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     PhaseLog p(99, "teardown", &redactor);
     say("teardown of " + out.namespace_name);
     Status s = swarm.Teardown(out.namespace_name, &p, Deadline::In(spec->teardown_timeout));
+    if (s.ok()) s = ledger.MarkRunResourcesRemoved(out.run_id);
     record_phase(p, s);
     SetTeardownInProgress(false);
     return s;
@@ -423,9 +459,12 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
       std::string name = staged->objects.secrets.count(sec.name)
                              ? staged->objects.secrets.at(sec.name)
                              : out.namespace_name + "_" + sec.name + "_v1";
+      status = ledger.PlanResource(out.run_id, "secret", name);  // write-ahead
+      if (!status.ok()) break;
       status = swarm.CreateSecret(name, secret_values[sec.name], labels, deploy.get(), deploy_deadline, cancel);
       if (!status.ok()) break;
     }
+    if (status.ok()) status = ledger.PlanResource(out.run_id, "stack", out.namespace_name);
     if (status.ok()) {
       status = swarm.DeployStack(out.namespace_name, staged->files, env, deploy.get(), deploy_deadline, cancel);
     }
@@ -596,6 +635,13 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   } else {
     out.result = "passed";
     out.exit_code = 0;
+  }
+  if (!ledger_status.ok() && out.exit_code < 3) {
+    // Without a complete ledger a crash could not be cleaned up after: not a green run.
+    out.result = "infra";
+    out.exit_code = 3;
+    if (out.failed_phase.empty()) out.failed_phase = "teardown";
+    out.reason += (out.reason.empty() ? "" : "; ") + ledger_status.message();
   }
   say(out.result + (out.reason.empty() ? "" : ": " + out.reason));
   return finish(out);

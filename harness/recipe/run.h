@@ -22,6 +22,7 @@ struct RunOptions {
   std::string recipe;
   std::string artifacts_dir = "artifacts";
   std::string domain_suffix = "harness.localhost";
+  std::string state_dir;        // the ledger and run locks (see ledger/)
 };
 
 struct TestOutcome {

@@ -227,6 +227,16 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
           AddLabels(obj, labels);
         }
       }
+      // Services without `networks` join the stack's implicit "default" network, which
+      // Swarm creates without our labels unless it is declared.
+      bool uses_default = false;
+      if (YAML::Node services = doc["services"]; services && services.IsMap()) {
+        for (auto it : services) uses_default = uses_default || !it.second["networks"];
+      }
+      if (uses_default && !(doc["networks"] && doc["networks"]["default"])) {
+        if (!doc["networks"] || !doc["networks"].IsMap()) doc["networks"] = YAML::Node(YAML::NodeType::Map);
+        doc["networks"]["default"] = YAML::Node(YAML::NodeType::Map);
+      }
       for (const char* kind : {"volumes", "networks"}) {
         YAML::Node section = doc[kind];
         if (!section || !section.IsMap()) continue;

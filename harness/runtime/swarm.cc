@@ -206,6 +206,54 @@ Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string&
   return r->out + r->err;
 }
 
+Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline deadline) {
+  struct Kind {
+    std::vector<std::string> list;
+    std::string labels;  // where the kind keeps its labels in `inspect`
+  };
+  const std::vector<Kind> kinds = {
+      {{"service", "ls", "-q"}, ".Spec.Labels"},      {{"secret", "ls", "-q"}, ".Spec.Labels"},
+      {{"config", "ls", "-q"}, ".Spec.Labels"},       {{"network", "ls", "-q"}, ".Labels"},
+      {{"volume", "ls", "-q"}, ".Labels"},            {{"ps", "-a", "-q"}, ".Config.Labels"},
+  };
+  std::map<std::string, LabelledNamespace> found;
+  for (const auto& k : kinds) {
+    std::vector<std::string> list = k.list;
+    list.push_back("--filter");
+    list.push_back("label=harness.namespace");
+    auto ids = Ids(list, nullptr, deadline);
+    if (!ids.ok()) return ids.status();
+    if (ids->empty()) continue;
+    std::vector<std::string> inspect = {k.list[0] == "ps" ? "container" : k.list[0], "inspect",
+                                        "--format",
+                                        "{{index " + k.labels + " \"harness.namespace\"}}|{{index " +
+                                            k.labels + " \"harness.run\"}}|{{index " + k.labels +
+                                            " \"harness.owner\"}}"};
+    inspect.insert(inspect.end(), ids->begin(), ids->end());
+    auto r = docker_->Run(inspect, nullptr, Step(deadline), CancelToken::None());
+    if (!r.ok()) return r.status();
+    // Objects may vanish between ls and inspect; what was printed still counts.
+    std::istringstream in(r->out);
+    std::string line;
+    while (std::getline(in, line)) {
+      auto a = line.find('|');
+      auto b = line.find('|', a == std::string::npos ? 0 : a + 1);
+      if (a == std::string::npos || b == std::string::npos) continue;
+      std::string ns = line.substr(0, a);
+      if (ns.empty() || ns == "<no value>") continue;
+      LabelledNamespace& l = found[ns];
+      l.namespace_name = ns;
+      std::string run = line.substr(a + 1, b - a - 1);
+      std::string owner = line.substr(b + 1);
+      if (l.run_id.empty() && run != "<no value>") l.run_id = run;
+      if (l.owner.empty() && owner != "<no value>") l.owner = owner;
+    }
+  }
+  std::vector<LabelledNamespace> out;
+  for (auto& [ns, l] : found) out.push_back(l);
+  return out;
+}
+
 Result<nlohmann::json> SwarmRuntime::ContainerHealth(const std::string& ns, Deadline deadline) {
   auto ids = Ids({"ps", "-a", "-q", "--no-trunc", "--filter", StackLabel(ns)}, nullptr, deadline);
   if (!ids.ok()) return ids.status();

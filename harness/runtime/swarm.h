@@ -26,6 +26,13 @@ struct Leftovers {
   std::string ToString() const;   // "services: a, b; volumes: c"
 };
 
+// What the labels of a namespace's objects say about it.
+struct LabelledNamespace {
+  std::string namespace_name;
+  std::string run_id;   // harness.run
+  std::string owner;    // harness.owner: "<host>/<pid>/<start time>"
+};
+
 class SwarmRuntime {
  public:
   explicit SwarmRuntime(Docker* docker) : docker_(docker) {}
@@ -60,6 +67,8 @@ class SwarmRuntime {
   // Removes everything of the namespace and verifies it is gone. Never cancelled.
   Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline);
   Result<Leftovers> FindLeftovers(const std::string& ns, PhaseLog* log, Deadline deadline);
+  // Every namespace that has at least one object labelled harness.namespace.
+  Result<std::vector<LabelledNamespace>> LabelledNamespaces(Deadline deadline);
 
  private:
   Result<Leftovers> Find(const std::string& ns, PhaseLog* log, Deadline deadline, bool all);

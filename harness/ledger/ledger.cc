@@ -1,0 +1,231 @@
+#include "ledger/ledger.h"
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "report/phase_log.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kBusyTimeoutMs = 10000;
+
+const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS runs (
+  id TEXT PRIMARY KEY,
+  recipe TEXT NOT NULL,
+  version TEXT NOT NULL,
+  namespace TEXT NOT NULL,
+  pid INTEGER NOT NULL,
+  started_at TEXT NOT NULL,
+  ended_at TEXT,
+  result TEXT,
+  exit_code INTEGER
+);
+CREATE INDEX IF NOT EXISTS runs_namespace ON runs(namespace);
+CREATE INDEX IF NOT EXISTS runs_recipe ON runs(recipe, started_at);
+CREATE TABLE IF NOT EXISTS phases (
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  number INTEGER NOT NULL,
+  name TEXT NOT NULL,
+  status TEXT NOT NULL,
+  started_at TEXT NOT NULL,
+  elapsed_ms INTEGER NOT NULL,
+  error TEXT,
+  PRIMARY KEY (run_id, number)
+);
+CREATE TABLE IF NOT EXISTS resources (
+  id INTEGER PRIMARY KEY,
+  run_id TEXT NOT NULL REFERENCES runs(id),
+  kind TEXT NOT NULL,
+  name TEXT NOT NULL,
+  planned_at TEXT NOT NULL,
+  removed_at TEXT
+);
+CREATE INDEX IF NOT EXISTS resources_open ON resources(run_id) WHERE removed_at IS NULL;
+)sql";
+
+// A prepared statement, finalised on destruction.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) { rc_ = sqlite3_prepare_v2(db, sql, -1, &s_, nullptr); }
+  ~Stmt() { sqlite3_finalize(s_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(s_, i, v.c_str(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(s_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(s_); }
+  std::string Text(int col) const {
+    const unsigned char* t = sqlite3_column_text(s_, col);
+    return t ? reinterpret_cast<const char*>(t) : "";
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(s_, col); }
+
+ private:
+  sqlite3_stmt* s_ = nullptr;
+  int rc_;
+};
+
+std::string Now() { return IsoTime(std::chrono::system_clock::now()); }
+
+const char* kRunColumns =
+    "r.id, r.recipe, r.version, r.namespace, r.pid, r.started_at, COALESCE(r.ended_at,''), "
+    "COALESCE(r.result,''), COALESCE(r.exit_code,-1), "
+    "(SELECT COUNT(*) FROM resources x WHERE x.run_id = r.id AND x.removed_at IS NULL)";
+
+RunRecord ReadRun(const Stmt& s) {
+  RunRecord r;
+  r.id = s.Text(0);
+  r.recipe = s.Text(1);
+  r.version = s.Text(2);
+  r.namespace_name = s.Text(3);
+  r.pid = s.Int(4);
+  r.started_at = s.Text(5);
+  r.ended_at = s.Text(6);
+  r.result = s.Text(7);
+  r.exit_code = static_cast<int>(s.Int(8));
+  r.open_resources = static_cast<int>(s.Int(9));
+  return r;
+}
+
+}  // namespace
+
+std::string DefaultStateDir() {
+  if (const char* s = std::getenv("HARNESS_STATE"); s && *s) return s;
+  if (const char* x = std::getenv("XDG_STATE_HOME"); x && *x) return std::string(x) + "/recipe-harness";
+  const char* home = std::getenv("HOME");
+  return std::string(home && *home ? home : "/tmp") + "/.local/state/recipe-harness";
+}
+
+Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& state_dir) {
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  if (ec) return Status::Infra("cannot create the state folder " + state_dir + ": " + ec.message());
+  std::string path = state_dir + "/ledger.sqlite";
+  sqlite3* db = nullptr;
+  int rc = sqlite3_open_v2(path.c_str(), &db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+  if (rc != SQLITE_OK) {
+    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return Status::Infra("cannot open the ledger " + path + ": " + msg);
+  }
+  std::unique_ptr<Ledger> ledger(new Ledger(db, path));
+  sqlite3_busy_timeout(db, kBusyTimeoutMs);
+  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=NORMAL;",
+                             "PRAGMA foreign_keys=ON;"}) {
+    if (Status s = ledger->Exec(pragma); !s.ok()) return s;
+  }
+  if (Status s = ledger->Exec(kSchema); !s.ok()) return s;
+  return ledger;
+}
+
+Ledger::~Ledger() { sqlite3_close(db_); }
+
+Status Ledger::Error(const std::string& what) const {
+  return Status::Infra("ledger " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+}
+
+Status Ledger::Exec(const std::string& sql) {
+  char* err = nullptr;
+  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err ? err : "unknown error";
+    sqlite3_free(err);
+    return Status::Infra("ledger " + path_ + ": " + msg);
+  }
+  return Status::Ok();
+}
+
+Status Ledger::BeginRun(const RunRecord& run) {
+  Stmt s(db_, "INSERT INTO runs (id, recipe, version, namespace, pid, started_at) VALUES (?,?,?,?,?,?)");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, run.id).Bind(2, run.recipe).Bind(3, run.version).Bind(4, run.namespace_name)
+      .Bind(5, run.pid).Bind(6, run.started_at.empty() ? Now() : run.started_at);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record run " + run.id);
+}
+
+Status Ledger::RecordPhase(const PhaseRecord& p) {
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO phases (run_id, number, name, status, started_at, elapsed_ms, error) "
+         "VALUES (?,?,?,?,?,?,?)");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, p.run_id).Bind(2, static_cast<int64_t>(p.number)).Bind(3, p.name).Bind(4, p.status)
+      .Bind(5, p.started_at).Bind(6, p.elapsed_ms).Bind(7, p.error);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record phase " + p.name);
+}
+
+Status Ledger::EndRun(const std::string& run_id, const std::string& version,
+                      const std::string& result, int exit_code) {
+  Stmt s(db_, "UPDATE runs SET ended_at = ?, version = ?, result = ?, exit_code = ? WHERE id = ?");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, Now()).Bind(2, version).Bind(3, result).Bind(4, static_cast<int64_t>(exit_code)).Bind(5, run_id);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("end run " + run_id);
+}
+
+Status Ledger::PlanResource(const std::string& run_id, const std::string& kind,
+                            const std::string& name) {
+  Stmt s(db_, "INSERT INTO resources (run_id, kind, name, planned_at) VALUES (?,?,?,?)");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, run_id).Bind(2, kind).Bind(3, name).Bind(4, Now());
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record " + kind + " " + name);
+}
+
+Status Ledger::MarkRunResourcesRemoved(const std::string& run_id) {
+  Stmt s(db_, "UPDATE resources SET removed_at = ? WHERE run_id = ? AND removed_at IS NULL");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, Now()).Bind(2, run_id);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("mark resources of " + run_id + " removed");
+}
+
+Result<std::vector<RunRecord>> Ledger::RunsWithOpenResources() {
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    " FROM runs r WHERE EXISTS (SELECT 1 FROM resources x WHERE x.run_id = r.id "
+                    "AND x.removed_at IS NULL) ORDER BY r.started_at";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return Error("prepare");
+  std::vector<RunRecord> runs;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) runs.push_back(ReadRun(s));
+  if (rc != SQLITE_DONE) return Error("list runs");
+  return runs;
+}
+
+Result<std::optional<RunRecord>> Ledger::FindRunByNamespace(const std::string& ns) {
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    " FROM runs r WHERE r.namespace = ? ORDER BY r.started_at DESC LIMIT 1";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, ns);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return std::optional<RunRecord>(ReadRun(s));
+  if (rc != SQLITE_DONE) return Error("find run");
+  return std::optional<RunRecord>();
+}
+
+Result<std::vector<PhaseRecord>> Ledger::Phases(const std::string& run_id) {
+  Stmt s(db_,
+         "SELECT run_id, number, name, status, started_at, elapsed_ms, COALESCE(error,'') "
+         "FROM phases WHERE run_id = ? ORDER BY number");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, run_id);
+  std::vector<PhaseRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back({s.Text(0), static_cast<int>(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Int(5),
+                   s.Text(6)});
+  }
+  if (rc != SQLITE_DONE) return Error("list phases");
+  return out;
+}
+
+}  // namespace harness

@@ -1,0 +1,82 @@
+// Ledger: the SQLite record of every run, its phases, and every resource it creates.
+//
+// Resources are recorded *before* they are created (write-ahead) and marked removed only
+// once their removal was verified, so the leftovers of a run that died (SIGKILL, power
+// loss, a Docker restart) can always be found again. Safe for several harness processes
+// at once: WAL mode, a busy timeout, and short transactions.
+//
+// Thread-safety: one Ledger per thread (each holds its own connection).
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/status.h"
+
+namespace harness {
+
+struct RunRecord {
+  std::string id;
+  std::string recipe;
+  std::string version;
+  std::string namespace_name;
+  int64_t pid = 0;
+  std::string started_at;
+  std::string ended_at;     // "" while running (or when the run died)
+  std::string result;       // "" while running
+  int exit_code = -1;
+  int open_resources = 0;   // recorded and not yet verified removed
+};
+
+struct PhaseRecord {
+  std::string run_id;
+  int number = 0;
+  std::string name;
+  std::string status;
+  std::string started_at;
+  int64_t elapsed_ms = 0;
+  std::string error;
+};
+
+class Ledger {
+ public:
+  // Opens (creating if needed) `<state_dir>/ledger.sqlite`.
+  static Result<std::unique_ptr<Ledger>> Open(const std::string& state_dir);
+  ~Ledger();
+  Ledger(const Ledger&) = delete;
+  Ledger& operator=(const Ledger&) = delete;
+
+  Status BeginRun(const RunRecord& run);
+  Status RecordPhase(const PhaseRecord& phase);
+  Status EndRun(const std::string& run_id, const std::string& version, const std::string& result,
+                int exit_code);
+  // Write-ahead: call before creating the resource. `kind` is "stack", "secret", ...
+  Status PlanResource(const std::string& run_id, const std::string& kind, const std::string& name);
+  // Every resource of the run was verified gone.
+  Status MarkRunResourcesRemoved(const std::string& run_id);
+
+  // Runs with resources not yet verified removed.
+  Result<std::vector<RunRecord>> RunsWithOpenResources();
+  Result<std::optional<RunRecord>> FindRunByNamespace(const std::string& ns);
+  Result<std::vector<PhaseRecord>> Phases(const std::string& run_id);
+
+  const std::string& path() const { return path_; }
+
+ private:
+  Ledger(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  Status Exec(const std::string& sql);
+  Status Error(const std::string& what) const;
+  sqlite3* db_;
+  std::string path_;
+};
+
+// The default state folder: $HARNESS_STATE, else $XDG_STATE_HOME/recipe-harness, else
+// ~/.local/state/recipe-harness.
+std::string DefaultStateDir();
+
+}  // namespace harness

@@ -1,0 +1,97 @@
+#include "ledger/liveness.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string LockPath(const std::string& state_dir, const std::string& ns) {
+  return state_dir + "/locks/" + ns + ".lock";
+}
+
+std::string HostName() {
+  char buf[256] = {0};
+  gethostname(buf, sizeof buf - 1);
+  return buf;
+}
+
+// Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot.
+std::string StartTime(long pid) {
+  std::ifstream f("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(f, line)) return "";
+  auto close = line.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(line.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22; ++i) {
+    if (!(rest >> field)) return "";
+  }
+  return field;
+}
+
+}  // namespace
+
+Result<RunLock> RunLock::Acquire(const std::string& state_dir, const std::string& ns) {
+  std::error_code ec;
+  fs::create_directories(state_dir + "/locks", ec);
+  std::string path = LockPath(state_dir, ns);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    close(fd);
+    return Status::Infra("namespace " + ns + " is locked by another harness process");
+  }
+  std::string owner = ThisProcessOwner() + "\n";
+  (void)!ftruncate(fd, 0);
+  (void)!write(fd, owner.data(), owner.size());
+  return RunLock(fd, path);
+}
+
+RunLock::~RunLock() {
+  if (fd_ < 0) return;
+  // Remove the file while still holding the lock, so nobody sees a stale free lock.
+  unlink(path_.c_str());
+  close(fd_);
+}
+
+Liveness LockLiveness(const std::string& state_dir, const std::string& ns) {
+  std::string path = LockPath(state_dir, ns);
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Liveness::kUnknown;
+  Liveness l = Liveness::kDead;
+  if (flock(fd, LOCK_SH | LOCK_NB) != 0) {
+    l = errno == EWOULDBLOCK ? Liveness::kLive : Liveness::kUnknown;
+  }
+  close(fd);
+  return l;
+}
+
+std::string ThisProcessOwner() {
+  long pid = static_cast<long>(getpid());
+  return HostName() + "/" + std::to_string(pid) + "/" + StartTime(pid);
+}
+
+Liveness OwnerLiveness(const std::string& owner) {
+  auto a = owner.find('/');
+  auto b = owner.rfind('/');
+  if (a == std::string::npos || a == b) return Liveness::kUnknown;
+  if (owner.substr(0, a) != HostName()) return Liveness::kUnknown;
+  long pid = std::strtol(owner.substr(a + 1, b - a - 1).c_str(), nullptr, 10);
+  if (pid <= 0) return Liveness::kUnknown;
+  std::string start = StartTime(pid);
+  if (start.empty()) return Liveness::kDead;
+  return start == owner.substr(b + 1) ? Liveness::kLive : Liveness::kDead;
+}
+
+}  // namespace harness

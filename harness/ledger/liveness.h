@@ -1,0 +1,43 @@
+// Liveness of runs, honest across crashes.
+//
+// A running run holds an exclusive flock on `<state>/locks/<namespace>.lock` for its whole
+// life; the kernel releases it when the process dies in any way (SIGKILL included). A run
+// is live while its lock is held. When no lock file exists (the state folder was lost),
+// the owner recorded in the objects' `harness.owner` label ("<host>/<pid>/<start time>")
+// is checked instead: live while that process still exists with the same start time.
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace harness {
+
+class RunLock {
+ public:
+  // Takes the lock of `ns`. Fails if another process holds it.
+  static Result<RunLock> Acquire(const std::string& state_dir, const std::string& ns);
+  RunLock(RunLock&& other) noexcept : fd_(other.fd_), path_(std::move(other.path_)) { other.fd_ = -1; }
+  RunLock& operator=(RunLock&&) = delete;
+  RunLock(const RunLock&) = delete;
+  ~RunLock();
+
+ private:
+  RunLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
+  int fd_;
+  std::string path_;
+};
+
+enum class Liveness { kLive, kDead, kUnknown };
+
+// kLive when the lock file of `ns` is held by some process, kDead when it exists and is
+// free, kUnknown when there is no lock file.
+Liveness LockLiveness(const std::string& state_dir, const std::string& ns);
+
+// "<hostname>/<pid>/<start time in clock ticks>" of this process.
+std::string ThisProcessOwner();
+// kLive when `owner` names a process on this host that still exists with that start time,
+// kDead when it names one on this host that does not, kUnknown for other hosts or bad input.
+Liveness OwnerLiveness(const std::string& owner);
+
+}  // namespace harness

@@ -1,0 +1,77 @@
+#include "ledger/reaper.h"
+
+#include <map>
+
+#include "ledger/liveness.h"
+
+namespace harness {
+
+Result<std::vector<ReapOutcome>> Reaper::Reap(bool dry_run, Deadline deadline) {
+  struct Target {
+    std::string run_id;
+    std::string owner;
+    bool in_ledger = false;
+    bool labelled = false;
+    bool ended = false;
+  };
+  std::map<std::string, Target> targets;
+  if (ledger_ != nullptr) {
+    auto runs = ledger_->RunsWithOpenResources();
+    if (!runs.ok()) return runs.status();
+    for (const auto& r : *runs) {
+      Target& t = targets[r.namespace_name];
+      t.run_id = r.id;
+      t.in_ledger = true;
+      t.ended = !r.ended_at.empty();
+    }
+  }
+  auto labelled = swarm_->LabelledNamespaces(deadline);
+  if (!labelled.ok()) return labelled.status();
+  for (const auto& l : *labelled) {
+    Target& t = targets[l.namespace_name];
+    t.labelled = true;
+    if (t.run_id.empty()) t.run_id = l.run_id;
+    t.owner = l.owner;
+  }
+
+  std::vector<ReapOutcome> outcomes;
+  for (auto& [ns, t] : targets) {
+    ReapOutcome o;
+    o.namespace_name = ns;
+    o.run_id = t.run_id;
+    o.source = t.in_ledger && t.labelled ? "ledger+labels" : t.in_ledger ? "ledger" : "labels";
+    Liveness live = LockLiveness(state_dir_, ns);
+    if (live == Liveness::kUnknown && !t.owner.empty()) live = OwnerLiveness(t.owner);
+    if (live == Liveness::kUnknown && t.ended) live = Liveness::kDead;  // it ended, teardown failed
+    if (live == Liveness::kLive) {
+      o.action = "skipped: live";
+      outcomes.push_back(o);
+      continue;
+    }
+    if (live == Liveness::kUnknown) {
+      o.action = "skipped: owner unknown";
+      o.detail = t.owner.empty() ? "no lock file and no owner label" : "owner " + t.owner;
+      outcomes.push_back(o);
+      continue;
+    }
+    auto left = swarm_->FindLeftovers(ns, nullptr, deadline);
+    if (!left.ok()) return left.status();
+    o.detail = left->ToString();
+    if (left->empty()) {
+      o.action = "nothing left";
+    } else if (dry_run) {
+      o.action = "would remove";
+    } else {
+      o.status = swarm_->Teardown(ns, nullptr, deadline);
+      o.action = o.status.ok() ? "removed" : "failed";
+      if (!o.status.ok()) o.detail = o.status.message();
+    }
+    if (!dry_run && o.status.ok() && ledger_ != nullptr && !t.run_id.empty()) {
+      if (Status s = ledger_->MarkRunResourcesRemoved(t.run_id); !s.ok()) o.status = s;
+    }
+    outcomes.push_back(o);
+  }
+  return outcomes;
+}
+
+}  // namespace harness
