@@ -77,6 +77,14 @@ Liveness LockLiveness(const std::string& state_dir, const std::string& ns) {
   return l;
 }
 
+void RemoveDeadLock(const std::string& state_dir, const std::string& ns) {
+  std::string path = LockPath(state_dir, ns);
+  int fd = open(path.c_str(), O_RDWR | O_CLOEXEC);
+  if (fd < 0) return;
+  if (flock(fd, LOCK_EX | LOCK_NB) == 0) unlink(path.c_str());
+  close(fd);
+}
+
 std::string ThisProcessOwner() {
   long pid = static_cast<long>(getpid());
   return HostName() + "/" + std::to_string(pid) + "/" + StartTime(pid);

@@ -34,6 +34,9 @@ enum class Liveness { kLive, kDead, kUnknown };
 // free, kUnknown when there is no lock file.
 Liveness LockLiveness(const std::string& state_dir, const std::string& ns);
 
+// Removes the lock file of a dead run (only if nobody holds it).
+void RemoveDeadLock(const std::string& state_dir, const std::string& ns);
+
 // "<hostname>/<pid>/<start time in clock ticks>" of this process.
 std::string ThisProcessOwner();
 // kLive when `owner` names a process on this host that still exists with that start time,

@@ -66,8 +66,11 @@ Result<std::vector<ReapOutcome>> Reaper::Reap(bool dry_run, Deadline deadline) {
       o.action = o.status.ok() ? "removed" : "failed";
       if (!o.status.ok()) o.detail = o.status.message();
     }
-    if (!dry_run && o.status.ok() && ledger_ != nullptr && !t.run_id.empty()) {
-      if (Status s = ledger_->MarkRunResourcesRemoved(t.run_id); !s.ok()) o.status = s;
+    if (!dry_run && o.status.ok()) {
+      if (ledger_ != nullptr && !t.run_id.empty()) {
+        if (Status s = ledger_->MarkRunResourcesRemoved(t.run_id); !s.ok()) o.status = s;
+      }
+      RemoveDeadLock(state_dir_, ns);
     }
     outcomes.push_back(o);
   }

@@ -387,6 +387,8 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     prepare.Observe("images", staged->objects.images);
     prep = swarm.Preflight(&prepare, Deadline::In(Duration(30000)), cancel);
   }
+  std::string daemon = prep.ok() ? swarm.DaemonIdentity(Deadline::In(Duration(10000))) : "";
+  if (!daemon.empty()) prepare.Observe("docker_daemon", daemon);
   if (prep.ok()) prep = swarm.CheckImages(staged->objects.images, &prepare, Deadline::In(Duration(30000)), cancel);
   if (prep.ok() && cancel.cancelled()) prep = CancelledStatus();
   if (!prep.ok()) {
@@ -615,6 +617,25 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     record_phase(*test, status);
   }
   (void)evidence_phase;
+
+  // A run during which Docker went away or restarted proves nothing about the recipe:
+  // its outcome is the infrastructure's, whatever the tests said.
+  if (out.deployed && out.result != "interrupted") {
+    Status infra;
+    if (std::string now = swarm.DaemonIdentity(Deadline::In(Duration(10000)));
+        !daemon.empty() && !now.empty() && now != daemon) {
+      infra = Status::Infra("the Docker daemon restarted during the run (pid/start " + daemon + " -> " + now + ")");
+    } else if (!out.failed_phase.empty()) {
+      if (Status up = swarm.Preflight(nullptr, Deadline::In(Duration(20000)), CancelToken::None()); !up.ok()) {
+        infra = Status::Infra("Docker stopped answering during the run: " + up.message());
+      }
+    }
+    if (!infra.ok()) {
+      if (out.failed_phase.empty()) out.failed_phase = out.phases.back().name;
+      out.reason = infra.message() + (out.reason.empty() ? "" : "; " + out.failed_phase + " failed with: " + out.reason);
+      out.result = "infra";
+    }
+  }
 
   // ---- teardown: always.
   out.teardown = guard.Run();

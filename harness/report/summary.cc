@@ -15,6 +15,9 @@ nlohmann::json SummaryJson(const RunOutcome& run) {
   j["version"] = run.version;
   j["namespace"] = run.namespace_name;
   j["result"] = run.result;
+  // Runs whose failure is the infrastructure's carry that verdict already; the others get
+  // theirs from triage (re-runs alone and under load).
+  if (run.result == "infra") j["verdict"] = "infra";
   j["exit_code"] = run.exit_code;
   j["elapsed_ms"] = run.elapsed.count();
   if (!run.failed_phase.empty()) j["failed_phase"] = run.failed_phase;

@@ -206,6 +206,27 @@ Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string&
   return r->out + r->err;
 }
 
+std::string SwarmRuntime::DaemonIdentity(Deadline deadline) {
+  Command cmd;
+  cmd.argv = {"cat", "/var/run/docker.pid"};
+  cmd.deadline = Step(deadline);
+  auto pid = docker_->executor()->Run(cmd, CancelToken::None());
+  if (!pid.ok() || !pid->ok()) return "";
+  std::string p = pid->out.substr(0, pid->out.find_first_not_of("0123456789"));
+  if (p.empty()) return "";
+  cmd.argv = {"cat", "/proc/" + p + "/stat"};
+  auto stat = docker_->executor()->Run(cmd, CancelToken::None());
+  if (!stat.ok() || !stat->ok()) return "";
+  // Field 22, after the parenthesised command name: start time in clock ticks.
+  auto close = stat->out.rfind(')');
+  if (close == std::string::npos) return "";
+  std::istringstream rest(stat->out.substr(close + 2));
+  std::string field;
+  for (int i = 3; i <= 22 && rest >> field; ++i) {
+  }
+  return p + "/" + field;
+}
+
 Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline deadline) {
   struct Kind {
     std::vector<std::string> list;
@@ -336,27 +357,37 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
 Status SwarmRuntime::Teardown(const std::string& ns, PhaseLog* log, Deadline deadline) {
   const CancelToken& never = CancelToken::None();
   std::vector<std::string> rm = {"stack", "rm", ns};
-  auto r = docker_->Run(rm, log, Step(deadline), never);
-  if (!r.ok()) return r.status();
   // A failed `stack rm` is not fatal by itself: what counts is what is left afterwards.
-
-  // Services, containers and networks go asynchronously: wait for them.
+  // While Docker does not answer (a daemon restart), keep trying until the deadline.
+  bool removed = false;
   int polls = 0;
   Leftovers left;
+  Status last_error;
   while (true) {
+    if (!removed) {
+      auto r = docker_->Run(rm, log, Step(deadline), never);
+      removed = r.ok() && r->ok();
+    }
     auto found = Find(ns, nullptr, deadline, /*all=*/false);
-    if (!found.ok()) return found.status().Prefixed("teardown of " + ns);
-    left = *found;
     ++polls;
-    if (left.services.empty() && left.containers.empty() && left.networks.empty()) break;
-    if (deadline.passed()) break;
+    if (found.ok()) {
+      last_error = Status::Ok();
+      left = *found;
+      if (left.services.empty() && left.containers.empty() && left.networks.empty()) break;
+    } else {
+      last_error = found.status();
+    }
+    if (deadline.passed()) {
+      if (!last_error.ok()) return last_error.Prefixed("teardown of " + ns + " (Docker not answering)");
+      break;
+    }
     // Services that reappear (a racing deploy) or linger are removed directly.
-    if (!left.services.empty() && polls % 25 == 0) {
+    if (found.ok() && !left.services.empty() && polls % 25 == 0) {
       std::vector<std::string> args = {"service", "rm"};
       args.insert(args.end(), left.services.begin(), left.services.end());
       docker_->Run(args, log, Step(deadline), never);
     }
-    Pause(kTeardownPoll);
+    Pause(found.ok() ? kTeardownPoll : Duration(1000));
   }
   if (log) log->Observe("teardown_polls", polls);
   if (!left.containers.empty() && left.services.empty()) {

@@ -67,6 +67,10 @@ class SwarmRuntime {
   // Removes everything of the namespace and verifies it is gone. Never cancelled.
   Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline);
   Result<Leftovers> FindLeftovers(const std::string& ns, PhaseLog* log, Deadline deadline);
+  // Which dockerd process answers: "<pid>/<start time>" from the daemon's pid file and
+  // /proc, read where the executor runs; "" when that cannot be read. A change between
+  // two readings means the daemon restarted.
+  std::string DaemonIdentity(Deadline deadline);
   // Every namespace that has at least one object labelled harness.namespace.
   Result<std::vector<LabelledNamespace>> LabelledNamespaces(Deadline deadline);
 

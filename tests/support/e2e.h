@@ -33,11 +33,15 @@ class HarnessProcess {
   ~HarnessProcess();
   // Reads stderr until a line contains `text`; false if the process ended or time ran out.
   bool WaitForLine(const std::string& text, Duration timeout);
+  // Keeps reading stderr for `d` (the progress lines tell which phase it is in).
+  void ReadFor(Duration d);
   void Signal(int sig);
   // Waits for exit; returns the exit code (128+signal when killed by a signal), -1 on timeout.
   int Wait(Duration timeout);
   const std::string& err() const { return err_; }
   const std::string& namespace_name() const { return ns_; }
+  // The destructor will not clean the namespace up (the test does it its own way).
+  void ForgetNamespace() { forget_ = true; }
 
  private:
   void ReadSome(int timeout_ms);
@@ -47,6 +51,7 @@ class HarnessProcess {
   std::string err_;
   size_t scanned_ = 0;
   std::string ns_;
+  bool forget_ = false;
 };
 
 // Everything of the namespace that exists on the Swarm (by harness and stack labels).
@@ -55,5 +60,16 @@ Leftovers LeftoversOf(const std::string& ns);
 void CleanUp(const std::string& ns);
 // The Docker objects of every namespace, for a check that nothing at all is left.
 bool StackExists(const std::string& ns);
+
+}  // namespace harness::testing
+
+namespace harness::testing {
+
+// Stops dockerd (SIGTERM, waiting for it to exit) and starts it again the way
+// scripts/setup does, then waits until the Swarm node is ready. Returns false if Docker
+// did not come back within `timeout`.
+bool RestartDockerd(Duration timeout);
+// Starts dockerd if it does not answer (a safety net after a failed restart test).
+bool EnsureDockerd(Duration timeout);
 
 }  // namespace harness::testing

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <regex>
+#include <thread>
 
 #include "exec/local_executor.h"
 #include "support/e2e.h"
@@ -77,7 +78,7 @@ HarnessProcess::~HarnessProcess() {
     waitpid(pid_, &st, 0);
   }
   if (fd_ >= 0) close(fd_);
-  if (!ns_.empty()) CleanUp(ns_);
+  if (!ns_.empty() && !forget_) CleanUp(ns_);
 }
 
 void HarnessProcess::ReadSome(int timeout_ms) {
@@ -103,6 +104,11 @@ bool HarnessProcess::WaitForLine(const std::string& text, Duration timeout) {
     ReadSome(100);
   }
   return err_.find(text, scanned_) != std::string::npos;
+}
+
+void HarnessProcess::ReadFor(Duration d) {
+  Deadline until = Deadline::In(d);
+  while (!until.passed() && fd_ >= 0) ReadSome(static_cast<int>(std::min<long long>(until.remaining().count() + 1, 100)));
 }
 
 void HarnessProcess::Signal(int sig) {
@@ -151,6 +157,56 @@ bool StackExists(const std::string& ns) {
   auto r = exec.Run(cmd, CancelToken::None());
   if (!r.ok()) return false;
   return ("\n" + r->out).find("\n" + ns + "\n") != std::string::npos;
+}
+
+}  // namespace harness::testing
+
+namespace harness::testing {
+namespace {
+
+bool Sh(const std::string& script, Duration timeout, std::string* out = nullptr) {
+  LocalExecutor exec;
+  Command cmd;
+  cmd.argv = {"sh", "-c", script};
+  cmd.deadline = Deadline::In(timeout);
+  auto r = exec.Run(cmd, CancelToken::None());
+  if (out && r.ok()) *out = r->out;
+  return r.ok() && r->ok();
+}
+
+bool SwarmReady() {
+  std::string out;
+  return Sh("docker info --format '{{.Swarm.LocalNodeState}}' && docker node ls --format '{{.Status}}'",
+            Duration(10000), &out) &&
+         out.find("active") != std::string::npos && out.find("Ready") != std::string::npos;
+}
+
+}  // namespace
+
+bool EnsureDockerd(Duration timeout) {
+  Deadline d = Deadline::In(timeout);
+  if (!Sh("docker info >/dev/null 2>&1", Duration(10000))) {
+    Sh("rm -f /var/run/docker.pid; setsid nohup dockerd >>/var/log/harness-dockerd.log 2>&1 </dev/null &",
+       Duration(10000));
+  }
+  while (!d.passed()) {
+    if (SwarmReady()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+  return false;
+}
+
+bool RestartDockerd(Duration timeout) {
+  Deadline d = Deadline::In(timeout);
+  std::string pid;
+  if (!Sh("cat /var/run/docker.pid", Duration(5000), &pid)) return false;
+  pid = pid.substr(0, pid.find_first_not_of("0123456789"));
+  if (pid.empty()) return false;
+  Sh("kill -TERM " + pid, Duration(5000));
+  while (!d.passed() && Sh("kill -0 " + pid + " 2>/dev/null", Duration(5000))) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return EnsureDockerd(d.remaining());
 }
 
 }  // namespace harness::testing

@@ -1,0 +1,145 @@
+// The ledger on real SQLite files, and run liveness with real locks and processes.
+#include "ledger/ledger.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <catch2/catch.hpp>
+#include <filesystem>
+
+#include "ledger/liveness.h"
+
+namespace harness {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct StateDir {
+  std::string path;
+  StateDir() {
+    std::string tmpl = (fs::temp_directory_path() / "ledger-test-XXXXXX").string();
+    path = mkdtemp(tmpl.data());
+  }
+  ~StateDir() { fs::remove_all(path); }
+};
+
+RunRecord Run(const std::string& id, const std::string& ns) {
+  RunRecord r;
+  r.id = id;
+  r.recipe = "web";
+  r.namespace_name = ns;
+  r.pid = 42;
+  return r;
+}
+
+TEST_CASE("resources are open from planning until verified removed", "[ledger]") {
+  StateDir dir;
+  auto ledger = Ledger::Open(dir.path);
+  REQUIRE(ledger.ok());
+  Ledger& l = **ledger;
+  REQUIRE(l.BeginRun(Run("r1", "web-aaaaaa")).ok());
+  REQUIRE(l.BeginRun(Run("r2", "web-bbbbbb")).ok());
+  REQUIRE(l.PlanResource("r1", "secret", "web-aaaaaa_db_v1").ok());
+  REQUIRE(l.PlanResource("r1", "stack", "web-aaaaaa").ok());
+  auto open = l.RunsWithOpenResources();
+  REQUIRE(open.ok());
+  REQUIRE(open->size() == 1);
+  CHECK((*open)[0].id == "r1");
+  CHECK((*open)[0].open_resources == 2);
+  CHECK((*open)[0].ended_at.empty());
+
+  REQUIRE(l.RecordPhase({"r1", 1, "deploy", "ok", "2026-11-26T00:00:00.000Z", 120, ""}).ok());
+  REQUIRE(l.MarkRunResourcesRemoved("r1").ok());
+  REQUIRE(l.EndRun("r1", "1.0.0+2", "passed", 0).ok());
+  CHECK(l.RunsWithOpenResources()->empty());
+  auto found = l.FindRunByNamespace("web-aaaaaa");
+  REQUIRE(found.ok());
+  REQUIRE(found->has_value());
+  CHECK((*found)->result == "passed");
+  CHECK((*found)->version == "1.0.0+2");
+  CHECK(l.Phases("r1")->size() == 1);
+  CHECK_FALSE(l.FindRunByNamespace("nope")->has_value());
+  CHECK_FALSE(l.BeginRun(Run("r1", "again")).ok());  // ids are unique
+}
+
+TEST_CASE("several connections (processes) share one ledger", "[ledger]") {
+  StateDir dir;
+  auto a = Ledger::Open(dir.path);
+  auto b = Ledger::Open(dir.path);
+  REQUIRE(a.ok());
+  REQUIRE(b.ok());
+  REQUIRE((*a)->BeginRun(Run("ra", "a-111111")).ok());
+  REQUIRE((*b)->BeginRun(Run("rb", "b-222222")).ok());
+  REQUIRE((*a)->PlanResource("rb", "stack", "b-222222").ok());
+  auto open = (*b)->RunsWithOpenResources();
+  REQUIRE(open.ok());
+  CHECK(open->size() == 1);
+  // A forked writer while this process holds connections.
+  pid_t child = fork();
+  if (child == 0) {
+    auto c = Ledger::Open(dir.path);
+    bool ok = c.ok() && (*c)->BeginRun(Run("rc", "c-333333")).ok() &&
+              (*c)->PlanResource("rc", "stack", "c-333333").ok();
+    _exit(ok ? 0 : 1);
+  }
+  int st = 0;
+  waitpid(child, &st, 0);
+  CHECK(WEXITSTATUS(st) == 0);
+  CHECK((*a)->RunsWithOpenResources()->size() == 2);
+}
+
+TEST_CASE("an unwritable state folder is an infrastructure error", "[ledger]") {
+  auto l = Ledger::Open("/proc/no-such-dir/state");
+  CHECK(l.status().code() == Status::Code::kInfra);
+}
+
+TEST_CASE("a run is live while its lock is held, dead once its process died", "[ledger]") {
+  StateDir dir;
+  CHECK(LockLiveness(dir.path, "web-aaaaaa") == Liveness::kUnknown);
+  {
+    auto lock = RunLock::Acquire(dir.path, "web-aaaaaa");
+    REQUIRE(lock.ok());
+    CHECK(LockLiveness(dir.path, "web-aaaaaa") == Liveness::kLive);
+    CHECK_FALSE(RunLock::Acquire(dir.path, "web-aaaaaa").ok());
+  }
+  CHECK(LockLiveness(dir.path, "web-aaaaaa") == Liveness::kUnknown);  // released cleanly
+
+  // A process that takes the lock and is SIGKILLed leaves a free lock file: dead.
+  int ready[2];
+  REQUIRE(pipe(ready) == 0);
+  pid_t child = fork();
+  if (child == 0) {
+    auto lock = RunLock::Acquire(dir.path, "web-bbbbbb");
+    char c = lock.ok() ? 'y' : 'n';
+    (void)!write(ready[1], &c, 1);
+    pause();
+    _exit(0);
+  }
+  char c = 0;
+  REQUIRE(read(ready[0], &c, 1) == 1);
+  REQUIRE(c == 'y');
+  CHECK(LockLiveness(dir.path, "web-bbbbbb") == Liveness::kLive);
+  kill(child, SIGKILL);
+  int st;
+  waitpid(child, &st, 0);
+  CHECK(LockLiveness(dir.path, "web-bbbbbb") == Liveness::kDead);
+  RemoveDeadLock(dir.path, "web-bbbbbb");
+  CHECK(LockLiveness(dir.path, "web-bbbbbb") == Liveness::kUnknown);
+  close(ready[0]);
+  close(ready[1]);
+}
+
+TEST_CASE("owner labels tell live from dead processes on this host", "[ledger]") {
+  std::string me = ThisProcessOwner();
+  CHECK(OwnerLiveness(me) == Liveness::kLive);
+  std::string host = me.substr(0, me.find('/'));
+  CHECK(OwnerLiveness(host + "/999999999/1") == Liveness::kDead);
+  // Our pid with another start time: the pid was reused, the owner is gone.
+  CHECK(OwnerLiveness(host + "/" + std::to_string(getpid()) + "/1") == Liveness::kDead);
+  CHECK(OwnerLiveness("another-host/1/1") == Liveness::kUnknown);
+  CHECK(OwnerLiveness("garbage") == Liveness::kUnknown);
+}
+
+}  // namespace
+}  // namespace harness
