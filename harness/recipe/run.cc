@@ -13,6 +13,7 @@
 
 #include "base/cancel.h"
 #include "base/redact.h"
+#include "base/temp_dir.h"
 #include "ledger/ledger.h"
 #include "ledger/liveness.h"
 #include "recipe/naming.h"
@@ -46,23 +47,6 @@ std::string UtcStamp() {
   }
   return out;  // 20261126T052515
 }
-
-// A private folder removed when the run ends.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (fs::temp_directory_path() / "harness-XXXXXX").string();
-    if (mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) fs::remove_all(path_, ec);
-  }
-  const std::string& path() const { return path_; }
-
- private:
-  std::string path_;
-};
 
 // The run's log file: every progress line, command and print(), redacted.
 class RunLog {

@@ -8,6 +8,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 
+#include "base/temp_dir.h"
 #include "ledger/liveness.h"
 
 namespace harness {
@@ -16,12 +17,8 @@ namespace {
 namespace fs = std::filesystem;
 
 struct StateDir {
-  std::string path;
-  StateDir() {
-    std::string tmpl = (fs::temp_directory_path() / "ledger-test-XXXXXX").string();
-    path = mkdtemp(tmpl.data());
-  }
-  ~StateDir() { fs::remove_all(path); }
+  TempDir dir{"ledger-test"};
+  const std::string& path = dir.path();
 };
 
 RunRecord Run(const std::string& id, const std::string& ns) {

@@ -2,6 +2,8 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include "base/temp_dir.h"
+
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -12,14 +14,12 @@ namespace {
 namespace fs = std::filesystem;
 
 struct TempTree {
-  fs::path root;
+  TempDir dir{"compose-test"};
+  fs::path root = dir.path();
   TempTree() {
-    std::string tmpl = (fs::temp_directory_path() / "compose-test-XXXXXX").string();
-    root = mkdtemp(tmpl.data());
     fs::create_directories(root / "recipe");
     fs::create_directories(root / "stage");
   }
-  ~TempTree() { fs::remove_all(root); }
   void Write(const std::string& rel, const std::string& text) {
     std::ofstream(root / "recipe" / rel) << text;
   }

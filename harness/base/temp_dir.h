@@ -1,0 +1,21 @@
+// TempDir: a private folder under the system temp folder, removed with everything in it
+// when the object goes away. path() is empty when it could not be created.
+#pragma once
+
+#include <string>
+
+namespace harness {
+
+class TempDir {
+ public:
+  explicit TempDir(const std::string& prefix = "harness");
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+}  // namespace harness
