@@ -30,6 +30,14 @@ struct TestSpec {
   HookRef fn;
 };
 
+// A known transient failure class: a failure in `phase` whose message matches `match`
+// (an ECMAScript regular expression) is retried once.
+struct TransientClass {
+  std::string name;
+  std::string phase;   // deploy | converge | test | any
+  std::string match;
+};
+
 struct RecipeSpec {
   std::string name;                       // the folder name unless the script says otherwise
   std::string version;                    // the release tested, e.g. "1.0.0+2.4"
@@ -39,6 +47,8 @@ struct RecipeSpec {
   Duration deploy_timeout{120000};        // deploy + converge + readiness
   Duration test_timeout{60000};           // per test
   Duration teardown_timeout{180000};
+  int weight = 1;                         // scheduler slots
+  std::vector<TransientClass> transient;  // the recipe's classes, then the defaults
   HookRef ready;                          // may be invalid: convergence alone is readiness
   std::vector<TestSpec> tests;
 };

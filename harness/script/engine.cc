@@ -270,6 +270,22 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->teardown_timeout = FieldSeconds(L, t, "teardown", spec->teardown_timeout);
   lua_pop(L, 1);
 
+  lua_getfield(L, idx, "weight");
+  spec->weight = static_cast<int>(lua_tointeger(L, -1));
+  lua_pop(L, 1);
+  lua_getfield(L, idx, "transient");
+  for (int i = 1;; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    int c = lua_gettop(L);
+    spec->transient.push_back({FieldString(L, c, "name"), FieldString(L, c, "phase"), FieldString(L, c, "match")});
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+
   lua_getfield(L, idx, "ready");
   if (lua_isfunction(L, -1)) {
     spec->ready.ref = luaL_ref(L, LUA_REGISTRYINDEX);

@@ -10,5 +10,13 @@ return {
     teardown = 180,  -- seconds: stack removal until every object is verified gone
   },
   secret_length = 32,
+  weight = 1,        -- scheduler slots a run of this recipe takes (heavy recipes: more)
+  -- Known transient failure classes every recipe gets. `match` is an ECMAScript regular
+  -- expression searched in the failure's message. A failure in one is retried once.
+  transient = {
+    -- `docker stack rm` returns before its networks are gone; a deploy right after can
+    -- race with their removal.
+    { name = "network-removal-race", phase = "deploy", match = "network [^ ]+ not found" },
+  },
   tests = {},
 }

@@ -7,7 +7,8 @@ local RECIPE = {}  -- metatable marking tables made by recipe()
 
 local fields = {
   name = true, version = true, compose = true, env = true, secrets = true,
-  timeouts = true, ready = true, tests = true, description = true,
+  timeouts = true, ready = true, tests = true, description = true, weight = true,
+  transient = true,
 }
 local timeout_fields = { deploy = true, test = true, teardown = true }
 
@@ -120,6 +121,33 @@ local function validate(t, http)
       r.timeouts[k] = v
     end
   end
+
+  r.weight = defaults.weight
+  if t.weight ~= nil then
+    typed(t.weight, "number", "weight")
+    if t.weight < 1 or t.weight > 16 or t.weight % 1 ~= 0 then
+      fail("recipe field 'weight' must be a whole number from 1 to 16", "weight")
+    end
+    r.weight = t.weight
+  end
+
+  -- Known transient failure classes: the recipe's own, then the library's defaults.
+  r.transient = {}
+  local function add_class(c, field)
+    typed(c, "table", field)
+    typed(c.name, "string", field .. ".name")
+    typed(c.phase, "string", field .. ".phase")
+    typed(c.match, "string", field .. ".match")
+    if not (c.phase == "deploy" or c.phase == "converge" or c.phase == "test" or c.phase == "any") then
+      fail("recipe field '" .. field .. ".phase' must be \"deploy\", \"converge\", \"test\" or \"any\"", "phase")
+    end
+    r.transient[#r.transient + 1] = { name = c.name, phase = c.phase, match = c.match }
+  end
+  if t.transient ~= nil then
+    typed(t.transient, "table", "transient")
+    for i, c in ipairs(t.transient) do add_class(c, "transient[" .. i .. "]") end
+  end
+  for i, c in ipairs(defaults.transient) do add_class(c, "defaults.transient[" .. i .. "]") end
 
   if t.ready ~= nil then
     if type(t.ready) == "function" then
