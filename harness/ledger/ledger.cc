@@ -228,4 +228,15 @@ Result<std::vector<PhaseRecord>> Ledger::Phases(const std::string& run_id) {
   return out;
 }
 
+Result<Duration> Ledger::ExpectedDuration(const std::string& recipe, int last) {
+  Stmt s(db_,
+         "SELECT COALESCE(AVG(total), 0) FROM (SELECT SUM(p.elapsed_ms) AS total FROM runs r "
+         "JOIN phases p ON p.run_id = r.id WHERE r.recipe = ? AND r.ended_at IS NOT NULL "
+         "AND r.result IN ('passed', 'failed') GROUP BY r.id ORDER BY r.started_at DESC LIMIT ?)");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe).Bind(2, static_cast<int64_t>(last));
+  if (s.Step() != SQLITE_ROW) return Error("expected duration");
+  return Duration(s.Int(0));
+}
+
 }  // namespace harness

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "base/deadline.h"
 #include "base/status.h"
 
 namespace harness {
@@ -64,6 +65,9 @@ class Ledger {
   Result<std::vector<RunRecord>> RunsWithOpenResources();
   Result<std::optional<RunRecord>> FindRunByNamespace(const std::string& ns);
   Result<std::vector<PhaseRecord>> Phases(const std::string& run_id);
+  // The mean duration of the recipe's last `last` finished runs (sum of their phases);
+  // 0 when it has none.
+  Result<Duration> ExpectedDuration(const std::string& recipe, int last = 10);
 
   const std::string& path() const { return path_; }
 

@@ -65,6 +65,43 @@ RunLock::~RunLock() {
   close(fd_);
 }
 
+Result<SwarmLock> SwarmLock::Take(const std::string& state_dir, Mode mode, bool wait,
+                                  const CancelToken& cancel, const std::function<void()>& on_wait) {
+  std::error_code ec;
+  fs::create_directories(state_dir, ec);
+  std::string path = state_dir + "/swarm.lock";
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
+  int op = (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;
+  bool told = false;
+  int pause_ms = 50;
+  while (flock(fd, op) != 0) {
+    if (errno != EWOULDBLOCK) {
+      close(fd);
+      return Status::Infra("cannot lock " + path + ": " + strerror(errno));
+    }
+    if (!wait) {
+      close(fd);
+      return Status::Infra(mode == Mode::kExclusive
+                               ? "other harness runs are active on this Swarm; isolation refused"
+                               : "an isolated harness run holds this Swarm");
+    }
+    if (cancel.cancelled()) {
+      close(fd);
+      return Status::Cancelled("interrupted while waiting for the Swarm lock");
+    }
+    if (!told && on_wait) on_wait();
+    told = true;
+    usleep(static_cast<useconds_t>(pause_ms) * 1000);
+    pause_ms = std::min(pause_ms * 2, 500);
+  }
+  return SwarmLock(fd);
+}
+
+SwarmLock::~SwarmLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
 Liveness LockLiveness(const std::string& state_dir, const std::string& ns) {
   std::string path = LockPath(state_dir, ns);
   int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);

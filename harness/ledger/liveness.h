@@ -7,7 +7,10 @@
 // is checked instead: live while that process still exists with the same start time.
 #pragma once
 
+#include <functional>
 #include <string>
+
+#include "base/cancel.h"
 
 #include "base/status.h"
 
@@ -26,6 +29,26 @@ class RunLock {
   RunLock(int fd, std::string path) : fd_(fd), path_(std::move(path)) {}
   int fd_;
   std::string path_;
+};
+
+// The Swarm-wide lock of `<state>/swarm.lock`: every run holds it shared; an isolated run
+// holds it exclusively, so that while it runs nothing else of ours deploys or runs on the
+// Swarm — across harness processes.
+class SwarmLock {
+ public:
+  enum class Mode { kShared, kExclusive };
+  // Takes the lock; when it is busy, waits (calling `on_wait` once) unless `wait` is false,
+  // and stops waiting when `cancel` fires.
+  static Result<SwarmLock> Take(const std::string& state_dir, Mode mode, bool wait,
+                                const CancelToken& cancel, const std::function<void()>& on_wait);
+  SwarmLock(SwarmLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  SwarmLock& operator=(SwarmLock&&) = delete;
+  SwarmLock(const SwarmLock&) = delete;
+  ~SwarmLock();
+
+ private:
+  explicit SwarmLock(int fd) : fd_(fd) {}
+  int fd_;
 };
 
 enum class Liveness { kLive, kDead, kUnknown };

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -194,6 +195,28 @@ void Nap(Duration d) {
 
 }  // namespace
 
+RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const ProgressFn& progress) {
+  RunOutcome first = RunRecipe(opts, docker, progress);
+  if (first.result != "failed" || first.transient_class.empty() ||
+      CancelToken::Signals().cancelled()) {
+    return first;
+  }
+  if (progress) {
+    progress("[" + opts.recipe + "] failure matches the declared transient class '" +
+             first.transient_class + "': retrying once");
+  }
+  RunOutcome second = RunRecipe(opts, docker, progress);
+  second.retry_of = first.run_id;
+  second.first_reason = first.reason;
+  second.transient_class = first.transient_class;
+  if (second.result == "failed") {
+    second.escalated = true;
+    second.reason = "failed again after one retry for the transient class '" + first.transient_class +
+                    "' (escalated): " + second.reason;
+  }
+  return second;
+}
+
 int CombinedExitCode(const std::vector<RunOutcome>& runs) {
   int code = 0;
   auto rank = [](int c) {
@@ -255,8 +278,22 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   }
   log.Open(out.artifacts + "/run.log");
 
-  // The run's lock (its liveness for reapers) and its ledger entry come before anything
-  // is created.
+  // The Swarm lock (shared, or exclusive for an isolated run), the run's own lock (its
+  // liveness for reapers) and its ledger entry come before anything is created.
+  auto swarm_lock = SwarmLock::Take(
+      opts.state_dir, opts.isolated ? SwarmLock::Mode::kExclusive : SwarmLock::Mode::kShared,
+      opts.wait_for_isolation, CancelToken::Signals(), [&] {
+        say(opts.isolated ? "waiting until no other harness run is active (isolated run)"
+                          : "waiting for an isolated harness run to finish");
+      });
+  if (!swarm_lock.ok()) {
+    out.reason = swarm_lock.status().message();
+    out.failed_phase = "prepare";
+    bool cancelled = swarm_lock.status().code() == Status::Code::kCancelled;
+    out.result = cancelled ? "interrupted" : "infra";
+    out.exit_code = cancelled ? ExitCodeForSignal(CancelToken::Signals().signal()) : 3;
+    return finish(out);
+  }
   auto lock = RunLock::Acquire(opts.state_dir, out.namespace_name);
   auto ledger_open = lock.ok() ? Ledger::Open(opts.state_dir) : Result<std::unique_ptr<Ledger>>(lock.status());
   if (!ledger_open.ok()) {
@@ -313,7 +350,8 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   say("prepare: namespace " + out.namespace_name + ", artifacts in " + out.artifacts);
   // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short
   // and name the recipe.
-  ScriptEngine engine("recipes/" + opts.recipe + "/recipe.lua", opts.recipe);
+  std::string engine_chunk = "recipes/" + opts.recipe + "/recipe.lua";
+  ScriptEngine engine(engine_chunk, opts.recipe);
   auto spec = engine.Load(source);
   for (const auto& line : engine.load_output()) log.Line("print: " + line, false);
   if (!spec.ok()) {
@@ -324,6 +362,19 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     return finish(out);
   }
   out.version = spec->version;
+  out.weight = spec->weight;
+  for (const auto& c : spec->transient) {
+    try {
+      std::regex check(c.match);
+    } catch (const std::regex_error& e) {
+      Status bad = Status::InvalidArgument(engine_chunk + ": transient class '" + c.name +
+                                           "': 'match' is not a valid regular expression: " + c.match);
+      fail("prepare", bad);
+      record_phase(prepare, bad);
+      out.exit_code = 2;
+      return finish(out);
+    }
+  }
   std::string domain = out.namespace_name + "." + opts.domain_suffix;
   RunInfo info{out.run_id, spec->name, spec->version, out.namespace_name, domain};
   engine.SetRunInfo(info);
@@ -471,6 +522,7 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
     std::string last_reason;
     int polls = 0;
     nlohmann::json history = nlohmann::json::array();
+    std::map<std::string, Clock::time_point> first_running;  // task id → first seen running
     while (true) {
       if (cancel.cancelled()) {
         status = CancelledStatus();
@@ -488,7 +540,14 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
         if (!status.ok()) break;
         continue;
       }
-      Judgement j = JudgeConvergence(*snap, full_services);
+      auto now = Clock::now();
+      std::map<std::string, Duration> running_for;
+      for (const auto& t : snap->tasks) {
+        if (t.current_state.rfind("Running", 0) != 0) continue;
+        auto seen = first_running.emplace(t.id, now).first->second;
+        running_for[t.id] = std::chrono::duration_cast<Duration>(now - seen);
+      }
+      Judgement j = JudgeConvergence(*snap, full_services, running_for, spec->settle);
       if (j.reason != last_reason) {
         history.push_back({{"after_ms", converge->elapsed().count()}, {"state", j.reason}});
         last_reason = j.reason;
@@ -618,6 +677,17 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
       if (out.failed_phase.empty()) out.failed_phase = out.phases.back().name;
       out.reason = infra.message() + (out.reason.empty() ? "" : "; " + out.failed_phase + " failed with: " + out.reason);
       out.result = "infra";
+    }
+  }
+
+  // A failure in a declared transient class may be retried once (by the caller).
+  if (out.result == "failed") {
+    for (const auto& c : spec->transient) {
+      if ((c.phase == "any" || c.phase == out.failed_phase) &&
+          std::regex_search(out.reason, std::regex(c.match))) {
+        out.transient_class = c.name;
+        break;
+      }
     }
   }
 

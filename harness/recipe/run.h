@@ -23,6 +23,10 @@ struct RunOptions {
   std::string artifacts_dir = "artifacts";
   std::string domain_suffix = "harness.localhost";
   std::string state_dir;        // the ledger and run locks (see ledger/)
+  // Isolated: nothing else of ours runs on the Swarm meanwhile (across processes). The
+  // run waits for the others to finish, or refuses when `wait_for_isolation` is false.
+  bool isolated = false;
+  bool wait_for_isolation = true;
 };
 
 struct TestOutcome {
@@ -51,6 +55,13 @@ struct RunOutcome {
   std::vector<PhaseOutcome> phases;
   std::vector<TestOutcome> tests;
   bool deployed = false;        // something may have been created
+  int weight = 1;
+  std::string transient_class;  // the declared transient class the failure matched, if any
+  // Set on a retry: the first attempt's run id and reason, and whether the retry failed
+  // too (then the failure is escalated, never retried again).
+  std::string retry_of;
+  std::string first_reason;
+  bool escalated = false;
   Status teardown;              // ok when nothing was left behind
   Duration elapsed{0};
   int exit_code = 2;
@@ -60,6 +71,10 @@ struct RunOutcome {
 using ProgressFn = std::function<void(const std::string& line)>;
 
 RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& progress);
+
+// RunRecipe, and once more when the failure matched a declared transient class. A second
+// failure is escalated (reported, never retried again); nothing is retried without a class.
+RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const ProgressFn& progress);
 
 // Exit code of a whole command from its runs (DESIGN.md): 0 all passed, 1 a recipe
 // failed, 2 usage/configuration, 3 infrastructure, 128+signal interrupted.

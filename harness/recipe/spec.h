@@ -47,6 +47,7 @@ struct RecipeSpec {
   Duration deploy_timeout{120000};        // deploy + converge + readiness
   Duration test_timeout{60000};           // per test
   Duration teardown_timeout{180000};
+  Duration settle{3000};                  // how long tasks without healthchecks must stay up
   int weight = 1;                         // scheduler slots
   std::vector<TransientClass> transient;  // the recipe's classes, then the defaults
   HookRef ready;                          // may be invalid: convergence alone is readiness

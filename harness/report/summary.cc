@@ -22,6 +22,13 @@ nlohmann::json SummaryJson(const RunOutcome& run) {
   j["elapsed_ms"] = run.elapsed.count();
   if (!run.failed_phase.empty()) j["failed_phase"] = run.failed_phase;
   if (!run.reason.empty()) j["reason"] = run.reason;
+  j["weight"] = run.weight;
+  if (!run.retry_of.empty()) {
+    j["retry"] = {{"transient_class", run.transient_class}, {"first_run", run.retry_of},
+                  {"first_reason", run.first_reason}, {"escalated", run.escalated}};
+  } else if (!run.transient_class.empty()) {
+    j["transient_class"] = run.transient_class;
+  }
   j["phases"] = nlohmann::json::array();
   for (const auto& p : run.phases) {
     nlohmann::json pj = {{"name", p.name},

@@ -43,7 +43,8 @@ std::string HealthOf(const std::string& status) {
   return "";
 }
 
-Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::string>& expected) {
+Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::string>& expected,
+                           const std::map<std::string, Duration>& running_for, Duration settle) {
   Judgement j;
   std::map<std::string, const ServiceState*> by_name;
   for (const auto& s : snap.services) by_name[s.name] = &s;
@@ -104,6 +105,21 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
   for (const auto& t : snap.tasks) {
     if (t.desired_state == "Running" && !StartsWith(t.current_state, "Running")) {
       pending.push_back(t.name + " is " + t.current_state.substr(0, t.current_state.find(' ')));
+    }
+  }
+  // Tasks of services without a healthcheck must have stayed up for the settle time.
+  std::map<std::string, bool> has_healthcheck;
+  for (const auto& c : snap.containers) {
+    if (!HealthOf(c.status).empty()) has_healthcheck[c.service] = true;
+  }
+  if (pending.empty() && settle.count() > 0) {
+    for (const auto& t : snap.tasks) {
+      if (t.desired_state != "Running" || has_healthcheck[t.service]) continue;
+      auto it = running_for.find(t.id);
+      Duration up = it == running_for.end() ? Duration(0) : it->second;
+      if (up < settle) {
+        pending.push_back(t.name + " settling (up " + FormatDuration(up) + " of " + FormatDuration(settle) + ")");
+      }
     }
   }
   if (pending.empty()) {

@@ -7,8 +7,11 @@
 // (kCrashLoopFailures failed tasks) or a rejected task fails at once.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
+
+#include "base/deadline.h"
 
 #include "base/status.h"
 
@@ -51,8 +54,13 @@ struct Judgement {
 
 constexpr int kCrashLoopFailures = 3;
 
-// `expected` lists the full service names the compose files define.
-Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::string>& expected);
+// `expected` lists the full service names the compose files define. A task of a service
+// without a healthcheck counts as settled only once it has been seen running for `settle`
+// (`running_for`, by task id, says for how long): a container that starts and crashes a
+// second later is not a converged deploy.
+Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::string>& expected,
+                           const std::map<std::string, Duration>& running_for = {},
+                           Duration settle = Duration(0));
 
 // Parsers for the JSON-lines output of the commands SwarmRuntime issues:
 //   docker service ls --format '{{json .}}'        → Name, Replicas

@@ -268,6 +268,7 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->deploy_timeout = FieldSeconds(L, t, "deploy", spec->deploy_timeout);
   spec->test_timeout = FieldSeconds(L, t, "test", spec->test_timeout);
   spec->teardown_timeout = FieldSeconds(L, t, "teardown", spec->teardown_timeout);
+  spec->settle = FieldSeconds(L, t, "settle", spec->settle);
   lua_pop(L, 1);
 
   lua_getfield(L, idx, "weight");

@@ -8,6 +8,7 @@ return {
     deploy = 120,    -- seconds: deploy, converge and the readiness probe together
     test = 60,       -- seconds, for each test
     teardown = 180,  -- seconds: stack removal until every object is verified gone
+    settle = 3,      -- seconds a task without a healthcheck must stay up to count as converged
   },
   secret_length = 32,
   weight = 1,        -- scheduler slots a run of this recipe takes (heavy recipes: more)

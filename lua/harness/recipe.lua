@@ -10,7 +10,7 @@ local fields = {
   timeouts = true, ready = true, tests = true, description = true, weight = true,
   transient = true,
 }
-local timeout_fields = { deploy = true, test = true, teardown = true }
+local timeout_fields = { deploy = true, test = true, teardown = true, settle = true }
 
 -- Validation errors are tables {msg=, field=}; check_result turns them into
 -- "<file>:<line>: <msg>", finding the line of the field at fault in the script's source
@@ -117,7 +117,7 @@ local function validate(t, http)
         fail("unknown recipe field 'timeouts." .. tostring(k) .. "'" .. suggest(tostring(k), timeout_fields), tostring(k))
       end
       typed(v, "number", "timeouts." .. k)
-      if v <= 0 or v > 24 * 3600 then fail("recipe field 'timeouts." .. k .. "' must be between 0 and 86400 seconds", k) end
+      if v < 0 or (v == 0 and k ~= "settle") or v > 24 * 3600 then fail("recipe field 'timeouts." .. k .. "' must be between 0 and 86400 seconds", k) end
       r.timeouts[k] = v
     end
   end

@@ -90,6 +90,23 @@ TEST_CASE("a rejected task fails at once", "[converge]") {
   CHECK_THAT(j.reason, Catch::Contains("No such image: nope:1"));
 }
 
+TEST_CASE("a task without a healthcheck must stay up for the settle time", "[converge]") {
+  const char* no_health =
+      R"j({"ID":"173c2398952e","Labels":"com.docker.swarm.service.name=web-k3x9a2_app","State":"running","Status":"Up 1 second"})j";
+  auto snap = Parse(kLsRunning, "", kPsRunning, no_health);
+  const std::string task = "lgpv8a4f0jflhu5iy3ebn57ln";
+  auto young = JudgeConvergence(snap, kApp, {{task, Duration(500)}}, Duration(3000));
+  CHECK(young.kind == Judgement::Kind::kPending);
+  CHECK_THAT(young.reason, Catch::Contains("settling (up 500ms of 3.0s)"));
+  auto unseen = JudgeConvergence(snap, kApp, {}, Duration(3000));
+  CHECK(unseen.kind == Judgement::Kind::kPending);
+  auto settled = JudgeConvergence(snap, kApp, {{task, Duration(3000)}}, Duration(3000));
+  CHECK(settled.kind == Judgement::Kind::kConverged);
+  // A healthy healthcheck is proof enough: no settle time.
+  auto healthy = JudgeConvergence(Parse(kLsRunning, "", kPsRunning, kHealthy), kApp, {}, Duration(3000));
+  CHECK(healthy.kind == Judgement::Kind::kConverged);
+}
+
 TEST_CASE("health is read from docker ps status", "[converge]") {
   CHECK(HealthOf("Up 2 seconds (healthy)") == "healthy");
   CHECK(HealthOf("Up 9 seconds (unhealthy)") == "unhealthy");
