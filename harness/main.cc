@@ -3,7 +3,11 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <mutex>
+#include <sstream>
+#include <thread>
 
 #include "base/cancel.h"
 #include "exec/local_executor.h"
@@ -11,6 +15,9 @@
 #include "ledger/reaper.h"
 #include "recipe/run.h"
 #include "runtime/swarm.h"
+#include "sched/scheduler.h"
+#include "sched/triage.h"
+#include "script/engine.h"
 #include "report/summary.h"
 
 namespace fs = std::filesystem;
@@ -82,9 +89,34 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand("run", "Cold-deploy one recipe, test it, tear it down");
   run->add_option("recipe", recipe, "Recipe name (a folder under --recipes)")->required();
 
-  CLI::App* sweep = app.add_subcommand("sweep", "Cold-run every recipe under --recipes, one after another");
+  CLI::App* sweep = app.add_subcommand("sweep", "Cold-run every recipe under --recipes");
   std::vector<std::string> only;
+  int jobs = 2;
   sweep->add_option("--only", only, "Run just these recipes");
+  sweep->add_option("-j,--jobs", jobs, "Slots for concurrent runs (a recipe takes its weight)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+
+  CLI::App* triage = app.add_subcommand(
+      "triage", "Re-run a failing recipe alone and under load until a verdict is decisive");
+  std::string triage_recipe;
+  TriagePolicy policy;
+  LoadSpec load;
+  load.cpu = 2 * static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  load.io = 1;
+  triage->add_option("recipe", triage_recipe, "Recipe name")->required();
+  triage->add_option("--min-decisive", policy.min_decisive,
+                     "Same outcome this often alone decides (genuine, or green alone)")
+      ->capture_default_str()->check(CLI::Range(1, 50));
+  triage->add_option("--max-alone", policy.max_alone, "Most runs alone")->capture_default_str()->check(CLI::Range(1, 100));
+  triage->add_option("--max-loaded", policy.max_loaded, "Most runs under load")->capture_default_str()->check(CLI::Range(0, 100));
+  triage->add_option("--min-load-failures", policy.min_load_failures,
+                     "Failures under load (after green alone) that decide load-flake")
+      ->capture_default_str()->check(CLI::Range(1, 50));
+  triage->add_option("--load-cpu", load.cpu, "CPU spinner tasks beside loaded runs")->capture_default_str()->check(CLI::Range(0, 256));
+  triage->add_option("--load-io", load.io, "Disk writer tasks beside loaded runs")->capture_default_str()->check(CLI::Range(0, 64));
+  triage->add_option("--load-recipes", load.recipes, "Recipes run in a loop beside loaded runs");
+  triage->add_option("--load-image", load.image, "Image of the load tasks")->capture_default_str();
 
   CLI::App* reap = app.add_subcommand(
       "reap", "Remove the leftovers of dead runs (found in the ledger and by label)");
@@ -100,8 +132,11 @@ int main(int argc, char** argv) {
 
   LocalExecutor exec;
   Docker docker(&exec, g.docker);
+  std::mutex progress_mu;
   ProgressFn progress = [&](const std::string& line) {
-    if (!g.quiet) std::cerr << "harness: " << line << std::endl;
+    if (g.quiet) return;
+    std::lock_guard<std::mutex> lock(progress_mu);
+    std::cerr << "harness: " << line << std::endl;
   };
   // Reaps dead runs' leftovers; returns 0, or 3 when something could not be removed.
   auto reap_dead = [&](bool dry, bool verbose) -> int {
@@ -171,6 +206,35 @@ int main(int argc, char** argv) {
     return Report(g, {RunRecipe(o, &docker, progress)}, false);
   }
 
+  if (*triage) {
+    if (!fs::exists(fs::path(g.recipes) / triage_recipe / "recipe.lua")) {
+      std::cerr << "harness: no recipe named '" << triage_recipe << "' in " << g.recipes << "\n";
+      return 2;
+    }
+    for (const auto& r : load.recipes) {
+      if (!fs::exists(fs::path(g.recipes) / r / "recipe.lua")) {
+        std::cerr << "harness: --load-recipes: no recipe named '" << r << "' in " << g.recipes << "\n";
+        return 2;
+      }
+    }
+    if (int rc = reap_dead(false, false); rc != 0) {
+      std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
+      return rc;
+    }
+    TriageOptions t;
+    t.base = base;
+    t.base.recipe = triage_recipe;
+    t.policy = policy;
+    t.load = load;
+    TriageResult result = Triage(t, &docker, progress);
+    if (g.json) {
+      std::cout << TriageJson(result).dump(2) << "\n";
+    } else {
+      std::cout << "\n" << TriageTable({result});
+    }
+    return TriageExitCode(result);
+  }
+
   // sweep
   std::vector<std::string> names = only.empty() ? ListRecipes(g.recipes) : only;
   if (names.empty()) {
@@ -182,14 +246,39 @@ int main(int argc, char** argv) {
     std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
     return rc;
   }
-  std::vector<RunOutcome> runs;
-  for (size_t i = 0; i < names.size(); ++i) {
-    if (CancelToken::Signals().cancelled()) break;
-    progress("sweep " + std::to_string(i + 1) + "/" + std::to_string(names.size()) + ": " + names[i]);
-    RunOptions o = base;
-    o.recipe = names[i];
-    runs.push_back(RunRecipe(o, &docker, progress));
+  // Plan: weights from the scripts, expected durations from the ledger's history.
+  std::vector<Job> plan;
+  {
+    auto ledger = Ledger::Open(g.state);
+    for (size_t i = 0; i < names.size(); ++i) {
+      Job j;
+      j.name = names[i];
+      j.index = i;
+      std::ifstream f(g.recipes + "/" + names[i] + "/recipe.lua");
+      std::stringstream src;
+      src << f.rdbuf();
+      ScriptEngine probe("recipes/" + names[i] + "/recipe.lua", names[i]);
+      if (auto spec = probe.Load(src.str()); spec.ok()) j.weight = spec->weight;
+      if (ledger.ok()) {
+        if (auto d = (*ledger)->ExpectedDuration(names[i]); d.ok()) j.expected = *d;
+      }
+      plan.push_back(j);
+    }
   }
+  plan = PlanOrder(plan);
+  std::vector<RunOutcome> runs(names.size());
+  Pool pool(jobs);
+  progress("sweep: " + std::to_string(names.size()) + " recipes, " + std::to_string(jobs) + " slots");
+  pool.Run(plan, [&](const Job& j) {
+    progress("sweep: starting " + j.name + " (weight " + std::to_string(j.weight) +
+             (j.expected.count() ? ", expected " + FormatDuration(j.expected) : "") + ")");
+    RunOptions o = base;
+    o.recipe = j.name;
+    runs[j.index] = RunRecipeWithRetry(o, &docker, progress);
+  }, CancelToken::Signals());
+  // Recipes never started (interrupted sweep) are left out of the table.
+  runs.erase(std::remove_if(runs.begin(), runs.end(), [](const RunOutcome& r) { return r.recipe.empty(); }),
+             runs.end());
   int code = Report(g, runs, true);
   if (CancelToken::Signals().cancelled()) return ExitCodeForSignal(CancelToken::Signals().signal());
   return code;

@@ -53,31 +53,37 @@ nlohmann::json SummaryJson(const RunOutcome& run) {
 
 std::string ResultsTable(const std::vector<RunOutcome>& runs) {
   struct Row {
-    std::string recipe, version, result, phase, time, reason;
+    std::string recipe, version, result, phase, time, next, reason;
   };
   std::vector<Row> rows;
-  rows.push_back({"RECIPE", "VERSION", "RESULT", "PHASE", "TIME", "REASON"});
+  rows.push_back({"RECIPE", "VERSION", "RESULT", "PHASE", "TIME", "NEXT", "REASON"});
   for (const auto& r : runs) {
     std::string reason = r.reason;
     if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(0, nl);
     if (reason.size() > 100) reason = reason.substr(0, 97) + "...";
+    // What a person should do next: failures need triage to tell flakes from defects.
+    std::string next = r.result == "failed"  ? (r.escalated ? "triage (escalated)" : "triage")
+                       : r.result == "infra" ? "re-run"
+                       : r.result == "error" ? "fix script"
+                                             : "-";
     rows.push_back({r.recipe, r.version.empty() ? "-" : r.version, r.result,
-                    r.failed_phase.empty() ? "-" : r.failed_phase, FormatDuration(r.elapsed),
+                    r.failed_phase.empty() ? "-" : r.failed_phase, FormatDuration(r.elapsed), next,
                     reason.empty() ? "-" : reason});
   }
-  size_t w[5] = {0, 0, 0, 0, 0};
+  size_t w[6] = {0, 0, 0, 0, 0, 0};
   for (const auto& row : rows) {
     w[0] = std::max(w[0], row.recipe.size());
     w[1] = std::max(w[1], row.version.size());
     w[2] = std::max(w[2], row.result.size());
     w[3] = std::max(w[3], row.phase.size());
     w[4] = std::max(w[4], row.time.size());
+    w[5] = std::max(w[5], row.next.size());
   }
   std::ostringstream os;
   auto pad = [](const std::string& s, size_t n) { return s + std::string(n - s.size() + 2, ' '); };
   for (const auto& row : rows) {
     os << pad(row.recipe, w[0]) << pad(row.version, w[1]) << pad(row.result, w[2])
-       << pad(row.phase, w[3]) << pad(row.time, w[4]) << row.reason << "\n";
+       << pad(row.phase, w[3]) << pad(row.time, w[4]) << pad(row.next, w[5]) << row.reason << "\n";
   }
   size_t passed = std::count_if(runs.begin(), runs.end(),
                                 [](const RunOutcome& r) { return r.result == "passed"; });

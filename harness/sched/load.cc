@@ -1,0 +1,132 @@
+#include "sched/load.h"
+
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "base/temp_dir.h"
+#include "recipe/naming.h"
+#include "report/phase_log.h"
+
+namespace harness {
+
+std::string LoadSpec::Describe() const {
+  std::vector<std::string> parts;
+  if (cpu > 0) parts.push_back(std::to_string(cpu) + " CPU spinner" + (cpu > 1 ? "s" : ""));
+  if (io > 0) parts.push_back(std::to_string(io) + " disk writer" + (io > 1 ? "s" : ""));
+  if (!recipes.empty()) {
+    std::string r;
+    for (const auto& n : recipes) r += (r.empty() ? "" : ", ") + n;
+    parts.push_back("recipes " + r + " in a loop");
+  }
+  std::string out;
+  for (const auto& p : parts) out += (out.empty() ? "" : ", ") + p;
+  return out.empty() ? "no load" : out;
+}
+
+LoadGenerator::LoadGenerator(Docker* docker, RunOptions base, LoadSpec spec, ProgressFn progress)
+    : docker_(docker), base_(std::move(base)), spec_(std::move(spec)), progress_(std::move(progress)),
+      swarm_(docker) {}
+
+LoadGenerator::~LoadGenerator() {
+  if (started_) Stop();
+}
+
+Status LoadGenerator::Start() {
+  if (started_) return Status::Ok();
+  started_ = true;
+  if (spec_.cpu > 0 || spec_.io > 0) {
+    ns_ = NewNamespace("load");
+    run_id_ = IsoTime(std::chrono::system_clock::now()).substr(0, 19) + "-" + ns_;
+    auto lock = RunLock::Acquire(base_.state_dir, ns_);
+    if (!lock.ok()) return lock.status();
+    lock_ = std::make_unique<RunLock>(std::move(*lock));
+    auto ledger = Ledger::Open(base_.state_dir);
+    if (!ledger.ok()) return ledger.status();
+    ledger_ = std::move(*ledger);
+    RunRecord rec;
+    rec.id = run_id_;
+    rec.recipe = "(load)";
+    rec.namespace_name = ns_;
+    rec.pid = getpid();
+    if (Status s = ledger_->BeginRun(rec); !s.ok()) return s;
+
+    // The hog stack's compose file; every object carries the harness labels.
+    std::string label_lines = "harness.run: \"" + run_id_ + "\"\n" + "harness.namespace: \"" + ns_ +
+                              "\"\n" + "harness.owner: \"" + ThisProcessOwner() + "\"\n";
+    auto indent = [&](int spaces) {
+      std::string out, line;
+      std::istringstream in(label_lines);
+      while (std::getline(in, line)) out += std::string(spaces, ' ') + line + "\n";
+      return out;
+    };
+    std::string compose = "version: \"3.8\"\nservices:\n";
+    auto add = [&](const std::string& name, int replicas, const std::string& script) {
+      compose += "  " + name + ":\n";
+      compose += "    image: " + spec_.image + "\n";
+      compose += "    command: [\"sh\", \"-c\", \"" + script + "\"]\n";
+      compose += "    labels:\n" + indent(6);
+      compose += "    deploy:\n      replicas: " + std::to_string(replicas) + "\n";
+      compose += "      endpoint_mode: dnsrr\n      labels:\n" + indent(8);
+    };
+    if (spec_.cpu > 0) add("cpu", spec_.cpu, "trap 'exit 0' TERM INT; while :; do :; done");
+    if (spec_.io > 0) {
+      add("io", spec_.io,
+          "trap 'exit 0' TERM INT; while :; do dd if=/dev/zero of=/tmp/load bs=1M count=64 "
+          "conv=fsync 2>/dev/null; rm -f /tmp/load; done");
+    }
+    compose += "networks:\n  default:\n    labels:\n" + indent(6);
+    TempDir dir("harness-load");
+    std::string file = dir.path() + "/compose.yml";
+    if (Status s = WriteFileAtomic(file, compose); !s.ok()) return s;
+    if (Status s = ledger_->PlanResource(run_id_, "stack", ns_); !s.ok()) return s;
+    if (progress_) progress_("load: deploying " + spec_.Describe() + " as " + ns_);
+    Deadline deadline = Deadline::In(Duration(120000));
+    if (Status s = swarm_.DeployStack(ns_, {file}, {}, nullptr, deadline, CancelToken::Signals()); !s.ok()) {
+      return s;
+    }
+    std::vector<std::string> expected;
+    if (spec_.cpu > 0) expected.push_back(ns_ + "_cpu");
+    if (spec_.io > 0) expected.push_back(ns_ + "_io");
+    while (true) {
+      if (CancelToken::Signals().cancelled()) return Status::Cancelled("interrupted");
+      if (deadline.passed()) return Status::Infra("the load stack " + ns_ + " did not start within 2 minutes");
+      auto snap = swarm_.Observe(ns_, nullptr, deadline, CancelToken::Signals());
+      if (snap.ok() && JudgeConvergence(*snap, expected).kind == Judgement::Kind::kConverged) break;
+      usleep(200 * 1000);
+    }
+  }
+  for (const auto& recipe : spec_.recipes) {
+    loops_.emplace_back([this, recipe] {
+      while (!stop_ && !CancelToken::Signals().cancelled()) {
+        RunOptions o = base_;
+        o.recipe = recipe;
+        o.isolated = false;
+        RunRecipe(o, docker_, nullptr);
+      }
+    });
+  }
+  if (progress_) progress_("load: running (" + spec_.Describe() + ")");
+  return Status::Ok();
+}
+
+Status LoadGenerator::Stop() {
+  if (!started_) return Status::Ok();
+  started_ = false;
+  stop_ = true;
+  for (auto& t : loops_) t.join();
+  loops_.clear();
+  Status s;
+  if (!ns_.empty()) {
+    if (progress_) progress_("load: removing " + ns_);
+    s = swarm_.Teardown(ns_, nullptr, Deadline::In(Duration(180000)));
+    if (s.ok() && ledger_) s = ledger_->MarkRunResourcesRemoved(run_id_);
+    if (ledger_) ledger_->EndRun(run_id_, "", s.ok() ? "passed" : "infra", s.ok() ? 0 : 3);
+    lock_.reset();
+    ns_.clear();
+  }
+  return s;
+}
+
+}  // namespace harness

@@ -1,0 +1,61 @@
+// LoadGenerator: a controlled amount of other work on the Swarm, beside a run.
+//
+// Two kinds, combinable: a "hog" stack of its own (CPU spinners and disk writers, as
+// Swarm services, so that the load lands where the recipes run), and other recipes run
+// over and over. The hog stack is a namespace like any run's — ledger, lock and labels —
+// so a killed harness's load is reaped like any leftover.
+//
+// Thread-safety: Start() and Stop() from one thread; recipe loops run on their own threads.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "ledger/ledger.h"
+#include "ledger/liveness.h"
+#include "recipe/run.h"
+#include "runtime/swarm.h"
+
+namespace harness {
+
+struct LoadSpec {
+  int cpu = 0;                        // CPU spinner tasks
+  int io = 0;                         // disk writer tasks (64 MiB writes with fsync, in a loop)
+  std::vector<std::string> recipes;   // recipes run in a loop beside the measured run
+  std::string image = "recipe-harness/busybox:1";
+  bool empty() const { return cpu == 0 && io == 0 && recipes.empty(); }
+  std::string Describe() const;       // "4 CPU spinners, 1 disk writer, recipes web, notes"
+};
+
+class LoadGenerator {
+ public:
+  LoadGenerator(Docker* docker, RunOptions base, LoadSpec spec, ProgressFn progress);
+  ~LoadGenerator();
+  LoadGenerator(const LoadGenerator&) = delete;
+  LoadGenerator& operator=(const LoadGenerator&) = delete;
+
+  // Deploys the hog stack and waits until its tasks run; starts the recipe loops.
+  Status Start();
+  // Stops the recipe loops (after their current runs) and removes the hog stack.
+  Status Stop();
+  bool running() const { return started_; }
+
+ private:
+  Docker* docker_;
+  RunOptions base_;
+  LoadSpec spec_;
+  ProgressFn progress_;
+  SwarmRuntime swarm_;
+  bool started_ = false;
+  std::string ns_;
+  std::string run_id_;
+  std::unique_ptr<Ledger> ledger_;
+  std::unique_ptr<RunLock> lock_;
+  std::atomic<bool> stop_{false};
+  std::vector<std::thread> loops_;
+};
+
+}  // namespace harness
