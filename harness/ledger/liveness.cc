@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -65,11 +66,17 @@ RunLock::~RunLock() {
   close(fd_);
 }
 
-Result<SwarmLock> SwarmLock::Take(const std::string& state_dir, Mode mode, bool wait,
+Result<SwarmLock> SwarmLock::Take(const std::string& target, Mode mode, bool wait,
                                   const CancelToken& cancel, const std::function<void()>& on_wait) {
-  std::error_code ec;
-  fs::create_directories(state_dir, ec);
-  std::string path = state_dir + "/swarm.lock";
+  std::string dir;
+  if (const char* d = std::getenv("HARNESS_LOCK_DIR"); d && *d) {
+    dir = d;
+  } else if (access("/run/lock", W_OK) == 0) {
+    dir = "/run/lock";
+  } else {
+    dir = fs::temp_directory_path().string();
+  }
+  std::string path = dir + "/recipe-harness-swarm-" + target + ".lock";
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
   int op = (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;

@@ -31,15 +31,16 @@ class RunLock {
   std::string path_;
 };
 
-// The Swarm-wide lock of `<state>/swarm.lock`: every run holds it shared; an isolated run
-// holds it exclusively, so that while it runs nothing else of ours deploys or runs on the
-// Swarm — across harness processes.
+// The Swarm-wide lock: every run holds it shared; an isolated run holds it exclusively,
+// so that while it runs nothing else of ours deploys or runs on the Swarm — across harness
+// processes, whatever their state folders. It lives in $HARNESS_LOCK_DIR, else /run/lock,
+// else the temp folder: `recipe-harness-swarm-<target>.lock`.
 class SwarmLock {
  public:
   enum class Mode { kShared, kExclusive };
   // Takes the lock; when it is busy, waits (calling `on_wait` once) unless `wait` is false,
   // and stops waiting when `cancel` fires.
-  static Result<SwarmLock> Take(const std::string& state_dir, Mode mode, bool wait,
+  static Result<SwarmLock> Take(const std::string& target, Mode mode, bool wait,
                                 const CancelToken& cancel, const std::function<void()>& on_wait);
   SwarmLock(SwarmLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
   SwarmLock& operator=(SwarmLock&&) = delete;

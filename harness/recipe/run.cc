@@ -281,7 +281,7 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
   // The Swarm lock (shared, or exclusive for an isolated run), the run's own lock (its
   // liveness for reapers) and its ledger entry come before anything is created.
   auto swarm_lock = SwarmLock::Take(
-      opts.state_dir, opts.isolated ? SwarmLock::Mode::kExclusive : SwarmLock::Mode::kShared,
+      "local", opts.isolated ? SwarmLock::Mode::kExclusive : SwarmLock::Mode::kShared,
       opts.wait_for_isolation, CancelToken::Signals(), [&] {
         say(opts.isolated ? "waiting until no other harness run is active (isolated run)"
                           : "waiting for an isolated harness run to finish");

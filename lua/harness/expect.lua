@@ -5,7 +5,8 @@ local expect = {}
 local function show(v)
   if type(v) == "string" then
     if #v > 200 then v = v:sub(1, 200) .. "...(" .. #v .. " bytes)" end
-    return string.format("%q", v)
+    -- %q writes a newline as a backslash and a real newline: keep messages on one line.
+    return (string.format("%q", v):gsub("\\\n", "\\n"):gsub("\r", "\\r"))
   end
   return tostring(v)
 end
