@@ -88,6 +88,9 @@ int main(int argc, char** argv) {
   std::string recipe;
   CLI::App* run = app.add_subcommand("run", "Cold-deploy one recipe, test it, tear it down");
   run->add_option("recipe", recipe, "Recipe name (a folder under --recipes)")->required();
+  bool isolated = false, no_wait = false;
+  run->add_flag("--isolated", isolated, "Run with nothing else of ours on the Swarm (waits for other runs)");
+  run->add_flag("--no-wait", no_wait, "With --isolated: refuse (exit 3) instead of waiting");
 
   CLI::App* sweep = app.add_subcommand("sweep", "Cold-run every recipe under --recipes");
   std::vector<std::string> only;
@@ -191,6 +194,8 @@ int main(int argc, char** argv) {
     }
     RunOptions o = base;
     o.recipe = recipe;
+    o.isolated = isolated;
+    o.wait_for_isolation = !no_wait;
     if (!fs::exists(fs::path(g.recipes) / recipe / "recipe.lua")) {
       auto names = ListRecipes(g.recipes);
       std::string known;

@@ -7,6 +7,14 @@
 
 namespace harness {
 
+std::string NextStep(const RunOutcome& r) {
+  // Failures need triage to tell flakes from defects; infrastructure failures a re-run.
+  if (r.result == "failed") return r.escalated ? "triage (escalated)" : "triage";
+  if (r.result == "infra") return "re-run";
+  if (r.result == "error") return "fix script";
+  return "-";
+}
+
 nlohmann::json SummaryJson(const RunOutcome& run) {
   nlohmann::json j;
   j["schema"] = "recipe-harness/summary/v1";
@@ -18,6 +26,7 @@ nlohmann::json SummaryJson(const RunOutcome& run) {
   // Runs whose failure is the infrastructure's carry that verdict already; the others get
   // theirs from triage (re-runs alone and under load).
   if (run.result == "infra") j["verdict"] = "infra";
+  if (std::string next = NextStep(run); next != "-") j["next"] = next;
   j["exit_code"] = run.exit_code;
   j["elapsed_ms"] = run.elapsed.count();
   if (!run.failed_phase.empty()) j["failed_phase"] = run.failed_phase;
@@ -62,10 +71,7 @@ std::string ResultsTable(const std::vector<RunOutcome>& runs) {
     if (auto nl = reason.find('\n'); nl != std::string::npos) reason = reason.substr(0, nl);
     if (reason.size() > 100) reason = reason.substr(0, 97) + "...";
     // What a person should do next: failures need triage to tell flakes from defects.
-    std::string next = r.result == "failed"  ? (r.escalated ? "triage (escalated)" : "triage")
-                       : r.result == "infra" ? "re-run"
-                       : r.result == "error" ? "fix script"
-                                             : "-";
+    std::string next = NextStep(r);
     rows.push_back({r.recipe, r.version.empty() ? "-" : r.version, r.result,
                     r.failed_phase.empty() ? "-" : r.failed_phase, FormatDuration(r.elapsed), next,
                     reason.empty() ? "-" : reason});

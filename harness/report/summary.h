@@ -10,6 +10,8 @@
 namespace harness {
 
 nlohmann::json SummaryJson(const RunOutcome& run);
+// What to do about a run: "triage", "triage (escalated)", "re-run", "fix script" or "-".
+std::string NextStep(const RunOutcome& run);
 // A fixed-width table: recipe, version, result, failed phase, time, reason.
 std::string ResultsTable(const std::vector<RunOutcome>& runs);
 

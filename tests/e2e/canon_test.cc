@@ -15,7 +15,7 @@ namespace fs = std::filesystem;
 TEST_CASE("a sweep of the bundled canon", "[canon]") {
   auto artifacts = fs::temp_directory_path() / "harness-e2e-canon";
   fs::remove_all(artifacts);
-  auto r = RunHarness({"sweep", "--json", "--recipes", SourceDir() + "/recipes", "--artifacts",
+  auto r = RunHarness({"sweep", "--jobs", "2", "--json", "--recipes", SourceDir() + "/recipes", "--artifacts",
                        artifacts.string()},
                       Duration(600000));
   INFO(r.err);
@@ -32,6 +32,8 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
   CHECK(by_recipe["broken"]["result"] == "failed");
   CHECK(by_recipe["broken"]["failed_phase"] == "test");
   CHECK_THAT(by_recipe["broken"]["reason"].get<std::string>(), Catch::Contains("/api/health"));
+  CHECK(by_recipe["broken"]["next"] == "triage");  // the table marks what needs triage
+  CHECK_FALSE(by_recipe["web"].contains("next"));
 
   for (const auto& [name, run] : by_recipe) {
     std::string dir = artifacts.string() + "/" + run["run_id"].get<std::string>();
