@@ -1,0 +1,564 @@
+#include "recipe/cold_run.h"
+
+#include <poll.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <sstream>
+
+#include "base/cancel.h"
+#include "recipe/naming.h"
+#include "report/summary.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr int kEvidenceLogLines = 50;
+constexpr Duration kCheckTimeout{30000};
+
+std::string ReadFile(const std::string& path, bool* ok) {
+  std::ifstream f(path, std::ios::binary);
+  *ok = static_cast<bool>(f);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+// 20261126T052515, from the current UTC time.
+std::string UtcStamp() {
+  std::string out;
+  for (char c : IsoTime(std::chrono::system_clock::now()).substr(0, 19)) {
+    if (c != '-' && c != ':') out += c;
+  }
+  return out;
+}
+
+// Sleeps up to `d`, returning early when the run is cancelled.
+void Nap(Duration d) {
+  pollfd p{CancelToken::Signals().fd(), POLLIN, 0};
+  poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(d.count()));
+}
+
+std::string Upper(const std::string& s) {
+  std::string out;
+  for (char c : s) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return out;
+}
+
+}  // namespace
+
+ColdRun::ColdRun(RunOptions opts, Docker* docker, ProgressFn progress)
+    : opts_(std::move(opts)),
+      progress_(std::move(progress)),
+      cancel_(CancelToken::Signals()),
+      started_(Clock::now()),
+      log_(&redactor_, progress_),
+      swarm_(docker) {
+  out_.recipe = opts_.recipe;
+}
+
+RunOutcome ColdRun::Execute() {
+  if (!Start() || !Prepare()) return Finish();
+  guard_ = std::make_unique<TeardownGuard>([this] { return TeardownNow(); });
+  Status status = Deploy();
+  if (status.ok()) status = Converge();
+  if (status.ok()) status = Test();
+  JudgeInfrastructure();
+  MatchTransientClass();
+  out_.teardown = guard_->Run();
+  if (!out_.teardown.ok()) {
+    if (out_.failed_phase.empty()) {
+      Fail("teardown", out_.teardown);
+    } else {
+      out_.reason += " (and teardown failed: " + out_.teardown.message() + ")";
+    }
+  }
+  Conclude();
+  return Finish();
+}
+
+// ---- helpers
+
+void ColdRun::Say(const std::string& text) { log_.Line("[" + out_.recipe + "] " + text, true); }
+
+Status ColdRun::Interrupted() const {
+  return Status::Cancelled("interrupted by " +
+                           std::string(cancel_.signal() == SIGTERM ? "SIGTERM" : "SIGINT"));
+}
+
+void ColdRun::NoteLedger(const Status& s) {
+  if (!s.ok() && ledger_status_.ok()) ledger_status_ = s;
+}
+
+void ColdRun::RecordPhase(PhaseLog& p, const Status& s) {
+  p.Finish(s);
+  p.Write(out_.artifacts);
+  out_.phases.push_back({p.phase(), s, p.elapsed()});
+  if (ledger_) {
+    auto j = p.ToJson();
+    NoteLedger(ledger_->RecordPhase({out_.run_id, p.number(), p.phase(), j["status"].get<std::string>(),
+                                     j["started_at"].get<std::string>(), p.elapsed().count(),
+                                     j.value("error", "")}));
+  }
+  Say(p.phase() + (s.ok() ? " ok" : " " + std::string(CodeName(s.code()))) + " (" +
+      FormatDuration(p.elapsed()) + ")" + (s.ok() ? "" : ": " + s.message()));
+}
+
+void ColdRun::Fail(const std::string& phase, const Status& s) {
+  if (!out_.failed_phase.empty()) return;
+  out_.failed_phase = phase;
+  out_.reason = redactor_.Apply(s.message());
+  switch (s.code()) {
+    case Status::Code::kCancelled: out_.result = "interrupted"; break;
+    case Status::Code::kInfra: out_.result = "infra"; break;
+    case Status::Code::kInvalidArgument:
+    case Status::Code::kNotFound: out_.result = "error"; break;
+    default: out_.result = "failed"; break;
+  }
+}
+
+// ---- start: everything the run needs before its first phase
+
+bool ColdRun::Start() {
+  auto stop = [&](const std::string& reason, const char* result, int code) {
+    out_.reason = reason;
+    out_.failed_phase = "prepare";
+    out_.result = result;
+    out_.exit_code = code;
+    return false;
+  };
+  if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return stop(s.message(), "error", 2);
+  recipe_dir_ = opts_.recipes_dir + "/" + opts_.recipe;
+  bool read_ok = false;
+  source_ = ReadFile(recipe_dir_ + "/recipe.lua", &read_ok);
+  if (!read_ok) return stop("no recipe script at " + recipe_dir_ + "/recipe.lua", "error", 2);
+
+  out_.namespace_name = NewNamespace(opts_.recipe);
+  out_.run_id = UtcStamp() + "-" + out_.namespace_name;
+  out_.artifacts = opts_.artifacts_dir + "/" + out_.run_id;
+  std::error_code ec;
+  fs::create_directories(out_.artifacts, ec);
+  if (ec) {
+    std::string why = "cannot create the artifact folder " + out_.artifacts + ": " + ec.message();
+    out_.artifacts.clear();
+    return stop(why, "infra", 3);
+  }
+  log_.Open(out_.artifacts + "/run.log");
+
+  // The Swarm lock (shared, or exclusive for an isolated run), the run's own lock (its
+  // liveness for reapers) and its ledger entry come before anything is created.
+  auto swarm_lock = SwarmLock::Take(
+      "local", opts_.isolated ? SwarmLock::Mode::kExclusive : SwarmLock::Mode::kShared,
+      opts_.wait_for_isolation, cancel_, [&] {
+        Say(opts_.isolated ? "waiting until no other harness run is active (isolated run)"
+                           : "waiting for an isolated harness run to finish");
+      });
+  if (!swarm_lock.ok()) {
+    if (swarm_lock.status().code() == Status::Code::kCancelled) {
+      return stop(swarm_lock.status().message(), "interrupted", ExitCodeForSignal(cancel_.signal()));
+    }
+    return stop(swarm_lock.status().message(), "infra", 3);
+  }
+  swarm_lock_.emplace(std::move(*swarm_lock));
+  auto run_lock = RunLock::Acquire(opts_.state_dir, out_.namespace_name);
+  if (!run_lock.ok()) return stop(run_lock.status().message(), "infra", 3);
+  run_lock_.emplace(std::move(*run_lock));
+  auto ledger = Ledger::Open(opts_.state_dir);
+  if (!ledger.ok()) return stop(ledger.status().message(), "infra", 3);
+  ledger_ = std::move(*ledger);
+  RunRecord record;
+  record.id = out_.run_id;
+  record.recipe = opts_.recipe;
+  record.namespace_name = out_.namespace_name;
+  record.pid = static_cast<int64_t>(getpid());
+  if (Status s = ledger_->BeginRun(record); !s.ok()) return stop(s.message(), "infra", 3);
+  return true;
+}
+
+// ---- prepare: load and check everything before anything is created
+
+bool ColdRun::Prepare() {
+  PhaseLog prepare(phase_number_++, "prepare", &redactor_);
+  Say("prepare: namespace " + out_.namespace_name + ", artifacts in " + out_.artifacts);
+  auto refuse = [&](const Status& s) {
+    Fail("prepare", s);
+    RecordPhase(prepare, s);
+    out_.exit_code = s.code() == Status::Code::kInfra       ? 3
+                     : s.code() == Status::Code::kCancelled ? ExitCodeForSignal(cancel_.signal())
+                                                            : 2;
+    return false;
+  };
+
+  // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short
+  // and name the recipe.
+  std::string chunk = "recipes/" + opts_.recipe + "/recipe.lua";
+  engine_ = std::make_unique<ScriptEngine>(chunk, opts_.recipe);
+  auto spec = engine_->Load(source_);
+  for (const auto& line : engine_->load_output()) log_.Line("print: " + line, false);
+  if (!spec.ok()) {
+    prepare.AddEvidence({{"script", recipe_dir_ + "/recipe.lua"}, {"error", spec.status().message()}});
+    return refuse(spec.status());
+  }
+  spec_ = std::move(*spec);
+  out_.version = spec_->version;
+  out_.weight = spec_->weight;
+  for (const auto& c : spec_->transient) {
+    try {
+      std::regex check(c.match);
+    } catch (const std::regex_error&) {
+      return refuse(Status::InvalidArgument(chunk + ": transient class '" + c.name +
+                                            "': 'match' is not a valid regular expression: " + c.match));
+    }
+  }
+  domain_ = out_.namespace_name + "." + opts_.domain_suffix;
+  engine_->SetRunInfo({out_.run_id, spec_->name, spec_->version, out_.namespace_name, domain_});
+  prepare.Observe("recipe", {{"name", spec_->name}, {"version", spec_->version},
+                             {"compose", spec_->compose}, {"namespace", out_.namespace_name},
+                             {"domain", domain_}, {"tests", spec_->tests.size()}});
+
+  // The environment of `docker stack deploy`: .env.sample, the script's env, then ours.
+  bool env_ok = false;
+  std::string env_sample = ReadFile(recipe_dir_ + "/.env.sample", &env_ok);
+  if (env_ok) env_ = ParseEnvFile(env_sample);
+  for (const auto& [k, v] : spec_->env) env_[k] = v;
+  env_["STACK_NAME"] = out_.namespace_name;
+  env_["DOMAIN"] = domain_;
+  for (const auto& sec : spec_->secrets) {
+    env_["SECRET_" + Upper(sec.name) + "_VERSION"] = "v1";
+    secret_values_[sec.name] = GenerateSecret(sec.length, sec.charset);
+    redactor_.Add(sec.name, secret_values_[sec.name]);
+  }
+  labels_ = {{"harness.run", out_.run_id},
+             {"harness.namespace", out_.namespace_name},
+             {"harness.owner", ThisProcessOwner()}};
+
+  if (stage_.path().empty()) return refuse(Status::Infra("cannot create a staging folder"));
+  auto staged = StageCompose(recipe_dir_, spec_->compose, labels_, env_, out_.namespace_name, stage_.path());
+  if (!staged.ok()) return refuse(staged.status());
+  staged_ = std::move(*staged);
+  if (Status s = CheckDerivedNames(out_.namespace_name, staged_->objects); !s.ok()) return refuse(s);
+  for (const auto& key : staged_->objects.external_secrets) {
+    if (!secret_values_.count(key)) {
+      return refuse(Status::InvalidArgument("compose declares the external secret '" + key +
+                                            "' but recipe.lua does not declare it in 'secrets'"));
+    }
+  }
+  prepare.Observe("services", staged_->objects.services);
+  prepare.Observe("images", staged_->objects.images);
+  if (Status s = swarm_.Preflight(&prepare, Deadline::In(kCheckTimeout), cancel_); !s.ok()) return refuse(s);
+  daemon_ = swarm_.DaemonIdentity(Deadline::In(Duration(10000)));
+  if (!daemon_.empty()) prepare.Observe("docker_daemon", daemon_);
+  if (Status s = swarm_.CheckImages(staged_->objects.images, &prepare, Deadline::In(kCheckTimeout), cancel_);
+      !s.ok()) {
+    return refuse(s);
+  }
+  if (cancel_.cancelled()) return refuse(Interrupted());
+  RecordPhase(prepare, Status::Ok());
+
+  for (const auto& s : staged_->objects.services) full_services_.push_back(out_.namespace_name + "_" + s);
+  http_ = NewCurlHttpClient();
+  host_ = std::make_unique<RunHost>(&swarm_, http_.get(), out_.namespace_name, staged_->objects.services,
+                                    secret_values_, out_.artifacts + "/files", &log_, &redactor_);
+  return true;
+}
+
+// ---- deploy
+
+Status ColdRun::Deploy() {
+  PhaseLog deploy(phase_number_++, "deploy", &redactor_);
+  Say("deploy started");
+  deploy_deadline_ = Deadline::In(spec_->deploy_timeout);
+  guard_->Arm();
+  out_.deployed = true;
+  Status status;
+  for (const auto& sec : spec_->secrets) {
+    std::string name = staged_->objects.secrets.count(sec.name)
+                           ? staged_->objects.secrets.at(sec.name)
+                           : out_.namespace_name + "_" + sec.name + "_v1";
+    status = ledger_->PlanResource(out_.run_id, "secret", name);  // write-ahead
+    if (status.ok()) {
+      status = swarm_.CreateSecret(name, secret_values_[sec.name], labels_, &deploy, deploy_deadline_, cancel_);
+    }
+    if (!status.ok()) break;
+  }
+  if (status.ok()) status = ledger_->PlanResource(out_.run_id, "stack", out_.namespace_name);
+  if (status.ok()) {
+    status = swarm_.DeployStack(out_.namespace_name, staged_->files, env_, &deploy, deploy_deadline_, cancel_);
+  }
+  if (status.ok() && cancel_.cancelled()) status = Interrupted();
+  if (status.code() == Status::Code::kTimeout) {
+    status = Status::Timeout("deploy did not finish within the deploy budget of " +
+                             FormatDuration(spec_->deploy_timeout));
+  }
+  if (!status.ok()) Fail("deploy", status);
+  RecordPhase(deploy, status);
+  return status;
+}
+
+// ---- converge: Swarm settles, then the recipe's readiness probe passes
+
+Status ColdRun::Converge() {
+  PhaseLog converge(phase_number_++, "converge", &redactor_);
+  Say("converge started (budget " + FormatDuration(deploy_deadline_.remaining()) + ")");
+  Status status = WaitForSwarm(converge);
+  if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(converge);
+  if (!status.ok()) {
+    Fail("converge", status);
+    if (status.code() != Status::Code::kCancelled) CollectEvidence(converge);
+  }
+  RecordPhase(converge, status);
+  return status;
+}
+
+Status ColdRun::WaitForSwarm(PhaseLog& converge) {
+  Duration interval{100};
+  std::string last_reason;
+  int polls = 0;
+  nlohmann::json history = nlohmann::json::array();
+  std::map<std::string, Clock::time_point> first_running;  // task id → first seen running
+  Status status;
+  while (true) {
+    if (cancel_.cancelled()) {
+      status = Interrupted();
+      break;
+    }
+    if (deploy_deadline_.passed()) {
+      status = Status::Timeout("did not converge within the deploy budget of " +
+                               FormatDuration(spec_->deploy_timeout) + "; last state: " + last_reason);
+      break;
+    }
+    auto snap = swarm_.Observe(out_.namespace_name, nullptr, deploy_deadline_, cancel_);
+    ++polls;
+    if (!snap.ok()) {
+      if (snap.status().code() == Status::Code::kTimeout) continue;  // the deadline decides
+      status = snap.status();
+      break;
+    }
+    auto now = Clock::now();
+    std::map<std::string, Duration> running_for;
+    for (const auto& t : snap->tasks) {
+      if (t.current_state.rfind("Running", 0) != 0) continue;
+      auto seen = first_running.emplace(t.id, now).first->second;
+      running_for[t.id] = std::chrono::duration_cast<Duration>(now - seen);
+    }
+    Judgement j = JudgeConvergence(*snap, full_services_, running_for, spec_->settle);
+    if (j.reason != last_reason) {
+      history.push_back({{"after_ms", converge.elapsed().count()}, {"state", j.reason}});
+      last_reason = j.reason;
+    }
+    if (j.kind == Judgement::Kind::kConverged) break;
+    if (j.kind == Judgement::Kind::kFailed) {
+      for (const auto& e : j.evidence) converge.AddEvidence({{"task", e}});
+      status = Status::Failed(j.reason);
+      break;
+    }
+    Nap(std::min(interval, deploy_deadline_.remaining()));
+    interval = std::min(interval * 3 / 2, Duration(1000));
+  }
+  converge.Observe("polls", polls);
+  converge.Observe("states", history);
+  return status;
+}
+
+Status ColdRun::WaitForReadiness(PhaseLog& converge) {
+  Say("swarm converged; readiness probe");
+  Duration wait{100};
+  int tries = 0;
+  std::string observation;
+  Status status;
+  while (true) {
+    if (cancel_.cancelled()) {
+      status = Interrupted();
+      break;
+    }
+    ++tries;
+    HookOutcome h = engine_->Call(spec_->ready, host_.get(), deploy_deadline_);
+    if (h.status.code() == Status::Code::kCancelled) {
+      status = Interrupted();
+      break;
+    }
+    if (h.status.ok() && h.truthy) break;
+    observation = h.status.ok() ? (h.observation.empty() ? "probe returned false" : h.observation)
+                                : h.status.message();
+    if (deploy_deadline_.passed()) {
+      status = Status::Timeout("readiness probe did not pass within the deploy budget of " +
+                               FormatDuration(spec_->deploy_timeout) + " (" + std::to_string(tries) +
+                               " tries); last observation: " + observation);
+      break;
+    }
+    Nap(std::min(wait, deploy_deadline_.remaining()));
+    wait = std::min(wait * 3 / 2, Duration(2000));
+  }
+  converge.Observe("readiness_tries", tries);
+  if (!observation.empty()) converge.Observe("readiness_last_observation", observation);
+  converge.Observe("api_calls", host_->calls());
+  host_->ClearCalls();
+  return status;
+}
+
+// ---- test
+
+Status ColdRun::Test() {
+  PhaseLog test(phase_number_++, "test", &redactor_);
+  Say("test started (" + std::to_string(spec_->tests.size()) + " tests)");
+  nlohmann::json results = nlohmann::json::array();
+  int failed = 0;
+  std::string first_failure;
+  for (const auto& t : spec_->tests) {
+    if (cancel_.cancelled()) break;
+    auto started = Clock::now();
+    HookOutcome h = engine_->Call(t.fn, host_.get(), Deadline::In(spec_->test_timeout));
+    TestOutcome to{t.name, h.status, std::chrono::duration_cast<Duration>(Clock::now() - started),
+                   h.traceback};
+    if (h.status.code() == Status::Code::kTimeout) {
+      to.status = Status::Timeout("test \"" + t.name + "\" ran past its time budget of " +
+                                  FormatDuration(spec_->test_timeout));
+    }
+    if (h.status.code() == Status::Code::kCancelled) to.status = Interrupted();
+    nlohmann::json r = {{"name", t.name},
+                        {"status", to.status.ok() ? "passed" : "failed"},
+                        {"elapsed_ms", to.elapsed.count()},
+                        {"api_calls", host_->calls()}};
+    host_->ClearCalls();
+    if (!to.status.ok()) {
+      r["error"] = to.status.message();
+      if (!to.traceback.empty()) r["traceback"] = to.traceback;
+      if (to.status.code() != Status::Code::kCancelled) {
+        ++failed;
+        if (first_failure.empty()) first_failure = to.status.message();
+        test.AddEvidence({{"test", t.name}, {"error", to.status.message()}});
+      }
+    }
+    Say(std::string(to.status.ok() ? "  pass " : "  FAIL ") + t.name + " (" +
+        FormatDuration(to.elapsed) + ")" + (to.status.ok() ? "" : ": " + to.status.message()));
+    results.push_back(r);
+    out_.tests.push_back(std::move(to));
+  }
+  test.Observe("tests", results);
+  Status status;
+  if (cancel_.cancelled()) {
+    status = Interrupted();
+  } else if (failed > 0) {
+    status = Status::Failed(std::to_string(failed) + " of " + std::to_string(spec_->tests.size()) +
+                            " tests failed; first: " + first_failure);
+  }
+  if (!status.ok()) {
+    Fail("test", status);
+    if (status.code() != Status::Code::kCancelled) CollectEvidence(test);
+  }
+  RecordPhase(test, status);
+  return status;
+}
+
+void ColdRun::CollectEvidence(PhaseLog& p) {
+  std::error_code ec;
+  fs::create_directories(out_.artifacts + "/logs", ec);
+  const CancelToken& never = CancelToken::None();
+  for (const auto& svc : staged_->objects.services) {
+    auto logs = swarm_.Logs(out_.namespace_name, svc, 200, Deadline::In(Duration(15000)), never);
+    if (!logs.ok()) continue;
+    std::string text = redactor_.Apply(*logs);
+    WriteFileAtomic(out_.artifacts + "/logs/" + svc + ".log", text);
+    p.AddEvidence({{"service", svc}, {"log_tail", TailLines(text, kEvidenceLogLines)}});
+  }
+  if (auto health = swarm_.ContainerHealth(out_.namespace_name, Deadline::In(Duration(15000))); health.ok()) {
+    for (const auto& c : *health) {
+      if (c.value("health", "") != "healthy" || c.value("state", "") != "running") {
+        p.AddEvidence({{"container", c}});
+      }
+    }
+  }
+  if (auto snap = swarm_.Observe(out_.namespace_name, nullptr, Deadline::In(Duration(15000)), never); snap.ok()) {
+    for (const auto& t : snap->tasks) {
+      if (!t.error.empty() || t.desired_state != "Running") {
+        p.AddEvidence({{"task", t.name}, {"state", t.current_state}, {"error", t.error}});
+      }
+    }
+  }
+}
+
+// ---- after the phases
+
+void ColdRun::JudgeInfrastructure() {
+  // A run during which Docker went away or restarted proves nothing about the recipe:
+  // its outcome is the infrastructure's, whatever the tests said.
+  if (!out_.deployed || out_.result == "interrupted") return;
+  Status infra;
+  if (std::string now = swarm_.DaemonIdentity(Deadline::In(Duration(10000)));
+      !daemon_.empty() && !now.empty() && now != daemon_) {
+    infra = Status::Infra("the Docker daemon restarted during the run (pid/start " + daemon_ + " -> " + now + ")");
+  } else if (!out_.failed_phase.empty()) {
+    if (Status up = swarm_.Preflight(nullptr, Deadline::In(Duration(20000)), CancelToken::None()); !up.ok()) {
+      infra = Status::Infra("Docker stopped answering during the run: " + up.message());
+    }
+  }
+  if (infra.ok()) return;
+  if (out_.failed_phase.empty()) out_.failed_phase = out_.phases.back().name;
+  out_.reason = infra.message() + (out_.reason.empty() ? "" : "; " + out_.failed_phase + " failed with: " + out_.reason);
+  out_.result = "infra";
+}
+
+void ColdRun::MatchTransientClass() {
+  // A failure in a declared transient class may be retried once (RunRecipeWithRetry).
+  if (out_.result != "failed") return;
+  for (const auto& c : spec_->transient) {
+    if ((c.phase == "any" || c.phase == out_.failed_phase) && std::regex_search(out_.reason, std::regex(c.match))) {
+      out_.transient_class = c.name;
+      return;
+    }
+  }
+}
+
+Status ColdRun::TeardownNow() {
+  SetTeardownInProgress(true);
+  PhaseLog p(99, "teardown", &redactor_);
+  Say("teardown of " + out_.namespace_name);
+  Status s = swarm_.Teardown(out_.namespace_name, &p, Deadline::In(spec_->teardown_timeout));
+  if (s.ok()) s = ledger_->MarkRunResourcesRemoved(out_.run_id);
+  RecordPhase(p, s);
+  SetTeardownInProgress(false);
+  return s;
+}
+
+void ColdRun::Conclude() {
+  if (cancel_.cancelled() || out_.result == "interrupted") {
+    out_.result = "interrupted";
+    if (out_.failed_phase.empty()) out_.failed_phase = "teardown";
+    out_.exit_code = ExitCodeForSignal(cancel_.signal() ? cancel_.signal() : SIGINT);
+  } else if (!out_.teardown.ok() || out_.result == "infra") {
+    out_.result = "infra";
+    out_.exit_code = 3;
+  } else if (!out_.failed_phase.empty()) {
+    out_.exit_code = out_.result == "error" ? 2 : 1;
+  } else {
+    out_.result = "passed";
+    out_.exit_code = 0;
+  }
+  if (!ledger_status_.ok() && out_.exit_code < 3) {
+    // Without a complete ledger a crash could not be cleaned up after: not a green run.
+    out_.result = "infra";
+    out_.exit_code = 3;
+    if (out_.failed_phase.empty()) out_.failed_phase = "teardown";
+    out_.reason += (out_.reason.empty() ? "" : "; ") + ledger_status_.message();
+  }
+  Say(out_.result + (out_.reason.empty() ? "" : ": " + out_.reason));
+}
+
+RunOutcome ColdRun::Finish() {
+  out_.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - started_);
+  if (ledger_) {
+    NoteLedger(ledger_->EndRun(out_.run_id, out_.version, out_.result, out_.exit_code));
+    if (!ledger_status_.ok()) Say("ledger: " + ledger_status_.message());
+  }
+  if (!out_.artifacts.empty()) {
+    WriteFileAtomic(out_.artifacts + "/summary.json", redactor_.Apply(SummaryJson(out_).dump(2)) + "\n");
+  }
+  return out_;
+}
+
+}  // namespace harness

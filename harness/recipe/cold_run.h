@@ -1,0 +1,102 @@
+// ColdRun: one cold run of a recipe, phase by phase.
+//
+//   Start     name, script, namespace, artifact folder, Swarm lock, run lock, ledger entry
+//   Prepare   load the script, stage the compose files, check names, Docker and images
+//   Deploy    secrets and the stack, each recorded in the ledger before it is created
+//   Converge  Swarm settles (strictly), then the recipe's readiness probe passes
+//   Test      the recipe's tests, each within its budget
+//   Teardown  always, once anything may exist; verified (TeardownGuard)
+//
+// Each phase writes its proof packet; Execute() returns the outcome after summary.json
+// is written. One ColdRun per run; it owns the run's Lua state, locks and ledger
+// connection. One thread.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/redact.h"
+#include "base/temp_dir.h"
+#include "ledger/ledger.h"
+#include "ledger/liveness.h"
+#include "net/http.h"
+#include "recipe/run.h"
+#include "recipe/run_host.h"
+#include "recipe/spec.h"
+#include "recipe/teardown_guard.h"
+#include "report/phase_log.h"
+#include "runtime/compose.h"
+#include "runtime/swarm.h"
+#include "script/engine.h"
+
+namespace harness {
+
+class ColdRun {
+ public:
+  ColdRun(RunOptions opts, Docker* docker, ProgressFn progress);
+  ColdRun(const ColdRun&) = delete;
+  ColdRun& operator=(const ColdRun&) = delete;
+
+  RunOutcome Execute();
+
+ private:
+  // Start and Prepare return false when the run ends before anything is created.
+  bool Start();
+  bool Prepare();
+  Status Deploy();
+  Status Converge();
+  Status WaitForSwarm(PhaseLog& phase);
+  Status WaitForReadiness(PhaseLog& phase);
+  Status Test();
+  Status TeardownNow();
+  // The outcome of a run during which Docker went away or restarted is infra's.
+  void JudgeInfrastructure();
+  void MatchTransientClass();
+  void Conclude();
+  RunOutcome Finish();
+
+  void Say(const std::string& text);
+  void RecordPhase(PhaseLog& phase, const Status& status);
+  void Fail(const std::string& phase, const Status& status);
+  void CollectEvidence(PhaseLog& phase);
+  Status Interrupted() const;
+  void NoteLedger(const Status& s);
+
+  RunOptions opts_;
+  ProgressFn progress_;
+  const CancelToken& cancel_;
+  Clock::time_point started_;
+  RunOutcome out_;
+  Redactor redactor_;
+  RunLog log_;
+  SwarmRuntime swarm_;
+  int phase_number_ = 0;
+
+  std::string recipe_dir_;
+  std::string source_;
+  std::optional<SwarmLock> swarm_lock_;
+  std::optional<RunLock> run_lock_;
+  std::unique_ptr<Ledger> ledger_;
+  Status ledger_status_;
+
+  std::unique_ptr<ScriptEngine> engine_;
+  std::optional<RecipeSpec> spec_;
+  std::string domain_;
+  std::string daemon_;   // dockerd's identity when the run started
+  std::map<std::string, std::string> env_;
+  std::map<std::string, std::string> labels_;
+  std::map<std::string, std::string> secret_values_;
+  TempDir stage_{"harness-stage"};
+  std::optional<StagedCompose> staged_;
+  std::vector<std::string> full_services_;
+  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<RunHost> host_;
+  Deadline deploy_deadline_ = Deadline::Never();
+  // Last member: destroyed first, so an unfinished teardown runs while the locks are held.
+  std::unique_ptr<TeardownGuard> guard_;
+};
+
+}  // namespace harness

@@ -1,0 +1,119 @@
+#include "recipe/run_host.h"
+
+#include <strings.h>
+
+#include <cctype>
+#include <filesystem>
+
+#include "report/phase_log.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string Join(const std::vector<std::string>& v) {
+  std::string out;
+  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
+  return out;
+}
+
+}  // namespace
+
+void RunLog::Line(const std::string& text, bool to_console) {
+  std::string clean = redactor_->Apply(text);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (file_) file_ << IsoTime(std::chrono::system_clock::now()) << " " << clean << "\n" << std::flush;
+  if (to_console && progress_) progress_(clean);
+}
+
+RunHost::RunHost(SwarmRuntime* swarm, HttpClient* http, std::string ns,
+                 std::vector<std::string> services, std::map<std::string, std::string> secrets,
+                 std::string files_dir, RunLog* log, const Redactor* redactor)
+    : swarm_(swarm), http_(http), ns_(std::move(ns)), services_(std::move(services)),
+      secrets_(std::move(secrets)), files_dir_(std::move(files_dir)), log_(log), redactor_(redactor) {}
+
+Result<HttpResponse> RunHost::Http(HttpRequest req, Deadline deadline) {
+  auto url = ParseHttpUrl(req.url);
+  if (!url.ok()) return url.status();
+  auto container = Container(url->host, deadline);
+  if (!container.ok()) return container.status();
+  auto addr = swarm_->AddressOf(*container, deadline, cancel());
+  if (!addr.ok()) return addr.status();
+  bool has_host = false;
+  for (const auto& [k, v] : req.headers) has_host = has_host || strcasecmp(k.c_str(), "host") == 0;
+  if (!has_host) req.headers.emplace_back("Host", url->host + ":" + std::to_string(url->port));
+  std::string original = req.url;
+  req.url = "http://" + *addr + ":" + std::to_string(url->port) + url->path;
+  Duration left = deadline.remaining();
+  if (left < req.timeout) req.timeout = std::max(left, Duration(1));
+  auto r = http_->Send(req, cancel());
+  nlohmann::json c = {{"http", req.method + " " + original}};
+  if (r.ok()) {
+    c["status"] = r->status;
+    c["elapsed_ms"] = r->elapsed.count();
+  } else {
+    c["error"] = r.status().message();
+  }
+  Record(c);
+  return r;
+}
+
+Result<ProcessResult> RunHost::Exec(const std::string& service, const std::vector<std::string>& argv,
+                                    Deadline deadline) {
+  auto container = Container(service, deadline);
+  if (!container.ok()) return container.status();
+  auto r = swarm_->Exec(*container, argv, deadline, cancel());
+  nlohmann::json c = {{"exec", service + ": " + QuoteArgv(argv)}};
+  if (r.ok()) {
+    c["outcome"] = r->Describe();
+  } else {
+    c["error"] = r.status().message();
+  }
+  Record(c);
+  return r;
+}
+
+Result<std::string> RunHost::Logs(const std::string& service, int tail, Deadline deadline) {
+  if (Status s = Known(service); !s.ok()) return s;
+  return swarm_->Logs(ns_, service, tail, deadline, cancel());
+}
+
+Result<std::string> RunHost::Secret(const std::string& name) {
+  auto it = secrets_.find(name);
+  if (it != secrets_.end()) return it->second;
+  std::vector<std::string> known;
+  for (const auto& [k, v] : secrets_) known.push_back(k);
+  return Status::NotFound("no secret named '" + name + "' (declared: " +
+                          (known.empty() ? "none" : Join(known)) + ")");
+}
+
+Status RunHost::Artifact(const std::string& name, const std::string& content) {
+  bool ok = !name.empty() && name.size() <= 100 && name[0] != '.';
+  for (char c : name) {
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' || c == '_');
+  }
+  if (!ok) return Status::InvalidArgument("bad artifact name '" + name + "' (letters, digits, . - _)");
+  std::error_code ec;
+  fs::create_directories(files_dir_, ec);
+  return WriteFileAtomic(files_dir_ + "/" + name, redactor_->Apply(content));
+}
+
+Status RunHost::Known(const std::string& service) const {
+  for (const auto& s : services_) {
+    if (s == service) return Status::Ok();
+  }
+  return Status::NotFound("'" + service + "' is not a service of this deploy (services: " +
+                          Join(services_) + ")");
+}
+
+Result<std::string> RunHost::Container(const std::string& service, Deadline deadline) {
+  if (Status s = Known(service); !s.ok()) return s;
+  return swarm_->ContainerOf(ns_, service, deadline, cancel());
+}
+
+void RunHost::Record(nlohmann::json c) {
+  if (calls_.size() < 500) calls_.push_back(std::move(c));
+}
+
+}  // namespace harness

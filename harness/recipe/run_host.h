@@ -1,0 +1,73 @@
+// The pieces a run hands to others: its log (RunLog) and what its hooks reach (RunHost).
+//
+// RunLog: every progress line, command and print() of the run, redacted, into run.log
+// and (progress lines) to the console. Thread-safe.
+// RunHost: the ScriptHost of a run — HTTP, exec and logs reach the deploy's services
+// through the Swarm runtime; secrets and artifacts are the run's own. One hook at a time.
+#pragma once
+
+#include <fstream>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <vector>
+
+#include "base/redact.h"
+#include "recipe/run.h"
+#include "runtime/swarm.h"
+#include "script/host.h"
+
+namespace harness {
+
+class RunLog {
+ public:
+  RunLog(const Redactor* redactor, ProgressFn progress)
+      : redactor_(redactor), progress_(std::move(progress)) {}
+  void Open(const std::string& path) { file_.open(path, std::ios::app); }
+  // Writes a line to run.log, and to the console when `to_console`.
+  void Line(const std::string& text, bool to_console);
+
+ private:
+  const Redactor* redactor_;
+  ProgressFn progress_;
+  std::ofstream file_;
+  std::mutex mu_;
+};
+
+class RunHost : public ScriptHost {
+ public:
+  RunHost(SwarmRuntime* swarm, HttpClient* http, std::string ns, std::vector<std::string> services,
+          std::map<std::string, std::string> secrets, std::string files_dir, RunLog* log,
+          const Redactor* redactor);
+
+  // The HTTP and exec calls made since the last ClearCalls(), for the proof packet.
+  const nlohmann::json& calls() const { return calls_; }
+  void ClearCalls() { calls_ = nlohmann::json::array(); }
+
+  Result<HttpResponse> Http(HttpRequest req, Deadline deadline) override;
+  Result<ProcessResult> Exec(const std::string& service, const std::vector<std::string>& argv,
+                             Deadline deadline) override;
+  Result<std::string> Logs(const std::string& service, int tail, Deadline deadline) override;
+  Result<std::string> Secret(const std::string& name) override;
+  Status Artifact(const std::string& name, const std::string& content) override;
+  void Print(const std::string& line) override { log_->Line("print: " + line, false); }
+  const CancelToken& cancel() override { return CancelToken::Signals(); }
+
+ private:
+  Status Known(const std::string& service) const;
+  Result<std::string> Container(const std::string& service, Deadline deadline);
+  void Record(nlohmann::json c);
+
+  SwarmRuntime* swarm_;
+  HttpClient* http_;
+  std::string ns_;
+  std::vector<std::string> services_;
+  std::map<std::string, std::string> secrets_;
+  std::string files_dir_;
+  RunLog* log_;
+  const Redactor* redactor_;
+  nlohmann::json calls_ = nlohmann::json::array();
+};
+
+}  // namespace harness
