@@ -100,6 +100,23 @@ Duration FieldSeconds(lua_State* L, int idx, const char* key, Duration fallback)
   return d;
 }
 
+// Calls `each(item_index)` for every element of the array field `key` of the table at
+// `idx`, with the element on top of the stack.
+template <typename F>
+void ForEachItem(lua_State* L, int idx, const char* key, F each) {
+  lua_getfield(L, idx, key);
+  for (int i = 1;; ++i) {
+    lua_rawgeti(L, -1, i);
+    if (lua_isnil(L, -1)) {
+      lua_pop(L, 1);
+      break;
+    }
+    each(lua_gettop(L));
+    lua_pop(L, 1);
+  }
+  lua_pop(L, 1);
+}
+
 }  // namespace
 
 ScriptEngine* ScriptEngine::From(lua_State* L) {
@@ -224,17 +241,7 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->name = FieldString(L, idx, "name");
   spec->version = FieldString(L, idx, "version");
 
-  lua_getfield(L, idx, "compose");
-  for (int i = 1;; ++i) {
-    lua_rawgeti(L, -1, i);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      break;
-    }
-    spec->compose.emplace_back(lua_tostring(L, -1));
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
+  ForEachItem(L, idx, "compose", [&](int item) { spec->compose.emplace_back(lua_tostring(L, item)); });
 
   lua_getfield(L, idx, "env");
   lua_pushnil(L);
@@ -274,18 +281,9 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   lua_getfield(L, idx, "weight");
   spec->weight = static_cast<int>(lua_tointeger(L, -1));
   lua_pop(L, 1);
-  lua_getfield(L, idx, "transient");
-  for (int i = 1;; ++i) {
-    lua_rawgeti(L, -1, i);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      break;
-    }
-    int c = lua_gettop(L);
+  ForEachItem(L, idx, "transient", [&](int c) {
     spec->transient.push_back({FieldString(L, c, "name"), FieldString(L, c, "phase"), FieldString(L, c, "match")});
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
+  });
 
   lua_getfield(L, idx, "ready");
   if (lua_isfunction(L, -1)) {
@@ -294,23 +292,15 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
     lua_pop(L, 1);
   }
 
-  lua_getfield(L, idx, "tests");
-  for (int i = 1;; ++i) {
-    lua_rawgeti(L, -1, i);
-    if (lua_isnil(L, -1)) {
-      lua_pop(L, 1);
-      break;
-    }
+  ForEachItem(L, idx, "tests", [&](int item) {
     TestSpec test;
-    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, item, 1);
     test.name = lua_tostring(L, -1);
     lua_pop(L, 1);
-    lua_rawgeti(L, -1, 2);
+    lua_rawgeti(L, item, 2);
     test.fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
     spec->tests.push_back(std::move(test));
-    lua_pop(L, 1);
-  }
-  lua_pop(L, 1);
+  });
   return Status::Ok();
 }
 

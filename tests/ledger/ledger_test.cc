@@ -60,6 +60,26 @@ TEST_CASE("resources are open from planning until verified removed", "[ledger]")
   CHECK_FALSE(l.BeginRun(Run("r1", "again")).ok());  // ids are unique
 }
 
+TEST_CASE("expected durations come from the recipe's finished runs", "[ledger]") {
+  StateDir dir;
+  auto ledger = Ledger::Open(dir.path);
+  REQUIRE(ledger.ok());
+  Ledger& l = **ledger;
+  CHECK(*l.ExpectedDuration("web") == Duration(0));
+  auto add = [&](const std::string& id, std::vector<int64_t> phases, const char* result) {
+    REQUIRE(l.BeginRun(Run(id, "web-" + id)).ok());
+    int n = 0;
+    for (auto ms : phases) REQUIRE(l.RecordPhase({id, n++, "p", "ok", "2026-11-26T00:00:00.000Z", ms, ""}).ok());
+    if (result) REQUIRE(l.EndRun(id, "1", result, 0).ok());
+  };
+  add("a", {1000, 2000}, "passed");       // 3 s
+  add("b", {4000, 1000}, "failed");       // 5 s
+  add("c", {60000}, "interrupted");       // not counted: interrupted
+  add("d", {90000}, nullptr);             // not counted: still running (or died)
+  CHECK(*l.ExpectedDuration("web") == Duration(4000));
+  CHECK(*l.ExpectedDuration("other") == Duration(0));
+}
+
 TEST_CASE("several connections (processes) share one ledger", "[ledger]") {
   StateDir dir;
   auto a = Ledger::Open(dir.path);
