@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "base/cancel.h"
+#include "doctor/doctor.h"
 #include "exec/local_executor.h"
 #include "ledger/ledger.h"
 #include "ledger/reaper.h"
@@ -126,6 +127,9 @@ int main(int argc, char** argv) {
   bool dry_run = false;
   reap->add_flag("-n,--dry-run", dry_run, "List what would be removed; remove nothing");
 
+  CLI::App* doctor = app.add_subcommand(
+      "doctor", "Check Docker, the Swarm, images, disk, clock and the state folder, with fix hints");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -180,6 +184,12 @@ int main(int argc, char** argv) {
     return code;
   };
   if (*reap) return reap_dead(dry_run, true);
+  if (*doctor) {
+    SwarmRuntime swarm(&docker);
+    auto findings = RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker);
+    std::cout << (g.json ? DoctorJson(findings).dump(2) + "\n" : DoctorText(findings));
+    return DoctorExitCode(findings);
+  }
 
   RunOptions base;
   base.state_dir = g.state;

@@ -1,0 +1,41 @@
+// harness doctor against the real local Swarm, and against a Docker CLI that fails.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include "support/e2e.h"
+
+namespace harness::testing {
+namespace {
+
+std::map<std::string, std::string> Levels(const nlohmann::json& findings) {
+  std::map<std::string, std::string> worst;
+  for (const auto& f : findings) {
+    std::string check = f["check"], level = f["level"];
+    if (!worst.count(check) || level == "fail" || (level == "warn" && worst[check] == "ok")) worst[check] = level;
+  }
+  return worst;
+}
+
+TEST_CASE("doctor: a working machine passes every check that matters", "[errors]") {
+  auto r = RunHarness({"doctor", "--json", "--recipes", SourceDir() + "/recipes"}, Duration(120000));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE(j.is_array());
+  auto levels = Levels(j);
+  CHECK(levels["docker"] == "ok");
+  CHECK(levels["swarm"] == "ok");
+  CHECK(levels["network"] == "ok");
+  CHECK(levels["images"] == "ok");
+  CHECK(levels["state"] == "ok");
+}
+
+TEST_CASE("doctor: a Docker that does not answer fails with a fix hint", "[errors]") {
+  auto r = RunHarness({"doctor", "--docker", "/bin/false"}, Duration(60000));
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.out, Catch::Contains("FAIL  docker"));
+  CHECK_THAT(r.out, Catch::Contains("fix: start dockerd"));
+}
+
+}  // namespace
+}  // namespace harness::testing
