@@ -19,6 +19,8 @@
 #include "sched/scheduler.h"
 #include "sched/triage.h"
 #include "script/engine.h"
+#include "report/junit.h"
+#include "report/phase_log.h"
 #include "report/summary.h"
 
 namespace fs = std::filesystem;
@@ -294,6 +296,24 @@ int main(int argc, char** argv) {
   // Recipes never started (interrupted sweep) are left out of the table.
   runs.erase(std::remove_if(runs.begin(), runs.end(), [](const RunOutcome& r) { return r.recipe.empty(); }),
              runs.end());
+  // The sweep's own reports, next to the runs' folders.
+  std::string stamp;
+  for (char c : IsoTime(std::chrono::system_clock::now()).substr(0, 19)) {
+    if (c != '-' && c != ':') stamp += c;
+  }
+  std::string sweep_dir = g.artifacts + "/sweep-" + stamp;
+  std::error_code ec;
+  fs::create_directories(sweep_dir, ec);
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& r : runs) all.push_back(SummaryJson(r));
+  Status written = WriteFileAtomic(sweep_dir + "/junit.xml", JUnitXml(runs, "recipe-harness sweep"));
+  if (written.ok()) written = WriteFileAtomic(sweep_dir + "/summary.md", MarkdownSummary(runs, "Canon sweep " + stamp));
+  if (written.ok()) {
+    written = WriteFileAtomic(sweep_dir + "/summary.json",
+                              nlohmann::json{{"schema", "recipe-harness/sweep/v1"}, {"runs", all}}.dump(2) + "\n");
+  }
+  if (!written.ok()) std::cerr << "harness: " << written.message() << "\n";
+  progress("sweep reports: " + sweep_dir + "/{junit.xml,summary.md,summary.json}");
   int code = Report(g, runs, true);
   if (CancelToken::Signals().cancelled()) return ExitCodeForSignal(CancelToken::Signals().signal());
   return code;

@@ -42,6 +42,10 @@ class Status {
   std::string ToString() const;
   // Returns a copy whose message is "<prefix>: <message>".
   Status Prefixed(const std::string& prefix) const;
+  // Returns a copy with the same code and another message (e.g. redacted).
+  Status WithMessage(std::string message) const {
+    return ok() ? *this : Status(code_, std::move(message));
+  }
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}

@@ -98,7 +98,7 @@ void ColdRun::NoteLedger(const Status& s) {
 void ColdRun::RecordPhase(PhaseLog& p, const Status& s) {
   p.Finish(s);
   p.Write(out_.artifacts);
-  out_.phases.push_back({p.phase(), s, p.elapsed()});
+  out_.phases.push_back({p.phase(), s.WithMessage(redactor_.Apply(s.message())), p.elapsed()});
   if (ledger_) {
     auto j = p.ToJson();
     NoteLedger(ledger_->RecordPhase({out_.run_id, p.number(), p.phase(), j["status"].get<std::string>(),
@@ -437,6 +437,8 @@ Status ColdRun::Test() {
     Say(std::string(to.status.ok() ? "  pass " : "  FAIL ") + t.name + " (" +
         FormatDuration(to.elapsed) + ")" + (to.status.ok() ? "" : ": " + to.status.message()));
     results.push_back(r);
+    to.status = to.status.WithMessage(redactor_.Apply(to.status.message()));
+    to.traceback = redactor_.Apply(to.traceback);
     out_.tests.push_back(std::move(to));
   }
   test.Observe("tests", results);

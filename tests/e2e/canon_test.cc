@@ -48,6 +48,18 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
     CHECK(left.empty());
     CleanUp(run["namespace"]);
   }
+  // The sweep wrote its own reports.
+  std::string sweep_dir;
+  for (const auto& e : fs::directory_iterator(artifacts)) {
+    if (e.path().filename().string().rfind("sweep-", 0) == 0) sweep_dir = e.path().string();
+  }
+  REQUIRE_FALSE(sweep_dir.empty());
+  std::ifstream junit(sweep_dir + "/junit.xml");
+  std::string xml((std::istreambuf_iterator<char>(junit)), std::istreambuf_iterator<char>());
+  CHECK_THAT(xml, Catch::Contains("<testsuite name=\"broken\""));
+  CHECK_THAT(xml, Catch::Contains("<failure type=\"assertion\""));
+  CHECK(fs::exists(sweep_dir + "/summary.md"));
+
   // The failing run kept the service logs as evidence.
   std::string broken_dir = artifacts.string() + "/" + by_recipe["broken"]["run_id"].get<std::string>();
   CHECK(fs::exists(broken_dir + "/logs/app.log"));

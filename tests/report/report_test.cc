@@ -1,0 +1,147 @@
+// Approval tests: the JUnit XML, the Markdown summary, summary.json and the results table
+// of recorded runs, compared exactly with the baselines in tests/report/baselines/.
+// HARNESS_UPDATE_BASELINES=1 rewrites the baselines (then review the diff).
+#include <catch2/catch.hpp>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "report/junit.h"
+#include "report/summary.h"
+
+namespace harness {
+namespace {
+
+RunOutcome Passed() {
+  RunOutcome r;
+  r.run_id = "20261126T052515-web-k3x9a2";
+  r.recipe = "web";
+  r.version = "1.0.0+2.4";
+  r.namespace_name = "web-k3x9a2";
+  r.result = "passed";
+  r.exit_code = 0;
+  r.deployed = true;
+  r.elapsed = Duration(11600);
+  r.phases = {{"prepare", Status::Ok(), Duration(80)}, {"deploy", Status::Ok(), Duration(120)},
+              {"converge", Status::Ok(), Duration(3500)}, {"test", Status::Ok(), Duration(300)},
+              {"teardown", Status::Ok(), Duration(7500)}};
+  r.tests = {{"serves the index", Status::Ok(), Duration(100), ""},
+             {"unknown path is a 404", Status::Ok(), Duration(90), ""}};
+  return r;
+}
+
+RunOutcome FailedTest() {
+  RunOutcome r = Passed();
+  r.run_id = "20261126T052530-broken-d83wy0";
+  r.recipe = "broken";
+  r.version = "2.0.0+3.1";
+  r.namespace_name = "broken-d83wy0";
+  r.result = "failed";
+  r.exit_code = 1;
+  r.failed_phase = "test";
+  r.reason = "1 of 2 tests failed; first: recipes/broken/recipe.lua:23: status of /api/health: expected 200, got 404";
+  r.phases[3].status = Status::Failed(r.reason);
+  r.tests = {{"serves the index", Status::Ok(), Duration(100), ""},
+             {"health <endpoint> & \"friends\"",
+              Status::Failed("recipes/broken/recipe.lua:23: status of /api/health: expected 200, got 404"),
+              Duration(50), "stack traceback:\n\trecipes/broken/recipe.lua:23: in function <recipes/broken/recipe.lua:21>"}};
+  return r;
+}
+
+RunOutcome ConvergeTimeout() {
+  RunOutcome r;
+  r.run_id = "20261126T052545-slow-boot-rg2tkv";
+  r.recipe = "slow-boot";
+  r.version = "0.0.0+local";
+  r.namespace_name = "slow-boot-rg2tkv";
+  r.result = "failed";
+  r.exit_code = 1;
+  r.failed_phase = "converge";
+  r.reason = "did not converge within the deploy budget of 9.0s; last state: slow-boot-rg2tkv_app 0/1";
+  r.elapsed = Duration(19000);
+  r.phases = {{"prepare", Status::Ok(), Duration(90)}, {"deploy", Status::Ok(), Duration(60)},
+              {"converge", Status::Timeout(r.reason), Duration(9300)}, {"teardown", Status::Ok(), Duration(7600)}};
+  return r;
+}
+
+RunOutcome Infra() {
+  RunOutcome r = Passed();
+  r.run_id = "20261126T052600-slow-7vg8wv";
+  r.recipe = "slow";
+  r.namespace_name = "slow-7vg8wv";
+  r.version = "0.0.0+local";
+  r.result = "infra";
+  r.exit_code = 3;
+  r.failed_phase = "test";
+  r.reason = "the Docker daemon restarted during the run (pid/start 3139/1234 -> 4242/9876)";
+  r.tests = {{"sleeps 20 s", Status::Ok(), Duration(20050), ""}};
+  return r;
+}
+
+RunOutcome Interrupted() {
+  RunOutcome r = ConvergeTimeout();
+  r.run_id = "20261126T052615-slow-abc123";
+  r.recipe = "slow";
+  r.namespace_name = "slow-abc123";
+  r.result = "interrupted";
+  r.exit_code = 130;
+  r.failed_phase = "converge";
+  r.reason = "interrupted by SIGINT";
+  r.phases[2].status = Status::Cancelled(r.reason);
+  return r;
+}
+
+RunOutcome Escalated() {
+  RunOutcome r = FailedTest();
+  r.run_id = "20261126T052630-transient-x1y2z3";
+  r.recipe = "transient";
+  r.namespace_name = "transient-x1y2z3";
+  r.retry_of = "20261126T052620-transient-a1b2c3";
+  r.transient_class = "registry-timeout";
+  r.first_reason = "1 of 1 tests failed; first: status: expected \"ready\\n\", got \"pull: registry timeout\\n\"";
+  r.escalated = true;
+  r.reason = "failed again after one retry for the transient class 'registry-timeout' (escalated): " + r.reason;
+  return r;
+}
+
+std::vector<RunOutcome> Recorded() {
+  return {Passed(), FailedTest(), ConvergeTimeout(), Infra(), Interrupted(), Escalated()};
+}
+
+void Approve(const std::string& name, const std::string& actual) {
+  std::string path = std::string(HARNESS_SOURCE_DIR) + "/tests/report/baselines/" + name;
+  if (const char* u = std::getenv("HARNESS_UPDATE_BASELINES"); u && std::string(u) == "1") {
+    std::ofstream(path) << actual;
+  }
+  std::ifstream f(path);
+  REQUIRE(f);
+  std::stringstream expected;
+  expected << f.rdbuf();
+  INFO("baseline " << path << " (HARNESS_UPDATE_BASELINES=1 rewrites it)");
+  CHECK(actual == expected.str());
+}
+
+TEST_CASE("JUnit XML of recorded runs", "[report]") {
+  Approve("sweep.junit.xml", JUnitXml(Recorded(), "recipe-harness sweep"));
+}
+
+TEST_CASE("Markdown summary of recorded runs", "[report]") {
+  Approve("sweep.summary.md", MarkdownSummary(Recorded(), "Canon sweep 20261126T052515"));
+}
+
+TEST_CASE("summary.json of recorded runs", "[report]") {
+  std::string all;
+  for (const auto& r : Recorded()) all += SummaryJson(r).dump(2) + "\n";
+  Approve("summary.json.txt", all);
+}
+
+TEST_CASE("results table of recorded runs", "[report]") {
+  Approve("results-table.txt", ResultsTable(Recorded()));
+}
+
+TEST_CASE("XML escaping", "[report]") {
+  CHECK(XmlEscape("a<b>&\"c'\x01") == "a&lt;b&gt;&amp;&quot;c&apos;");
+}
+
+}  // namespace
+}  // namespace harness
