@@ -1,5 +1,8 @@
 #include "ledger/ledger.h"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
@@ -122,11 +125,24 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& state_dir) {
   }
   std::unique_ptr<Ledger> ledger(new Ledger(db, path));
   sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  for (const char* pragma : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=NORMAL;",
-                             "PRAGMA foreign_keys=ON;"}) {
-    if (Status s = ledger->Exec(pragma); !s.ok()) return s;
+  // Several processes may open a new ledger at the same moment. Switching to WAL and
+  // creating the schema can then fail at once with "database is locked" (SQLite does not
+  // call the busy handler where waiting could deadlock): retry for a while.
+  Deadline until = Deadline::In(Duration(kBusyTimeoutMs));
+  int pause_ms = 10;
+  while (true) {
+    rc = SQLITE_OK;
+    for (const char* sql : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=NORMAL;",
+                            "PRAGMA foreign_keys=ON;", kSchema}) {
+      rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
+      if (rc != SQLITE_OK) break;
+    }
+    if (rc == SQLITE_OK) break;
+    bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
+    if (!busy || until.passed()) return ledger->Error("initialise");
+    usleep(static_cast<useconds_t>(pause_ms) * 1000);
+    pause_ms = std::min(pause_ms * 2, 200);
   }
-  if (Status s = ledger->Exec(kSchema); !s.ok()) return s;
   return ledger;
 }
 

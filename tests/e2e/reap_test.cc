@@ -90,8 +90,11 @@ TEST_CASE("reap from a third process leaves two live runs alone", "[reap]") {
   std::string state = FreshStateDir("live");
   HarnessProcess a(RunArgs("slow", state));
   HarnessProcess b(RunArgs("slow", state));
-  REQUIRE(a.WaitForLine("test started", Duration(120000)));
-  REQUIRE(b.WaitForLine("test started", Duration(120000)));
+  bool a_started = a.WaitForLine("test started", Duration(120000));
+  bool b_started = b.WaitForLine("test started", Duration(120000));
+  INFO("a: " << a.err() << "\nb: " << b.err());
+  REQUIRE(a_started);
+  REQUIRE(b_started);
   auto r = RunHarness({"reap", "--state", state}, Duration(120000));
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);

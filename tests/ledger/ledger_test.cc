@@ -106,6 +106,27 @@ TEST_CASE("several connections (processes) share one ledger", "[ledger]") {
   CHECK((*a)->RunsWithOpenResources()->size() == 2);
 }
 
+TEST_CASE("processes opening a new ledger at the same moment all succeed", "[ledger]") {
+  for (int round = 0; round < 10; ++round) {
+    StateDir dir;
+    std::vector<pid_t> children;
+    for (int i = 0; i < 4; ++i) {
+      pid_t child = fork();
+      if (child == 0) {
+        auto l = Ledger::Open(dir.path);
+        _exit(l.ok() && (*l)->RunsWithOpenResources().ok() ? 0 : 1);
+      }
+      children.push_back(child);
+    }
+    for (pid_t c : children) {
+      int st = 0;
+      waitpid(c, &st, 0);
+      INFO("round " << round);
+      CHECK(WEXITSTATUS(st) == 0);
+    }
+  }
+}
+
 TEST_CASE("an unwritable state folder is an infrastructure error", "[ledger]") {
   auto l = Ledger::Open("/proc/no-such-dir/state");
   CHECK(l.status().code() == Status::Code::kInfra);
