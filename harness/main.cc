@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <mutex>
 #include <sstream>
@@ -21,6 +22,7 @@
 #include "script/engine.h"
 #include "report/junit.h"
 #include "report/phase_log.h"
+#include "report/reports.h"
 #include "report/summary.h"
 
 namespace fs = std::filesystem;
@@ -48,6 +50,87 @@ std::vector<std::string> ListRecipes(const std::string& dir) {
   }
   std::sort(names.begin(), names.end());
   return names;
+}
+
+// "20261126T081502": a folder-friendly UTC time stamp.
+std::string Stamp() {
+  std::string stamp;
+  for (char c : IsoTime(std::chrono::system_clock::now()).substr(0, 19)) {
+    if (c != '-' && c != ':') stamp += c;
+  }
+  return stamp;
+}
+
+struct ReportRequest {
+  std::string run, sweep, since, recipe, out;
+  int history = 30;
+};
+
+// Renders the report set of a run, a sweep or a time window from the ledger. With
+// `fallback` (the sweep that just ran), reports are still written when the ledger cannot
+// be read, without history.
+int WriteReportSet(const GlobalOptions& g, ReportRequest req, const std::vector<RunOutcome>& fallback,
+                   const std::function<void(const std::string&)>& say) {
+  auto fail = [&](int code, const std::string& msg) {
+    std::cerr << "harness: " << msg << "\n";
+    return code;
+  };
+  ReportSet set;
+  set.generated_at = IsoTime(std::chrono::system_clock::now());
+  auto ledger = Ledger::Open(g.state);
+  RunQuery q;
+  q.recipe = req.recipe;
+  if (!req.run.empty()) {
+    q.run_id = req.run;
+    set.title = "Run " + req.run;
+  } else if (!req.sweep.empty()) {
+    q.sweep = req.sweep;
+    set.title = "Canon sweep " + req.sweep.substr(req.sweep.rfind('-') + 1);
+  } else {
+    if (req.since.empty() && ledger.ok()) {
+      auto latest = (*ledger)->LatestSweep();
+      if (!latest.ok()) return fail(3, latest.status().message());
+      q.sweep = *latest;
+      set.title = "Canon sweep " + q.sweep.substr(q.sweep.rfind('-') + 1);
+    }
+    if (q.sweep.empty()) {
+      auto since = ParseSince(req.since.empty() ? "24h" : req.since, std::chrono::system_clock::now());
+      if (!since.ok()) return fail(2, since.status().message());
+      q.since = *since;
+      set.title = "Runs since " + q.since.substr(0, 16) + " UTC";
+    }
+  }
+  if (!req.recipe.empty()) set.title += " — " + req.recipe;
+  set.out_dir = !req.out.empty()  ? req.out
+                : !q.sweep.empty() ? g.artifacts + "/" + q.sweep
+                                   : g.artifacts + "/report-" + Stamp();
+  if (ledger.ok()) {
+    auto runs = LoadReportRuns(ledger->get(), q, set.out_dir);
+    if (!runs.ok()) return fail(3, runs.status().message());
+    set.selected = WithoutRetriedAttempts(std::move(*runs));
+    auto history = LoadHistory(ledger->get(), set.selected, req.history, set.out_dir);
+    if (!history.ok()) return fail(3, history.status().message());
+    set.history = std::move(*history);
+  } else if (fallback.empty()) {
+    return fail(3, ledger.status().message());
+  }
+  if (set.selected.empty() && !fallback.empty()) {
+    say("reports from this sweep's own results (the ledger had none: " +
+        (ledger.ok() ? std::string("no runs recorded") : ledger.status().message()) + ")");
+    for (const auto& r : fallback) set.selected.push_back({r, "", req.sweep, ""});
+  }
+  if (set.selected.empty()) {
+    return fail(2, "no finished runs in the ledger " + g.state + " match " +
+                       (!q.run_id.empty() ? "run " + q.run_id
+                        : !q.sweep.empty() ? "sweep " + q.sweep
+                                           : "runs since " + q.since) +
+                       (req.recipe.empty() ? "" : " of recipe " + req.recipe));
+  }
+  if (Status s = WriteReports(set); !s.ok()) return fail(3, s.message());
+  std::string files;
+  for (const auto& f : ReportFiles()) files += (files.empty() ? "" : ",") + f;
+  say("reports: " + set.out_dir + "/{" + files + "}");
+  return 0;
 }
 
 int Report(const GlobalOptions& g, const std::vector<RunOutcome>& runs, bool table) {
@@ -129,6 +212,21 @@ int main(int argc, char** argv) {
   bool dry_run = false;
   reap->add_flag("-n,--dry-run", dry_run, "List what would be removed; remove nothing");
 
+  CLI::App* report = app.add_subcommand(
+      "report", "Write junit.xml, summary.md, summary.json and report.html from the ledger");
+  ReportRequest report_req;
+  auto* report_run = report->add_option("--run", report_req.run, "One run (its id)");
+  auto* report_sweep = report->add_option("--sweep", report_req.sweep, "One sweep (sweep-<time>; default: the latest)");
+  auto* report_since = report->add_option("--since", report_req.since,
+                     "Runs started in a time window: an age (36h, 7d) or a date/time (2026-11-20)");
+  report_run->excludes(report_sweep)->excludes(report_since);
+  report_sweep->excludes(report_since);
+  report->add_option("--recipe", report_req.recipe, "Only this recipe's runs");
+  report->add_option("-o,--out", report_req.out,
+                     "Folder for the reports (default: the sweep's folder, or <artifacts>/report-<time>)");
+  report->add_option("--history", report_req.history, "Recent runs per recipe in the history strip and chart")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+
   CLI::App* doctor = app.add_subcommand(
       "doctor", "Check Docker, the Swarm, images, disk, clock and the state folder, with fix hints");
 
@@ -186,6 +284,12 @@ int main(int argc, char** argv) {
     return code;
   };
   if (*reap) return reap_dead(dry_run, true);
+  if (*report) {
+    int rc = WriteReportSet(g, report_req, {}, [&](const std::string& line) {
+      std::cout << line << "\n";
+    });
+    return rc;
+  }
   if (*doctor) {
     SwarmRuntime swarm(&docker);
     auto findings = RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker);
@@ -284,6 +388,7 @@ int main(int argc, char** argv) {
   }
   plan = PlanOrder(plan);
   std::vector<RunOutcome> runs(names.size());
+  const std::string sweep_id = "sweep-" + Stamp();
   Pool pool(jobs);
   progress("sweep: " + std::to_string(names.size()) + " recipes, " + std::to_string(jobs) + " slots");
   pool.Run(plan, [&](const Job& j) {
@@ -291,29 +396,16 @@ int main(int argc, char** argv) {
              (j.expected.count() ? ", expected " + FormatDuration(j.expected) : "") + ")");
     RunOptions o = base;
     o.recipe = j.name;
+    o.sweep_id = sweep_id;
     runs[j.index] = RunRecipeWithRetry(o, &docker, progress);
   }, CancelToken::Signals());
   // Recipes never started (interrupted sweep) are left out of the table.
   runs.erase(std::remove_if(runs.begin(), runs.end(), [](const RunOutcome& r) { return r.recipe.empty(); }),
              runs.end());
   // The sweep's own reports, next to the runs' folders.
-  std::string stamp;
-  for (char c : IsoTime(std::chrono::system_clock::now()).substr(0, 19)) {
-    if (c != '-' && c != ':') stamp += c;
-  }
-  std::string sweep_dir = g.artifacts + "/sweep-" + stamp;
-  std::error_code ec;
-  fs::create_directories(sweep_dir, ec);
-  nlohmann::json all = nlohmann::json::array();
-  for (const auto& r : runs) all.push_back(SummaryJson(r));
-  Status written = WriteFileAtomic(sweep_dir + "/junit.xml", JUnitXml(runs, "recipe-harness sweep"));
-  if (written.ok()) written = WriteFileAtomic(sweep_dir + "/summary.md", MarkdownSummary(runs, "Canon sweep " + stamp));
-  if (written.ok()) {
-    written = WriteFileAtomic(sweep_dir + "/summary.json",
-                              nlohmann::json{{"schema", "recipe-harness/sweep/v1"}, {"runs", all}}.dump(2) + "\n");
-  }
-  if (!written.ok()) std::cerr << "harness: " << written.message() << "\n";
-  progress("sweep reports: " + sweep_dir + "/{junit.xml,summary.md,summary.json}");
+  ReportRequest req;
+  req.sweep = sweep_id;
+  WriteReportSet(g, req, runs, progress);
   int code = Report(g, runs, true);
   if (CancelToken::Signals().cancelled()) return ExitCodeForSignal(CancelToken::Signals().signal());
   return code;

@@ -15,6 +15,14 @@ const char* CodeName(Status::Code code) {
   return "unknown";
 }
 
+Status Status::FromCodeName(const std::string& name, std::string m) {
+  for (Code c : {Code::kOk, Code::kInvalidArgument, Code::kNotFound, Code::kFailed, Code::kTimeout,
+                 Code::kCancelled, Code::kInfra}) {
+    if (name == CodeName(c)) return c == Code::kOk ? Ok() : Status(c, std::move(m));
+  }
+  return Failed(std::move(m));
+}
+
 std::string Status::ToString() const {
   if (ok()) return "ok";
   return std::string(CodeName(code_)) + ": " + message_;

@@ -33,6 +33,9 @@ class Status {
   static Status Timeout(std::string m) { return Status(Code::kTimeout, std::move(m)); }
   static Status Cancelled(std::string m) { return Status(Code::kCancelled, std::move(m)); }
   static Status Infra(std::string m) { return Status(Code::kInfra, std::move(m)); }
+  // The inverse of CodeName(): a status read back from a report ("ok" → Ok(); an unknown
+  // name → Failed).
+  static Status FromCodeName(const std::string& name, std::string m);
 
   bool ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }

@@ -50,6 +50,17 @@ CREATE TABLE IF NOT EXISTS resources (
 CREATE INDEX IF NOT EXISTS resources_open ON resources(run_id) WHERE removed_at IS NULL;
 )sql";
 
+// Schema versions after the first: each adds to what came before, so a ledger written by
+// an older harness is brought up to date in place (PRAGMA user_version counts them).
+const char* kMigrations[] = {
+    // 1: reports — the sweep of a run, its artifact folder and its summary.
+    "ALTER TABLE runs ADD COLUMN sweep TEXT;"
+    "ALTER TABLE runs ADD COLUMN artifacts TEXT;"
+    "ALTER TABLE runs ADD COLUMN summary TEXT;"
+    "CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep);"
+    "PRAGMA user_version = 1;",
+};
+
 // A prepared statement, finalised on destruction.
 class Stmt {
  public:
@@ -84,7 +95,8 @@ std::string Now() { return IsoTime(std::chrono::system_clock::now()); }
 const char* kRunColumns =
     "r.id, r.recipe, r.version, r.namespace, r.pid, r.started_at, COALESCE(r.ended_at,''), "
     "COALESCE(r.result,''), COALESCE(r.exit_code,-1), "
-    "(SELECT COUNT(*) FROM resources x WHERE x.run_id = r.id AND x.removed_at IS NULL)";
+    "(SELECT COUNT(*) FROM resources x WHERE x.run_id = r.id AND x.removed_at IS NULL), "
+    "COALESCE(r.sweep,''), COALESCE(r.artifacts,''), COALESCE(r.summary,'')";
 
 RunRecord ReadRun(const Stmt& s) {
   RunRecord r;
@@ -98,6 +110,9 @@ RunRecord ReadRun(const Stmt& s) {
   r.result = s.Text(7);
   r.exit_code = static_cast<int>(s.Int(8));
   r.open_resources = static_cast<int>(s.Int(9));
+  r.sweep = s.Text(10);
+  r.artifacts = s.Text(11);
+  r.summary = s.Text(12);
   return r;
 }
 
@@ -137,6 +152,7 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& state_dir) {
       rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
       if (rc != SQLITE_OK) break;
     }
+    if (rc == SQLITE_OK) rc = ledger->Migrate();
     if (rc == SQLITE_OK) break;
     bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
     if (!busy || until.passed()) return ledger->Error("initialise");
@@ -147,6 +163,23 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& state_dir) {
 }
 
 Ledger::~Ledger() { sqlite3_close(db_); }
+
+int Ledger::Migrate() {
+  // One writer at a time: the version is read and advanced inside one transaction.
+  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE;", nullptr, nullptr, nullptr);
+  if (rc != SQLITE_OK) return rc;
+  int version = 0;
+  {
+    Stmt s(db_, "PRAGMA user_version;");
+    if (s.ok() && s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
+  }
+  constexpr int kLatest = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+  for (int v = version; v < kLatest && rc == SQLITE_OK; ++v) {
+    rc = sqlite3_exec(db_, kMigrations[v], nullptr, nullptr, nullptr);
+  }
+  sqlite3_exec(db_, rc == SQLITE_OK ? "COMMIT;" : "ROLLBACK;", nullptr, nullptr, nullptr);
+  return rc;
+}
 
 Status Ledger::Error(const std::string& what) const {
   return Status::Infra("ledger " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
@@ -163,10 +196,13 @@ Status Ledger::Exec(const std::string& sql) {
 }
 
 Status Ledger::BeginRun(const RunRecord& run) {
-  Stmt s(db_, "INSERT INTO runs (id, recipe, version, namespace, pid, started_at) VALUES (?,?,?,?,?,?)");
+  Stmt s(db_,
+         "INSERT INTO runs (id, recipe, version, namespace, pid, started_at, sweep, artifacts) "
+         "VALUES (?,?,?,?,?,?,NULLIF(?,''),?)");
   if (!s.ok()) return Error("prepare");
   s.Bind(1, run.id).Bind(2, run.recipe).Bind(3, run.version).Bind(4, run.namespace_name)
-      .Bind(5, run.pid).Bind(6, run.started_at.empty() ? Now() : run.started_at);
+      .Bind(5, run.pid).Bind(6, run.started_at.empty() ? Now() : run.started_at)
+      .Bind(7, run.sweep).Bind(8, run.artifacts);
   return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record run " + run.id);
 }
 
@@ -181,10 +217,13 @@ Status Ledger::RecordPhase(const PhaseRecord& p) {
 }
 
 Status Ledger::EndRun(const std::string& run_id, const std::string& version,
-                      const std::string& result, int exit_code) {
-  Stmt s(db_, "UPDATE runs SET ended_at = ?, version = ?, result = ?, exit_code = ? WHERE id = ?");
+                      const std::string& result, int exit_code, const std::string& summary) {
+  Stmt s(db_,
+         "UPDATE runs SET ended_at = ?, version = ?, result = ?, exit_code = ?, "
+         "summary = NULLIF(?,'') WHERE id = ?");
   if (!s.ok()) return Error("prepare");
-  s.Bind(1, Now()).Bind(2, version).Bind(3, result).Bind(4, static_cast<int64_t>(exit_code)).Bind(5, run_id);
+  s.Bind(1, Now()).Bind(2, version).Bind(3, result).Bind(4, static_cast<int64_t>(exit_code))
+      .Bind(5, summary).Bind(6, run_id);
   return s.Step() == SQLITE_DONE ? Status::Ok() : Error("end run " + run_id);
 }
 
@@ -242,6 +281,34 @@ Result<std::vector<PhaseRecord>> Ledger::Phases(const std::string& run_id) {
   }
   if (rc != SQLITE_DONE) return Error("list phases");
   return out;
+}
+
+Result<std::vector<RunRecord>> Ledger::FinishedRuns(const RunQuery& q) {
+  // Empty parameters match everything, so one statement serves every kind of query.
+  std::string sql = std::string("SELECT ") + kRunColumns +
+                    " FROM runs r WHERE r.summary IS NOT NULL AND r.ended_at IS NOT NULL"
+                    " AND (?1 = '' OR r.id = ?1) AND (?2 = '' OR r.sweep = ?2)"
+                    " AND (?3 = '' OR r.started_at >= ?3) AND (?4 = '' OR r.recipe = ?4)"
+                    " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, q.run_id).Bind(2, q.sweep).Bind(3, q.since).Bind(4, q.recipe)
+      .Bind(5, static_cast<int64_t>(q.limit > 0 ? q.limit : -1));
+  std::vector<RunRecord> runs;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) runs.push_back(ReadRun(s));
+  if (rc != SQLITE_DONE) return Error("list finished runs");
+  std::reverse(runs.begin(), runs.end());
+  return runs;
+}
+
+Result<std::string> Ledger::LatestSweep() {
+  Stmt s(db_, "SELECT sweep FROM runs WHERE sweep IS NOT NULL ORDER BY started_at DESC LIMIT 1");
+  if (!s.ok()) return Error("prepare");
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return s.Text(0);
+  if (rc != SQLITE_DONE) return Error("latest sweep");
+  return std::string();
 }
 
 Result<Duration> Ledger::ExpectedDuration(const std::string& recipe, int last) {

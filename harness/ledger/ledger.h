@@ -32,6 +32,19 @@ struct RunRecord {
   std::string result;       // "" while running
   int exit_code = -1;
   int open_resources = 0;   // recorded and not yet verified removed
+  std::string sweep;        // the sweep the run belonged to ("" for a lone run)
+  std::string artifacts;    // the run's artifact folder
+  std::string summary;      // its summary.json (redacted), once it ended
+};
+
+// Which finished runs a report covers: one run, one sweep, or a time window (all empty:
+// every finished run). Runs without a summary (load generators, runs that died) are left out.
+struct RunQuery {
+  std::string run_id;
+  std::string sweep;
+  std::string since;        // ISO-8601 UTC; runs started at or after it
+  std::string recipe;
+  int limit = 0;            // newest first when > 0
 };
 
 struct PhaseRecord {
@@ -54,8 +67,9 @@ class Ledger {
 
   Status BeginRun(const RunRecord& run);
   Status RecordPhase(const PhaseRecord& phase);
+  // Closes a run; `summary` is its redacted summary.json, kept for reports.
   Status EndRun(const std::string& run_id, const std::string& version, const std::string& result,
-                int exit_code);
+                int exit_code, const std::string& summary = "");
   // Write-ahead: call before creating the resource. `kind` is "stack", "secret", ...
   Status PlanResource(const std::string& run_id, const std::string& kind, const std::string& name);
   // Every resource of the run was verified gone.
@@ -65,6 +79,10 @@ class Ledger {
   Result<std::vector<RunRecord>> RunsWithOpenResources();
   Result<std::optional<RunRecord>> FindRunByNamespace(const std::string& ns);
   Result<std::vector<PhaseRecord>> Phases(const std::string& run_id);
+  // Finished runs with a summary, oldest first (the newest `limit` of them when set).
+  Result<std::vector<RunRecord>> FinishedRuns(const RunQuery& query);
+  // The id of the most recent sweep, "" when there was none.
+  Result<std::string> LatestSweep();
   // The mean duration of the recipe's last `last` finished runs (sum of their phases);
   // 0 when it has none.
   Result<Duration> ExpectedDuration(const std::string& recipe, int last = 10);
@@ -74,6 +92,8 @@ class Ledger {
  private:
   Ledger(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
   Status Exec(const std::string& sql);
+  // Brings the schema up to the latest version; an SQLite result code.
+  int Migrate();
   Status Error(const std::string& what) const;
   sqlite3* db_;
   std::string path_;

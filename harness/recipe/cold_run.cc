@@ -176,6 +176,8 @@ bool ColdRun::Start() {
   record.recipe = opts_.recipe;
   record.namespace_name = out_.namespace_name;
   record.pid = static_cast<int64_t>(getpid());
+  record.sweep = opts_.sweep_id;
+  record.artifacts = out_.artifacts;
   if (Status s = ledger_->BeginRun(record); !s.ok()) return stop(s.message(), "infra", 3);
   return true;
 }
@@ -541,6 +543,16 @@ void ColdRun::Conclude() {
     out_.result = "passed";
     out_.exit_code = 0;
   }
+  if (opts_.retry_of) {
+    out_.retry_of = opts_.retry_of->run_id;
+    out_.first_reason = opts_.retry_of->reason;
+    out_.transient_class = opts_.retry_of->transient_class;
+    if (out_.result == "failed") {
+      out_.escalated = true;
+      out_.reason = "failed again after one retry for the transient class '" + out_.transient_class +
+                    "' (escalated): " + out_.reason;
+    }
+  }
   if (!ledger_status_.ok() && out_.exit_code < 3) {
     // Without a complete ledger a crash could not be cleaned up after: not a green run.
     out_.result = "infra";
@@ -553,13 +565,12 @@ void ColdRun::Conclude() {
 
 RunOutcome ColdRun::Finish() {
   out_.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - started_);
+  std::string summary = redactor_.Apply(SummaryJson(out_).dump(2)) + "\n";
   if (ledger_) {
-    NoteLedger(ledger_->EndRun(out_.run_id, out_.version, out_.result, out_.exit_code));
+    NoteLedger(ledger_->EndRun(out_.run_id, out_.version, out_.result, out_.exit_code, summary));
     if (!ledger_status_.ok()) Say("ledger: " + ledger_status_.message());
   }
-  if (!out_.artifacts.empty()) {
-    WriteFileAtomic(out_.artifacts + "/summary.json", redactor_.Apply(SummaryJson(out_).dump(2)) + "\n");
-  }
+  if (!out_.artifacts.empty()) WriteFileAtomic(out_.artifacts + "/summary.json", summary);
   return out_;
 }
 

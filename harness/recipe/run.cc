@@ -15,16 +15,9 @@ RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const Prog
     progress("[" + opts.recipe + "] failure matches the declared transient class '" +
              first.transient_class + "': retrying once");
   }
-  RunOutcome second = RunRecipe(opts, docker, progress);
-  second.retry_of = first.run_id;
-  second.first_reason = first.reason;
-  second.transient_class = first.transient_class;
-  if (second.result == "failed") {
-    second.escalated = true;
-    second.reason = "failed again after one retry for the transient class '" + first.transient_class +
-                    "' (escalated): " + second.reason;
-  }
-  return second;
+  RunOptions retry = opts;
+  retry.retry_of = RunOptions::FirstAttempt{first.run_id, first.reason, first.transient_class};
+  return RunRecipe(retry, docker, progress);
 }
 
 int CombinedExitCode(const std::vector<RunOutcome>& runs) {

@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,15 @@ struct RunOptions {
   // run waits for the others to finish, or refuses when `wait_for_isolation` is false.
   bool isolated = false;
   bool wait_for_isolation = true;
+  std::string sweep_id;         // the sweep this run belongs to, for reports
+  // Set on the retry of a failure that matched a declared transient class: the first
+  // attempt. A failed retry is escalated (reported, never retried again).
+  struct FirstAttempt {
+    std::string run_id;
+    std::string reason;
+    std::string transient_class;
+  };
+  std::optional<FirstAttempt> retry_of;
 };
 
 struct TestOutcome {

@@ -52,12 +52,56 @@ nlohmann::json SummaryJson(const RunOutcome& run) {
                          {"status", t.status.ok() ? "passed" : "failed"},
                          {"elapsed_ms", t.elapsed.count()}};
     if (!t.status.ok()) tj["error"] = t.status.message();
+    if (!t.status.ok() && !t.traceback.empty()) tj["traceback"] = t.traceback;
     j["tests"].push_back(tj);
   }
   j["teardown"] = {{"needed", run.deployed},
                    {"verified", run.deployed && run.teardown.ok()}};
   if (!run.teardown.ok()) j["teardown"]["error"] = run.teardown.message();
   return j;
+}
+
+Result<RunOutcome> RunOutcomeFromSummary(const nlohmann::json& j) {
+  if (!j.is_object() || j.value("schema", "") != "recipe-harness/summary/v1") {
+    return Status::InvalidArgument("not a recipe-harness/summary/v1 document");
+  }
+  try {
+    RunOutcome r;
+    r.run_id = j.at("run_id").get<std::string>();
+    r.recipe = j.at("recipe").get<std::string>();
+    r.version = j.value("version", "");
+    r.namespace_name = j.value("namespace", "");
+    r.result = j.at("result").get<std::string>();
+    r.exit_code = j.at("exit_code").get<int>();
+    r.elapsed = Duration(j.value("elapsed_ms", int64_t{0}));
+    r.failed_phase = j.value("failed_phase", "");
+    r.reason = j.value("reason", "");
+    r.weight = j.value("weight", 1);
+    r.transient_class = j.value("transient_class", "");
+    if (j.contains("retry")) {
+      const auto& retry = j["retry"];
+      r.transient_class = retry.value("transient_class", "");
+      r.retry_of = retry.value("first_run", "");
+      r.first_reason = retry.value("first_reason", "");
+      r.escalated = retry.value("escalated", false);
+    }
+    for (const auto& p : j.value("phases", nlohmann::json::array())) {
+      r.phases.push_back({p.at("name").get<std::string>(),
+                          Status::FromCodeName(p.at("status").get<std::string>(), p.value("error", "")),
+                          Duration(p.value("elapsed_ms", int64_t{0}))});
+    }
+    for (const auto& t : j.value("tests", nlohmann::json::array())) {
+      Status s = t.at("status") == "passed" ? Status::Ok() : Status::Failed(t.value("error", ""));
+      r.tests.push_back({t.at("name").get<std::string>(), s, Duration(t.value("elapsed_ms", int64_t{0})),
+                         t.value("traceback", "")});
+    }
+    const auto& teardown = j.value("teardown", nlohmann::json::object());
+    r.deployed = teardown.value("needed", false);
+    if (teardown.contains("error")) r.teardown = Status::Infra(teardown["error"].get<std::string>());
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return Status::InvalidArgument(std::string("malformed summary: ") + e.what());
+  }
 }
 
 std::string ResultsTable(const std::vector<RunOutcome>& runs) {

@@ -5,11 +5,15 @@
 #include <string>
 #include <vector>
 
+#include "base/status.h"
 #include "recipe/run.h"
 
 namespace harness {
 
 nlohmann::json SummaryJson(const RunOutcome& run);
+// The outcome a summary.json describes (what reports need of it), for reports rendered
+// later from the ledger. Fails on a summary of another schema or a malformed one.
+Result<RunOutcome> RunOutcomeFromSummary(const nlohmann::json& summary);
 // What to do about a run: "triage", "triage (escalated)", "re-run", "fix script" or "-".
 std::string NextStep(const RunOutcome& run);
 // A fixed-width table: recipe, version, result, failed phase, time, reason.

@@ -30,6 +30,84 @@ RunRecord Run(const std::string& id, const std::string& ns) {
   return r;
 }
 
+TEST_CASE("finished runs by run, sweep, time window and recipe", "[ledger]") {
+  StateDir dir;
+  auto ledger = Ledger::Open(dir.path);
+  REQUIRE(ledger.ok());
+  Ledger& l = **ledger;
+  CHECK(*l.LatestSweep() == "");
+  auto add = [&](const std::string& id, const std::string& recipe, const std::string& sweep,
+                 const std::string& started, bool finished) {
+    RunRecord r = Run(id, recipe + "-" + id);
+    r.recipe = recipe;
+    r.sweep = sweep;
+    r.artifacts = "/artifacts/" + id;
+    r.started_at = started;
+    REQUIRE(l.BeginRun(r).ok());
+    if (finished) REQUIRE(l.EndRun(id, "1.0.0", "passed", 0, "{\"run_id\":\"" + id + "\"}").ok());
+  };
+  add("a", "web", "sweep-1", "2026-11-20T05:00:00.000Z", true);
+  add("b", "notes", "sweep-1", "2026-11-20T05:00:01.000Z", true);
+  add("c", "web", "sweep-2", "2026-11-21T05:00:00.000Z", true);
+  add("d", "web", "", "2026-11-22T05:00:00.000Z", true);
+  add("e", "web", "sweep-3", "2026-11-23T05:00:00.000Z", false);  // died: no summary
+  l.EndRun("load", "", "passed", 0);                                // a run without a summary
+  auto ids = [&](const RunQuery& q) {
+    std::vector<std::string> out;
+    auto runs = l.FinishedRuns(q);
+    REQUIRE(runs.ok());
+    for (const auto& r : *runs) out.push_back(r.id);
+    return out;
+  };
+  using V = std::vector<std::string>;
+  CHECK(ids({}) == V{"a", "b", "c", "d"});
+  CHECK(ids({"c", "", "", "", 0}) == V{"c"});
+  CHECK(ids({"", "sweep-1", "", "", 0}) == V{"a", "b"});
+  CHECK(ids({"", "", "2026-11-21T05:00:00.000Z", "", 0}) == V{"c", "d"});
+  CHECK(ids({"", "", "", "web", 0}) == V{"a", "c", "d"});
+  CHECK(ids({"", "", "", "web", 2}) == V{"c", "d"});  // the newest two, oldest first
+  auto one = l.FinishedRuns({"b", "", "", "", 0});
+  REQUIRE(one.ok());
+  REQUIRE(one->size() == 1);
+  CHECK((*one)[0].sweep == "sweep-1");
+  CHECK((*one)[0].artifacts == "/artifacts/b");
+  CHECK((*one)[0].summary == "{\"run_id\":\"b\"}");
+  CHECK(*l.LatestSweep() == "sweep-3");
+}
+
+TEST_CASE("a ledger written by an older harness is brought up to date in place", "[ledger]") {
+  StateDir dir;
+  {
+    // The first schema: runs without sweep, artifacts and summary.
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open((dir.path + "/ledger.sqlite").c_str(), &db) == SQLITE_OK);
+    const char* v0 =
+        "CREATE TABLE runs (id TEXT PRIMARY KEY, recipe TEXT NOT NULL, version TEXT NOT NULL,"
+        " namespace TEXT NOT NULL, pid INTEGER NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,"
+        " result TEXT, exit_code INTEGER);"
+        "INSERT INTO runs VALUES ('old', 'web', '1', 'web-old', 1, '2026-11-01T00:00:00.000Z',"
+        " '2026-11-01T00:01:00.000Z', 'passed', 0);";
+    REQUIRE(sqlite3_exec(db, v0, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  for (int open = 0; open < 2; ++open) {  // and opening it again changes nothing
+    auto ledger = Ledger::Open(dir.path);
+    REQUIRE(ledger.ok());
+    auto old = (*ledger)->FindRunByNamespace("web-old");
+    REQUIRE(old.ok());
+    REQUIRE(old->has_value());
+    CHECK((*old)->result == "passed");
+    CHECK((*old)->summary == "");
+    CHECK((*ledger)->FinishedRuns({})->empty());  // it has no summary to report from
+  }
+  auto ledger = Ledger::Open(dir.path);
+  RunRecord r = Run("new", "web-new");
+  r.sweep = "sweep-9";
+  REQUIRE((*ledger)->BeginRun(r).ok());
+  REQUIRE((*ledger)->EndRun("new", "2", "failed", 1, "{}").ok());
+  CHECK((*ledger)->FinishedRuns({})->size() == 1);
+}
+
 TEST_CASE("resources are open from planning until verified removed", "[ledger]") {
   StateDir dir;
   auto ledger = Ledger::Open(dir.path);

@@ -4,9 +4,12 @@
 #include <catch2/catch.hpp>
 #include <cstdlib>
 #include <fstream>
+#include <map>
 #include <sstream>
 
+#include "report/html.h"
 #include "report/junit.h"
+#include "report/reports.h"
 #include "report/summary.h"
 
 namespace harness {
@@ -137,6 +140,97 @@ TEST_CASE("summary.json of recorded runs", "[report]") {
 
 TEST_CASE("results table of recorded runs", "[report]") {
   Approve("results-table.txt", ResultsTable(Recorded()));
+}
+
+TEST_CASE("summary.json reads back into the outcome it describes", "[report]") {
+  for (const auto& r : Recorded()) {
+    INFO(r.run_id);
+    nlohmann::json j = SummaryJson(r);
+    auto back = RunOutcomeFromSummary(j);
+    REQUIRE(back.ok());
+    CHECK(SummaryJson(*back) == j);
+    // Reports rendered later from the ledger are the reports the sweep wrote.
+    CHECK(JUnitXml({*back}, "s") == JUnitXml({r}, "s"));
+    CHECK(MarkdownSummary({*back}, "s") == MarkdownSummary({r}, "s"));
+  }
+  CHECK_FALSE(RunOutcomeFromSummary(nlohmann::json{{"schema", "recipe-harness/summary/v9"}}).ok());
+  CHECK_FALSE(RunOutcomeFromSummary(nlohmann::json::array()).ok());
+  nlohmann::json missing = SummaryJson(Passed());
+  missing.erase("recipe");
+  auto bad = RunOutcomeFromSummary(missing);
+  REQUIRE_FALSE(bad.ok());
+  CHECK_THAT(bad.status().message(), Catch::Contains("malformed summary"));
+}
+
+// Eight nightly sweeps: web always green, broken red since the fifth, transient flaky with
+// an escalated retry last, slow-boot interrupted once and hit by infrastructure once.
+HtmlPage RecordedHistory() {
+  HtmlPage page;
+  page.title = "Canon sweep 20261126T052515";
+  page.generated_at = "2026-11-26T06:00:00.000Z";
+  std::map<std::string, std::vector<ReportRun>> by_recipe;
+  for (int night = 0; night < 8; ++night) {
+    std::string day = "2026-11-" + std::to_string(19 + night);
+    std::string sweep = "sweep-202611" + std::to_string(19 + night) + "T052515";
+    auto add = [&](RunOutcome r, const std::string& recipe, int64_t ms) {
+      r.recipe = recipe;
+      r.run_id = "202611" + std::to_string(19 + night) + "T0525-" + recipe;
+      r.elapsed = Duration(ms);
+      ReportRun rr{r, day + "T05:25:15.000Z", sweep, "../" + r.run_id};
+      by_recipe[recipe].push_back(rr);
+      if (night == 7) page.selected.push_back(rr);
+    };
+    add(Passed(), "web", 11000 + 300 * night);
+    add(night >= 4 ? FailedTest() : Passed(), "broken", 12000 + 500 * (night % 3));
+    add(night == 7 ? Escalated() : night % 3 == 1 ? FailedTest() : Passed(), "transient", 9000 + 700 * night);
+    add(night == 2 ? Interrupted() : night == 5 ? Infra() : Passed(), "slow-boot", 20000 - 900 * night);
+  }
+  for (auto& [recipe, runs] : by_recipe) page.history.push_back(runs);
+  return page;
+}
+
+TEST_CASE("HTML page of a sweep with history", "[report]") {
+  Approve("sweep.report.html", HtmlReport(RecordedHistory()));
+}
+
+TEST_CASE("the HTML page escapes what runs report", "[report]") {
+  HtmlPage page = RecordedHistory();
+  page.selected.back().outcome.reason = "<script>alert(1)</script>";
+  page.selected.back().outcome.recipe = "x\"><img src=x>";
+  std::string html = HtmlReport(page);
+  CHECK(html.find("<script>alert(1)") == std::string::npos);
+  CHECK(html.find("<img src=x>") == std::string::npos);
+  CHECK_THAT(html, Catch::Contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
+  // Self-contained: nothing is fetched from anywhere.
+  CHECK(html.find("http://") == std::string::npos);
+  CHECK(html.find("https://") == std::string::npos);
+}
+
+TEST_CASE("report time windows", "[report]") {
+  auto now = std::chrono::system_clock::time_point(std::chrono::seconds(1795672800));  // 2026-11-26T06:00:00Z
+  CHECK(*ParseSince("36h", now) == "2026-11-24T18:00:00.000Z");
+  CHECK(*ParseSince("7d", now) == "2026-11-19T06:00:00.000Z");
+  CHECK(*ParseSince("90m", now) == "2026-11-26T04:30:00.000Z");
+  CHECK(*ParseSince("2026-11-20", now) == "2026-11-20T00:00:00.000Z");
+  CHECK(*ParseSince("2026-11-20T06:30Z", now) == "2026-11-20T06:30:00.000Z");
+  CHECK(*ParseSince("2026-11-20T06:30:01.5Z", now) == "2026-11-20T06:30:01.500Z");
+  for (const char* bad : {"", "yesterday", "7w", "-3d", "2026-11-20 06:30", "7d; rm -rf /"}) {
+    INFO(bad);
+    auto r = ParseSince(bad, now);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.status().code() == Status::Code::kInvalidArgument);
+  }
+}
+
+TEST_CASE("a retried attempt is left out of a report's selection", "[report]") {
+  ReportRun first{FailedTest(), "2026-11-26T05:26:20.000Z", "s", ""};
+  first.outcome.run_id = "20261126T052620-transient-a1b2c3";
+  ReportRun retry{Escalated(), "2026-11-26T05:26:30.000Z", "s", ""};
+  ReportRun other{Passed(), "2026-11-26T05:25:15.000Z", "s", ""};
+  auto kept = WithoutRetriedAttempts({other, first, retry});
+  REQUIRE(kept.size() == 2);
+  CHECK(kept[0].outcome.run_id == other.outcome.run_id);
+  CHECK(kept[1].outcome.run_id == retry.outcome.run_id);
 }
 
 TEST_CASE("XML escaping", "[report]") {
