@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/e2e.h"
+#include "support/schema_check.h"
 
 namespace harness::testing {
 namespace {
@@ -64,6 +65,10 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
   std::string broken_dir = artifacts.string() + "/" + by_recipe["broken"]["run_id"].get<std::string>();
   CHECK(fs::exists(broken_dir + "/logs/app.log"));
 
+  // Every proof packet, summary.json and junit.xml the sweep wrote fits its schema.
+  std::string violations = ValidateArtifacts(artifacts.string());
+  INFO("artifacts that do not fit their schema (docs/schema.md):\n" << violations);
+  CHECK(violations == "");
 }
 
 }  // namespace
