@@ -1,5 +1,6 @@
 // harness: command line → options → runs → exit status.
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <filesystem>
@@ -12,6 +13,8 @@
 
 #include "base/cancel.h"
 #include "doctor/doctor.h"
+#include "events/console.h"
+#include "events/events.h"
 #include "exec/local_executor.h"
 #include "ledger/ledger.h"
 #include "ledger/reaper.h"
@@ -38,6 +41,7 @@ struct GlobalOptions {
   std::string state = DefaultStateDir();
   bool json = false;
   bool quiet = false;
+  bool plain = false;
 };
 
 std::vector<std::string> ListRecipes(const std::string& dir) {
@@ -168,8 +172,11 @@ int main(int argc, char** argv) {
   app.add_option("--domain-suffix", g.domain_suffix, "Domains are <namespace>.<suffix>")
       ->capture_default_str();
   app.add_option("--state", g.state, "Folder of the ledger and run locks")->capture_default_str();
-  app.add_flag("--json", g.json, "Print the summary as JSON on stdout");
-  app.add_flag("-q,--quiet", g.quiet, "No progress lines on stderr");
+  app.add_flag("--json", g.json,
+               "Machine output: the summary as JSON on stdout, progress as JSON lines on stderr");
+  app.add_flag("-q,--quiet", g.quiet, "No progress on stderr");
+  app.add_flag("--plain", g.plain,
+               "Progress as plain lines, also on a terminal (the default for pipes and files)");
 
   std::string recipe;
   CLI::App* run = app.add_subcommand("run", "Cold-deploy one recipe, test it, tear it down");
@@ -239,12 +246,23 @@ int main(int argc, char** argv) {
 
   LocalExecutor exec;
   Docker docker(&exec, g.docker);
-  std::mutex progress_mu;
-  ProgressFn progress = [&](const std::string& line) {
-    if (g.quiet) return;
-    std::lock_guard<std::mutex> lock(progress_mu);
-    std::cerr << "harness: " << line << std::endl;
-  };
+  // Progress: a live view on a terminal, plain lines otherwise, JSON lines with --json.
+  EventBus events;
+  std::unique_ptr<EventSink> console;
+  if (!g.quiet) {
+    if (g.json) {
+      console = std::make_unique<JsonConsole>(&std::cerr);
+    } else if (!g.plain && ConsoleLive(STDERR_FILENO)) {
+      auto live = std::make_unique<LiveConsole>(&std::cerr, ConsoleColor(STDERR_FILENO),
+                                                [] { return ConsoleWidth(STDERR_FILENO); });
+      live->StartTicker(Duration(250));
+      console = std::move(live);
+    } else {
+      console = std::make_unique<PlainConsole>(&std::cerr, ConsoleColor(STDERR_FILENO));
+    }
+    events.Add(console.get());
+  }
+  ProgressFn progress = [&](const std::string& line) { events.Message(line); };
   // Reaps dead runs' leftovers; returns 0, or 3 when something could not be removed.
   auto reap_dead = [&](bool dry, bool verbose) -> int {
     auto ledger = Ledger::Open(g.state);
@@ -298,6 +316,7 @@ int main(int argc, char** argv) {
   }
 
   RunOptions base;
+  base.events = &events;
   base.state_dir = g.state;
   base.recipes_dir = g.recipes;
   base.artifacts_dir = g.artifacts;
@@ -348,6 +367,12 @@ int main(int argc, char** argv) {
     t.policy = policy;
     t.load = load;
     TriageResult result = Triage(t, &docker, progress);
+    Event verdict;
+    verdict.kind = EventKind::kVerdict;
+    verdict.recipe = result.recipe;
+    verdict.status = result.verdict.kind;
+    verdict.text = result.verdict.reason;
+    events.OnEvent(verdict);
     if (g.json) {
       std::cout << TriageJson(result).dump(2) << "\n";
     } else {

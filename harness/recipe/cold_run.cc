@@ -95,8 +95,32 @@ void ColdRun::NoteLedger(const Status& s) {
   if (!s.ok() && ledger_status_.ok()) ledger_status_ = s;
 }
 
+void ColdRun::Emit(Event e) {
+  if (opts_.events == nullptr) return;
+  e.run_id = out_.run_id;
+  e.recipe = out_.recipe;
+  opts_.events->OnEvent(e);
+}
+
+void ColdRun::PhaseStarted(const PhaseLog& p, Duration budget) {
+  Event e;
+  e.kind = EventKind::kPhaseStarted;
+  e.name = p.phase();
+  e.budget = budget;
+  Emit(e);
+}
+
 void ColdRun::RecordPhase(PhaseLog& p, const Status& s) {
   p.Finish(s);
+  {
+    Event e;
+    e.kind = EventKind::kPhaseEnded;
+    e.name = p.phase();
+    e.status = s.ok() ? "ok" : CodeName(s.code());
+    e.elapsed = p.elapsed();
+    e.text = redactor_.Apply(s.message());
+    Emit(e);
+  }
   p.Write(out_.artifacts);
   out_.phases.push_back({p.phase(), s.WithMessage(redactor_.Apply(s.message())), p.elapsed()});
   if (ledger_) {
@@ -141,6 +165,13 @@ bool ColdRun::Start() {
   out_.namespace_name = NewNamespace(opts_.recipe);
   out_.run_id = UtcStamp() + "-" + out_.namespace_name;
   out_.artifacts = opts_.artifacts_dir + "/" + out_.run_id;
+  {
+    Event e;
+    e.kind = EventKind::kRunStarted;
+    e.text = out_.namespace_name;
+    e.attempt = opts_.retry_of ? 2 : 1;
+    Emit(e);
+  }
   std::error_code ec;
   fs::create_directories(out_.artifacts, ec);
   if (ec) {
@@ -186,6 +217,7 @@ bool ColdRun::Start() {
 
 bool ColdRun::Prepare() {
   PhaseLog prepare(phase_number_++, "prepare", &redactor_);
+  PhaseStarted(prepare, Duration(0));
   Say("prepare: namespace " + out_.namespace_name + ", artifacts in " + out_.artifacts);
   auto refuse = [&](const Status& s) {
     Fail("prepare", s);
@@ -275,6 +307,7 @@ Status ColdRun::Deploy() {
   PhaseLog deploy(phase_number_++, "deploy", &redactor_);
   Say("deploy started");
   deploy_deadline_ = Deadline::In(spec_->deploy_timeout);
+  PhaseStarted(deploy, spec_->deploy_timeout);
   guard_->Arm();
   out_.deployed = true;
   Status status;
@@ -306,6 +339,7 @@ Status ColdRun::Deploy() {
 
 Status ColdRun::Converge() {
   PhaseLog converge(phase_number_++, "converge", &redactor_);
+  PhaseStarted(converge, deploy_deadline_.remaining());
   Say("converge started (budget " + FormatDuration(deploy_deadline_.remaining()) + ")");
   Status status = WaitForSwarm(converge);
   if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(converge);
@@ -407,6 +441,7 @@ Status ColdRun::WaitForReadiness(PhaseLog& converge) {
 
 Status ColdRun::Test() {
   PhaseLog test(phase_number_++, "test", &redactor_);
+  PhaseStarted(test, spec_->test_timeout * static_cast<int64_t>(spec_->tests.size()));
   Say("test started (" + std::to_string(spec_->tests.size()) + " tests)");
   nlohmann::json results = nlohmann::json::array();
   int failed = 0;
@@ -414,6 +449,12 @@ Status ColdRun::Test() {
   for (const auto& t : spec_->tests) {
     if (cancel_.cancelled()) break;
     auto started = Clock::now();
+    {
+      Event e;
+      e.kind = EventKind::kStepStarted;
+      e.name = t.name;
+      Emit(e);
+    }
     HookOutcome h = engine_->Call(t.fn, host_.get(), Deadline::In(spec_->test_timeout));
     TestOutcome to{t.name, h.status, std::chrono::duration_cast<Duration>(Clock::now() - started),
                    h.traceback};
@@ -440,6 +481,15 @@ Status ColdRun::Test() {
         FormatDuration(to.elapsed) + ")" + (to.status.ok() ? "" : ": " + to.status.message()));
     results.push_back(r);
     to.status = to.status.WithMessage(redactor_.Apply(to.status.message()));
+    {
+      Event e;
+      e.kind = EventKind::kStepEnded;
+      e.name = t.name;
+      e.status = to.status.ok() ? "passed" : "failed";
+      e.text = to.status.message();
+      e.elapsed = to.elapsed;
+      Emit(e);
+    }
     to.traceback = redactor_.Apply(to.traceback);
     out_.tests.push_back(std::move(to));
   }
@@ -521,6 +571,7 @@ void ColdRun::MatchTransientClass() {
 Status ColdRun::TeardownNow() {
   SetTeardownInProgress(true);
   PhaseLog p(99, "teardown", &redactor_);
+  PhaseStarted(p, spec_->teardown_timeout);
   Say("teardown of " + out_.namespace_name);
   Status s = swarm_.Teardown(out_.namespace_name, &p, Deadline::In(spec_->teardown_timeout));
   if (s.ok()) s = ledger_->MarkRunResourcesRemoved(out_.run_id);
@@ -571,6 +622,13 @@ RunOutcome ColdRun::Finish() {
     if (!ledger_status_.ok()) Say("ledger: " + ledger_status_.message());
   }
   if (!out_.artifacts.empty()) WriteFileAtomic(out_.artifacts + "/summary.json", summary);
+  Event ended;
+  ended.kind = EventKind::kRunEnded;
+  ended.status = out_.result;
+  ended.text = out_.reason;
+  ended.elapsed = out_.elapsed;
+  ended.exit_code = out_.exit_code;
+  Emit(ended);
   return out_;
 }
 

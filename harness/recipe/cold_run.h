@@ -20,6 +20,7 @@
 
 #include "base/redact.h"
 #include "base/temp_dir.h"
+#include "events/events.h"
 #include "ledger/ledger.h"
 #include "ledger/liveness.h"
 #include "net/http.h"
@@ -57,6 +58,9 @@ class ColdRun {
   void MatchTransientClass();
   void Conclude();
   RunOutcome Finish();
+  // Events of this run (run_id and recipe filled in), when anyone listens.
+  void Emit(Event e);
+  void PhaseStarted(const PhaseLog& p, Duration budget);
 
   void Say(const std::string& text);
   void RecordPhase(PhaseLog& phase, const Status& status);

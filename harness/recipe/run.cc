@@ -1,6 +1,7 @@
 #include "recipe/run.h"
 
 #include "base/cancel.h"
+#include "events/events.h"
 #include "recipe/cold_run.h"
 
 namespace harness {
@@ -14,6 +15,15 @@ RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const Prog
   if (progress) {
     progress("[" + opts.recipe + "] failure matches the declared transient class '" +
              first.transient_class + "': retrying once");
+  }
+  if (opts.events) {
+    Event e;
+    e.kind = EventKind::kAttempt;
+    e.recipe = opts.recipe;
+    e.run_id = first.run_id;
+    e.attempt = 2;
+    e.text = "failure matches the declared transient class '" + first.transient_class + "': " + first.reason;
+    opts.events->OnEvent(e);
   }
   RunOptions retry = opts;
   retry.retry_of = RunOptions::FirstAttempt{first.run_id, first.reason, first.transient_class};

@@ -18,6 +18,8 @@
 
 namespace harness {
 
+class EventSink;
+
 struct RunOptions {
   std::string recipes_dir = "recipes";
   std::string recipe;
@@ -37,6 +39,7 @@ struct RunOptions {
     std::string transient_class;
   };
   std::optional<FirstAttempt> retry_of;
+  EventSink* events = nullptr;  // the run's events (run, phases, tests), when set
 };
 
 struct TestOutcome {

@@ -17,14 +17,14 @@ namespace harness::testing {
 namespace {
 
 std::string ParseNamespace(const std::string& err) {
-  static const std::regex re("namespace ([a-z0-9-]+), artifacts in ([^\\s]+)");
+  static const std::regex re("namespace ([a-z0-9-]+), artifacts in ([^\\s\"]+)");
   std::smatch m;
   if (std::regex_search(err, m, re)) return m[1];
   return "";
 }
 
 std::string ParseArtifacts(const std::string& err) {
-  static const std::regex re("namespace ([a-z0-9-]+), artifacts in ([^\\s]+)");
+  static const std::regex re("namespace ([a-z0-9-]+), artifacts in ([^\\s\"]+)");
   std::smatch m;
   if (std::regex_search(err, m, re)) return m[2];
   return "";
