@@ -74,7 +74,7 @@ struct ReportRequest {
 // `fallback` (the sweep that just ran), reports are still written when the ledger cannot
 // be read, without history.
 int WriteReportSet(const GlobalOptions& g, ReportRequest req, const std::vector<RunOutcome>& fallback,
-                   const std::function<void(const std::string&)>& say) {
+                   const std::function<void(const std::string&)>& say, nlohmann::json* written = nullptr) {
   auto fail = [&](int code, const std::string& msg) {
     std::cerr << "harness: " << msg << "\n";
     return code;
@@ -134,6 +134,10 @@ int WriteReportSet(const GlobalOptions& g, ReportRequest req, const std::vector<
   std::string files;
   for (const auto& f : ReportFiles()) files += (files.empty() ? "" : ",") + f;
   say("reports: " + set.out_dir + "/{" + files + "}");
+  if (written != nullptr) {
+    *written = {{"out_dir", set.out_dir}, {"files", ReportFiles()}, {"runs", set.selected.size()},
+                {"title", set.title}};
+  }
   return 0;
 }
 
@@ -303,9 +307,11 @@ int main(int argc, char** argv) {
   };
   if (*reap) return reap_dead(dry_run, true);
   if (*report) {
+    nlohmann::json written;
     int rc = WriteReportSet(g, report_req, {}, [&](const std::string& line) {
-      std::cout << line << "\n";
-    });
+      if (!g.json) std::cout << line << "\n";
+    }, &written);
+    if (rc == 0 && g.json) std::cout << written.dump(2) << "\n";
     return rc;
   }
   if (*doctor) {

@@ -212,14 +212,14 @@ std::string DoctorText(const std::vector<Finding>& findings) {
 }
 
 nlohmann::json DoctorJson(const std::vector<Finding>& findings) {
-  nlohmann::json j = nlohmann::json::array();
+  nlohmann::json list = nlohmann::json::array();
   for (const auto& f : findings) {
-    j.push_back({{"check", f.check},
-                 {"level", f.level == Finding::Level::kOk ? "ok" : f.level == Finding::Level::kWarn ? "warn" : "fail"},
-                 {"detail", f.detail},
-                 {"fix", f.fix}});
+    list.push_back({{"check", f.check},
+                    {"level", f.level == Finding::Level::kOk ? "ok" : f.level == Finding::Level::kWarn ? "warn" : "fail"},
+                    {"detail", f.detail},
+                    {"fix", f.fix}});
   }
-  return j;
+  return {{"schema", "recipe-harness/doctor/v1"}, {"findings", list}, {"exit_code", DoctorExitCode(findings)}};
 }
 
 }  // namespace harness

@@ -1,8 +1,11 @@
 // harness doctor against the real local Swarm, and against a Docker CLI that fails.
 #include <catch2/catch.hpp>
+#include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "support/e2e.h"
+#include "support/schema_check.h"
 
 namespace harness::testing {
 namespace {
@@ -21,8 +24,14 @@ TEST_CASE("doctor: a working machine passes every check that matters", "[errors]
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
   auto j = nlohmann::json::parse(r.out, nullptr, false);
-  REQUIRE(j.is_array());
-  auto levels = Levels(j);
+  REQUIRE(j.is_object());
+  CHECK(j["schema"] == "recipe-harness/doctor/v1");
+  CHECK(j["exit_code"] == 0);
+  std::ofstream(std::filesystem::temp_directory_path() / "harness-doctor.json.txt") << r.out;
+  std::string invalid = ValidateArtifacts((std::filesystem::temp_directory_path() / "harness-doctor.json.txt").string());
+  INFO(invalid);
+  CHECK(invalid.empty());
+  auto levels = Levels(j["findings"]);
   CHECK(levels["docker"] == "ok");
   CHECK(levels["swarm"] == "ok");
   CHECK(levels["network"] == "ok");

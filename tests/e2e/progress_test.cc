@@ -1,6 +1,7 @@
 // Progress as an operator sees it: a live view on a terminal (a real pseudo-terminal via
 // script(1)), plain lines with --plain and NO_COLOR, JSON lines with --json.
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <algorithm>
 #include <set>
@@ -9,6 +10,7 @@
 #include "base/temp_dir.h"
 #include "exec/local_executor.h"
 #include "support/e2e.h"
+#include "support/schema_check.h"
 
 namespace harness::testing {
 namespace {
@@ -88,6 +90,11 @@ TEST_CASE("--json: every progress line is an event object", "[progress]") {
         std::count(sequence.begin(), sequence.end(), "step_ended"));
   CHECK(last["status"] == "passed");
   CHECK(last["exit_code"] == 0);
+  // Every event validates against docs/schema/event.v1.json.
+  std::ofstream(tmp.path() + "/events.json.txt") << r.err;
+  std::string invalid = ValidateArtifacts(tmp.path() + "/events.json.txt");
+  INFO(invalid);
+  CHECK(invalid.empty());
   // stdout still carries the run's summary.
   CHECK(nlohmann::json::parse(r.out)["result"] == "passed");
   CHECK(LeftoversOf(r.namespace_name).empty());

@@ -161,6 +161,14 @@ TEST_CASE("harness report renders a run, a window or a sweep from the ledger", "
   auto sweep_json = nlohmann::json::parse(ReadAll(artifacts + "/sweep-20261117T020000/summary.json"));
   CHECK(sweep_json["runs"].size() == 3);
 
+  // Machine output names the folder and the files.
+  auto json = report({"--json", "-o", tmp.path() + "/json"});
+  REQUIRE(json.exit_code == 0);
+  auto written = nlohmann::json::parse(json.out);
+  CHECK(written["out_dir"] == tmp.path() + "/json");
+  CHECK(written["runs"] == 3);
+  CHECK(written["files"].size() == 4);
+
   // One run.
   auto one = report({"--run", "20261113T020000-web-hist02", "-o", tmp.path() + "/one"});
   REQUIRE(one.exit_code == 0);
