@@ -379,6 +379,11 @@ int main(int argc, char** argv) {
     verdict.status = result.verdict.kind;
     verdict.text = result.verdict.reason;
     events.OnEvent(verdict);
+    if (auto ledger = Ledger::Open(g.state); ledger.ok() && !result.interrupted) {
+      Status recorded = (*ledger)->RecordVerdict(
+          {result.recipe, result.verdict.kind, result.verdict.confidence, result.verdict.reason, ""});
+      if (!recorded.ok()) std::cerr << "harness: " << recorded.message() << "\n";
+    }
     if (g.json) {
       std::cout << TriageJson(result).dump(2) << "\n";
     } else {

@@ -59,6 +59,11 @@ const char* kMigrations[] = {
     "ALTER TABLE runs ADD COLUMN summary TEXT;"
     "CREATE INDEX IF NOT EXISTS runs_sweep ON runs(sweep);"
     "PRAGMA user_version = 1;",
+    // 2: triage verdicts, for reports.
+    "CREATE TABLE IF NOT EXISTS verdicts (id INTEGER PRIMARY KEY, recipe TEXT NOT NULL,"
+    " verdict TEXT NOT NULL, confidence TEXT, reason TEXT, decided_at TEXT NOT NULL);"
+    "CREATE INDEX IF NOT EXISTS verdicts_recipe ON verdicts(recipe, decided_at);"
+    "PRAGMA user_version = 2;",
 };
 
 // A prepared statement, finalised on destruction.
@@ -300,6 +305,26 @@ Result<std::vector<RunRecord>> Ledger::FinishedRuns(const RunQuery& q) {
   if (rc != SQLITE_DONE) return Error("list finished runs");
   std::reverse(runs.begin(), runs.end());
   return runs;
+}
+
+Status Ledger::RecordVerdict(const VerdictRecord& v) {
+  Stmt s(db_, "INSERT INTO verdicts (recipe, verdict, confidence, reason, decided_at) VALUES (?,?,?,?,?)");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, v.recipe).Bind(2, v.verdict).Bind(3, v.confidence).Bind(4, v.reason)
+      .Bind(5, v.decided_at.empty() ? Now() : v.decided_at);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record verdict on " + v.recipe);
+}
+
+Result<std::optional<VerdictRecord>> Ledger::LatestVerdict(const std::string& recipe, const std::string& since) {
+  Stmt s(db_,
+         "SELECT recipe, verdict, COALESCE(confidence,''), COALESCE(reason,''), decided_at FROM verdicts "
+         "WHERE recipe = ? AND decided_at >= ? ORDER BY decided_at DESC, id DESC LIMIT 1");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe).Bind(2, since);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return std::optional<VerdictRecord>({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)});
+  if (rc != SQLITE_DONE) return Error("latest verdict");
+  return std::optional<VerdictRecord>();
 }
 
 Result<std::string> Ledger::LatestSweep() {

@@ -37,6 +37,15 @@ struct RunRecord {
   std::string summary;      // its summary.json (redacted), once it ended
 };
 
+// A triage verdict on a recipe's failure.
+struct VerdictRecord {
+  std::string recipe;
+  std::string verdict;      // genuine | intermittent | load-flake | known-transient | infra | undecided
+  std::string confidence;
+  std::string reason;
+  std::string decided_at;   // ISO-8601 UTC; now when empty
+};
+
 // Which finished runs a report covers: one run, one sweep, or a time window (all empty:
 // every finished run). Runs without a summary (load generators, runs that died) are left out.
 struct RunQuery {
@@ -81,6 +90,9 @@ class Ledger {
   Result<std::vector<PhaseRecord>> Phases(const std::string& run_id);
   // Finished runs with a summary, oldest first (the newest `limit` of them when set).
   Result<std::vector<RunRecord>> FinishedRuns(const RunQuery& query);
+  Status RecordVerdict(const VerdictRecord& verdict);
+  // The latest verdict on `recipe` decided at or after `since`, if any.
+  Result<std::optional<VerdictRecord>> LatestVerdict(const std::string& recipe, const std::string& since);
   // The id of the most recent sweep, "" when there was none.
   Result<std::string> LatestSweep();
   // The mean duration of the recipe's last `last` finished runs (sum of their phases);

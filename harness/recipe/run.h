@@ -76,6 +76,10 @@ struct RunOutcome {
   std::string first_reason;
   bool escalated = false;
   Status teardown;              // ok when nothing was left behind
+  // Reports only (never in summary.json): the triage verdict decided on this failure
+  // later, from the ledger.
+  std::string triage_verdict;
+  std::string triage_confidence;
   Duration elapsed{0};
   int exit_code = 2;
 };

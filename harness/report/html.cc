@@ -29,6 +29,7 @@ th{font-weight:600;background:#f6f8fa}
 .strip a{display:inline-block;width:9px;height:18px;margin-right:2px;border-radius:2px}
 .reason{max-width:420px;overflow-wrap:anywhere;color:#57606a}
 .since{color:var(--fail);font-size:12px}
+.verdict{font-size:12px;font-weight:600}
 td a{white-space:nowrap}
 .rate small{color:#57606a}
 svg .trend{fill:none;stroke:#8c959f;stroke-width:1}
@@ -167,7 +168,9 @@ std::string Details(const ReportRun& r) {
   std::ostringstream os;
   os << "<details><summary>" << Badge(o.result) << " <strong>" << Esc(o.recipe) << "</strong> "
      << Esc(o.version.empty() ? "-" : o.version) << " — " << Esc(o.failed_phase.empty() ? "-" : o.failed_phase)
-     << " · next: " << Esc(NextStep(o)) << "</summary>";
+     << " · next: " << Esc(NextStep(o))
+     << (o.triage_verdict.empty() ? "" : " · triage verdict: " + Esc(o.triage_verdict)) << "</summary>";
+  if (!o.triage_confidence.empty()) os << "<p>Triage: " << Esc(o.triage_confidence) << "</p>";
   os << "<p>Run <code>" << Esc(o.run_id) << "</code> started " << Esc(ShortTime(r.started_at)) << ", took "
      << Esc(FormatDuration(o.elapsed)) << ".";
   if (!r.link.empty()) {
@@ -230,6 +233,10 @@ std::string HtmlReport(const HtmlPage& page) {
     if (!r->link.empty()) os << "<br><a href=\"" << Esc(r->link) << "/\">proof packets</a>";
     os << "</td><td>" << Esc(o.version.empty() ? "-" : o.version) << "</td><td>" << Badge(o.result);
     if (!since.empty()) os << "<br><span class=\"since\">" << Esc(since) << "</span>";
+    if (!o.triage_verdict.empty()) {
+      os << "<br><span class=\"verdict\" title=\"" << Esc(o.triage_confidence) << "\">triage: "
+         << Esc(o.triage_verdict) << "</span>";
+    }
     os << "</td><td>" << Esc(FormatDuration(o.elapsed)) << "</td><td>" << Strip(runs) << "</td><td>"
        << Chart(runs) << "</td><td class=\"rate\">" << PassRate(runs) << "</td><td class=\"reason\">"
        << Esc(o.reason.empty() ? "" : (o.failed_phase.empty() ? "" : o.failed_phase + ": ") +

@@ -108,6 +108,8 @@ std::string JUnitXml(const std::vector<RunOutcome>& runs, const std::string& nam
     prop("result", r.result);
     prop("next", NextStep(r) == "-" ? "" : NextStep(r));
     if (r.result == "infra") prop("verdict", "infra");
+    prop("triage_verdict", r.triage_verdict);
+    prop("triage_confidence", r.triage_confidence);
     if (!r.retry_of.empty()) {
       prop("retried_for", r.transient_class);
       prop("first_run", r.retry_of);
@@ -141,7 +143,10 @@ std::string MarkdownSummary(const std::vector<RunOutcome>& runs, const std::stri
     std::string result = r.result == "passed" ? "passed" : "**" + r.result + "**";
     os << "| " << MdCell(r.recipe) << " | " << MdCell(r.version) << " | " << result << " | "
        << MdCell(r.failed_phase) << " | " << FormatDuration(r.elapsed) << " | "
-       << MdCell(NextStep(r) == "-" ? "" : NextStep(r)) << " | " << MdCell(r.reason) << " |\n";
+       << MdCell(!r.triage_verdict.empty() ? "verdict: " + r.triage_verdict
+                 : NextStep(r) == "-"       ? ""
+                                            : NextStep(r))
+       << " | " << MdCell(r.reason) << " |\n";
   }
   bool any_retry = false;
   for (const auto& r : runs) any_retry = any_retry || !r.retry_of.empty();

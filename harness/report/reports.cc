@@ -89,6 +89,15 @@ Result<std::vector<ReportRun>> LoadReportRuns(Ledger* ledger, const RunQuery& qu
       return Status::Infra("ledger " + ledger->path() + ": run " + rec.id + ": " + outcome.status().message());
     }
     outcome->artifacts = rec.artifacts;
+    if (outcome->result != "passed") {
+      // A verdict decided since this run started is the verdict on its failure.
+      auto verdict = ledger->LatestVerdict(rec.recipe, rec.started_at);
+      if (!verdict.ok()) return verdict.status();
+      if (verdict->has_value()) {
+        outcome->triage_verdict = (*verdict)->verdict;
+        outcome->triage_confidence = (*verdict)->confidence;
+      }
+    }
     bool kept = !rec.artifacts.empty() && fs::exists(rec.artifacts);
     runs.push_back({std::move(*outcome), rec.started_at, rec.sweep,
                     kept ? RelativeLink(rec.artifacts, out_dir) : ""});

@@ -65,6 +65,9 @@ void RecordHistory(const std::string& state, const std::string& artifacts) {
       REQUIRE((*ledger)->EndRun(rec.id, r.version, r.result, r.exit_code, summary).ok());
     }
   }
+  // Triage looked at broken after its last failure.
+  REQUIRE((*ledger)->RecordVerdict({"broken", "genuine", "alone 0/3 passed", "failed alone every time",
+                                    "2026-11-17T03:00:00.000Z"}).ok());
 }
 
 std::string TestArtifactsDir() {
@@ -158,6 +161,9 @@ TEST_CASE("harness report renders a run, a window or a sweep from the ledger", "
   std::string md = ReadAll(artifacts + "/sweep-20261117T020000/summary.md");
   CHECK_THAT(md, Catch::Contains("broken"));
   CHECK_THAT(md, Catch::Contains("/api/health"));
+  CHECK_THAT(md, Catch::Contains("| verdict: genuine |"));
+  CHECK_THAT(ReadAll(artifacts + "/sweep-20261117T020000/junit.xml"),
+             Catch::Contains("<property name=\"triage_verdict\" value=\"genuine\"/>"));
   auto sweep_json = nlohmann::json::parse(ReadAll(artifacts + "/sweep-20261117T020000/summary.json"));
   CHECK(sweep_json["runs"].size() == 3);
 

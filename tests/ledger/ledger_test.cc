@@ -75,6 +75,23 @@ TEST_CASE("finished runs by run, sweep, time window and recipe", "[ledger]") {
   CHECK(*l.LatestSweep() == "sweep-3");
 }
 
+TEST_CASE("the latest triage verdict on a recipe since a time", "[ledger]") {
+  StateDir dir;
+  auto ledger = Ledger::Open(dir.path);
+  REQUIRE(ledger.ok());
+  Ledger& l = **ledger;
+  REQUIRE(l.RecordVerdict({"broken", "undecided", "c1", "r1", "2026-11-20T06:00:00.000Z"}).ok());
+  REQUIRE(l.RecordVerdict({"broken", "genuine", "c2", "r2", "2026-11-21T06:00:00.000Z"}).ok());
+  REQUIRE(l.RecordVerdict({"web", "load-flake", "c3", "r3", "2026-11-22T06:00:00.000Z"}).ok());
+  auto v = l.LatestVerdict("broken", "2026-11-19T00:00:00.000Z");
+  REQUIRE(v.ok());
+  REQUIRE(v->has_value());
+  CHECK((*v)->verdict == "genuine");
+  CHECK((*v)->confidence == "c2");
+  CHECK_FALSE(l.LatestVerdict("broken", "2026-11-22T00:00:00.000Z")->has_value());  // none since
+  CHECK_FALSE(l.LatestVerdict("notes", "")->has_value());
+}
+
 TEST_CASE("a ledger written by an older harness is brought up to date in place", "[ledger]") {
   StateDir dir;
   {

@@ -186,6 +186,8 @@ HtmlPage RecordedHistory() {
     add(night == 2 ? Interrupted() : night == 5 ? Infra() : Passed(), "slow-boot", 20000 - 900 * night);
   }
   for (auto& [recipe, runs] : by_recipe) page.history.push_back(runs);
+  page.selected[1].outcome.triage_verdict = "genuine";
+  page.selected[1].outcome.triage_confidence = "alone 0/3 passed (95% CI for the pass rate 0.00-0.56)";
   return page;
 }
 
@@ -204,6 +206,18 @@ TEST_CASE("the HTML page escapes what runs report", "[report]") {
   // Self-contained: nothing is fetched from anywhere.
   CHECK(html.find("http://") == std::string::npos);
   CHECK(html.find("https://") == std::string::npos);
+}
+
+TEST_CASE("a triage verdict on a failure shows in JUnit and Markdown", "[report]") {
+  RunOutcome r = FailedTest();
+  r.triage_verdict = "load-flake";
+  r.triage_confidence = "alone 3/3 passed; under load 0/3";
+  std::string xml = JUnitXml({r}, "s");
+  CHECK_THAT(xml, Catch::Contains("<property name=\"triage_verdict\" value=\"load-flake\"/>"));
+  CHECK_THAT(xml, Catch::Contains("<property name=\"triage_confidence\" value=\"alone 3/3 passed; under load 0/3\"/>"));
+  CHECK_THAT(MarkdownSummary({r}, "s"), Catch::Contains("| verdict: load-flake |"));
+  // summary.json is the run's own record: a later verdict is not written into it.
+  CHECK_FALSE(SummaryJson(r).dump().find("load-flake") != std::string::npos);
 }
 
 TEST_CASE("report time windows", "[report]") {
