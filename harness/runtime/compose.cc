@@ -2,9 +2,11 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <regex>
 #include <sstream>
 
 #include "report/phase_log.h"
@@ -42,6 +44,80 @@ bool IsExternal(const YAML::Node& n) {
   const YAML::Node& e = n["external"];
   if (e.IsScalar()) return e.as<std::string>() == "true";
   return e.IsMap();
+}
+
+// "8080:80", "127.0.0.1:8080:80/tcp", "80" (not published), or {published: 8080, target: 80}.
+int PublishedPort(const YAML::Node& port, const std::map<std::string, std::string>& env) {
+  if (port.IsMap()) return port["published"] ? std::stoi(Interpolate(port["published"].as<std::string>(), env)) : 0;
+  std::string spec = Interpolate(port.as<std::string>(), env);
+  spec = spec.substr(0, spec.find('/'));
+  auto last = spec.rfind(':');
+  if (last == std::string::npos) return 0;
+  std::string published = spec.substr(0, last);
+  if (auto colon = published.rfind(':'); colon != std::string::npos) published = published.substr(colon + 1);
+  if (published.empty()) return 0;
+  if (published.find('-') != std::string::npos) published = published.substr(0, published.find('-'));
+  return std::stoi(published);
+}
+
+// The label values of a service's deploy section (map or list form).
+std::vector<std::string> LabelValues(const YAML::Node& labels) {
+  std::vector<std::string> values;
+  if (!labels) return values;
+  if (labels.IsMap()) {
+    for (auto it : labels) values.push_back(it.second.as<std::string>());
+  } else if (labels.IsSequence()) {
+    for (auto it : labels) {
+      std::string kv = it.as<std::string>();
+      auto eq = kv.find('=');
+      values.push_back(eq == std::string::npos ? "" : kv.substr(eq + 1));
+    }
+  }
+  return values;
+}
+
+ServiceFootprint Footprint(const std::string& name, const YAML::Node& svc,
+                           const std::map<std::string, std::string>& external_networks,
+                           const std::map<std::string, std::string>& env) {
+  ServiceFootprint fp;
+  fp.service = name;
+  if (!svc.IsMap()) return fp;
+  // On a network it shares, a stack's service answers to its short name and its aliases.
+  if (YAML::Node nets = svc["networks"]; nets) {
+    auto attach = [&](const std::string& key, const YAML::Node& opts) {
+      auto ext = external_networks.find(key);
+      if (ext == external_networks.end()) return;
+      std::vector<std::string>& names = fp.external_aliases[ext->second];
+      names.push_back(name);
+      if (opts && opts.IsMap() && opts["aliases"] && opts["aliases"].IsSequence()) {
+        for (auto a : opts["aliases"]) names.push_back(Interpolate(a.as<std::string>(), env));
+      }
+    };
+    if (nets.IsSequence()) {
+      for (auto n : nets) attach(n.as<std::string>(), YAML::Node());
+    } else if (nets.IsMap()) {
+      for (auto n : nets) attach(n.first.as<std::string>(), n.second);
+    }
+  }
+  if (YAML::Node ports = svc["ports"]; ports && ports.IsSequence()) {
+    for (auto p : ports) {
+      if (int published = PublishedPort(p, env); published > 0) fp.published_ports.push_back(published);
+    }
+  }
+  static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
+  std::vector<std::string> labels = LabelValues(svc["labels"]);
+  if (svc["deploy"] && svc["deploy"].IsMap()) {
+    auto more = LabelValues(svc["deploy"]["labels"]);
+    labels.insert(labels.end(), more.begin(), more.end());
+  }
+  for (const auto& value : labels) {
+    std::string v = Interpolate(value, env);
+    for (std::sregex_iterator m(v.begin(), v.end(), kHost), end; m != end; ++m) {
+      std::string domain = (*m)[1];
+      if (std::find(fp.domains.begin(), fp.domains.end(), domain) == fp.domains.end()) fp.domains.push_back(domain);
+    }
+  }
+  return fp;
 }
 
 std::string Absolute(const std::string& dir, const std::string& path) {
@@ -237,6 +313,15 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
         if (!doc["networks"] || !doc["networks"].IsMap()) doc["networks"] = YAML::Node(YAML::NodeType::Map);
         doc["networks"]["default"] = YAML::Node(YAML::NodeType::Map);
       }
+      if (YAML::Node networks = doc["networks"]; networks && networks.IsMap()) {
+        for (auto it : networks) {
+          if (!IsExternal(it.second)) continue;
+          std::string key = it.first.as<std::string>();
+          std::string name = key;
+          if (it.second["name"]) name = Interpolate(it.second["name"].as<std::string>(), env);
+          objs.external_networks[key] = name;
+        }
+      }
       for (const char* kind : {"volumes", "networks"}) {
         YAML::Node section = doc[kind];
         if (!section || !section.IsMap()) continue;
@@ -249,6 +334,16 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
         }
       }
     } catch (const YAML::Exception& e) {
+      return Status::InvalidArgument(src + ": " + e.what());
+    }
+    try {
+      if (YAML::Node services = doc["services"]; services && services.IsMap()) {
+        for (auto it : services) {
+          ServiceFootprint fp = Footprint(it.first.as<std::string>(), it.second, objs.external_networks, env);
+          objs.footprints.push_back(std::move(fp));
+        }
+      }
+    } catch (const std::exception& e) {
       return Status::InvalidArgument(src + ": " + e.what());
     }
     YAML::Emitter out;

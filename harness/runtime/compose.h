@@ -16,6 +16,16 @@
 
 namespace harness {
 
+// What a service shows to the rest of the Swarm: the names it answers to on networks it
+// shares with other stacks, the ports it publishes, and the domains its router labels
+// claim. Collision checks compare these with what is already running.
+struct ServiceFootprint {
+  std::string service;                                        // short name
+  std::map<std::string, std::vector<std::string>> external_aliases;  // network → DNS names
+  std::vector<int> published_ports;
+  std::vector<std::string> domains;                           // from Host(`…`) rules
+};
+
 struct ComposeObjects {
   std::vector<std::string> services;             // short names, e.g. "app"
   std::map<std::string, std::string> secrets;    // key → Swarm name after interpolation
@@ -24,6 +34,8 @@ struct ComposeObjects {
   std::vector<std::string> volumes;
   std::vector<std::string> networks;
   std::vector<std::string> images;               // after interpolation
+  std::map<std::string, std::string> external_networks;  // key → Swarm network name
+  std::vector<ServiceFootprint> footprints;
 };
 
 struct StagedCompose {
