@@ -18,6 +18,8 @@
 #include "exec/local_executor.h"
 #include "ledger/ledger.h"
 #include "ledger/reaper.h"
+#include "recipe/naming.h"
+#include "recipe/releases.h"
 #include "recipe/run.h"
 #include "runtime/swarm.h"
 #include "sched/scheduler.h"
@@ -184,7 +186,9 @@ int main(int argc, char** argv) {
 
   std::string recipe;
   CLI::App* run = app.add_subcommand("run", "Cold-deploy one recipe, test it, tear it down");
-  run->add_option("recipe", recipe, "Recipe name (a folder under --recipes)")->required();
+  run->add_option("recipe", recipe,
+                  "Recipe name (a folder under --recipes), or <name>@<version> for one of its releases")
+      ->required();
   bool isolated = false, no_wait = false;
   run->add_flag("--isolated", isolated, "Run with nothing else of ours on the Swarm (waits for other runs)");
   run->add_flag("--no-wait", no_wait, "With --isolated: refuse (exit 3) instead of waiting");
@@ -334,14 +338,24 @@ int main(int argc, char** argv) {
       return 2;
     }
     RunOptions o = base;
-    o.recipe = recipe;
+    std::tie(o.recipe, o.version) = SplitRecipeVersion(recipe);
     o.isolated = isolated;
     o.wait_for_isolation = !no_wait;
-    if (!fs::exists(fs::path(g.recipes) / recipe / "recipe.lua")) {
+    if (Status s = ValidateRecipeName(o.recipe); !s.ok()) {
+      std::cerr << "harness: " << s.message() << "\n";
+      return 2;
+    }
+    if (!o.version.empty()) {
+      if (auto dir = RecipeDir(g.recipes, o.recipe, o.version); !dir.ok()) {
+        std::cerr << "harness: " << dir.status().message() << "\n";
+        return 2;
+      }
+    }
+    if (o.version.empty() && !fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua")) {
       auto names = ListRecipes(g.recipes);
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
-      std::cerr << "harness: no recipe named '" << recipe << "' in " << g.recipes
+      std::cerr << "harness: no recipe named '" << o.recipe << "' in " << g.recipes
                 << " (recipes: " << (known.empty() ? "none" : known) << ")\n";
       return 2;
     }

@@ -11,6 +11,7 @@
 
 #include "base/cancel.h"
 #include "recipe/naming.h"
+#include "recipe/releases.h"
 #include "report/summary.h"
 
 namespace harness {
@@ -157,7 +158,9 @@ bool ColdRun::Start() {
     return false;
   };
   if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return stop(s.message(), "error", 2);
-  recipe_dir_ = opts_.recipes_dir + "/" + opts_.recipe;
+  auto dir = RecipeDir(opts_.recipes_dir, opts_.recipe, opts_.version);
+  if (!dir.ok()) return stop(dir.status().message(), "error", 2);
+  recipe_dir_ = *dir;
   bool read_ok = false;
   source_ = ReadFile(recipe_dir_ + "/recipe.lua", &read_ok);
   if (!read_ok) return stop("no recipe script at " + recipe_dir_ + "/recipe.lua", "error", 2);
@@ -230,7 +233,8 @@ bool ColdRun::Prepare() {
 
   // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short
   // and name the recipe.
-  std::string chunk = "recipes/" + opts_.recipe + "/recipe.lua";
+  std::string chunk = "recipes/" + opts_.recipe + (opts_.version.empty() ? "" : "/releases/" + opts_.version) +
+                      "/recipe.lua";
   engine_ = std::make_unique<ScriptEngine>(chunk, opts_.recipe);
   auto spec = engine_->Load(source_);
   for (const auto& line : engine_->load_output()) log_.Line("print: " + line, false);
@@ -239,6 +243,10 @@ bool ColdRun::Prepare() {
     return refuse(spec.status());
   }
   spec_ = std::move(*spec);
+  if (!opts_.version.empty() && spec_->version != opts_.version) {
+    return refuse(Status::InvalidArgument(chunk + ": the release folder " + opts_.version +
+                                          " declares version '" + spec_->version + "'"));
+  }
   out_.version = spec_->version;
   out_.weight = spec_->weight;
   for (const auto& c : spec_->transient) {

@@ -23,6 +23,7 @@ class EventSink;
 struct RunOptions {
   std::string recipes_dir = "recipes";
   std::string recipe;
+  std::string version;          // a release (recipes/<recipe>/releases/<version>/); "" the recipe as it is
   std::string artifacts_dir = "artifacts";
   std::string domain_suffix = "harness.localhost";
   std::string state_dir;        // the ledger and run locks (see ledger/)
