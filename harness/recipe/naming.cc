@@ -50,7 +50,7 @@ Status CheckDerivedNames(const std::string& ns, const ComposeObjects& objects) {
                   std::to_string(name.size()) + " characters (limit " + std::to_string(limit) + ")";
     }
   };
-  for (const auto& s : objects.services) add("service name", ns + "_" + s, kMaxServiceName);
+  for (const auto& s : objects.services) add("service name", SwarmServiceName(ns, objects, s), kMaxServiceName);
   for (const auto& [key, name] : objects.secrets) add("secret name", name, kMaxSecretName);
   for (const auto& [key, name] : objects.configs) add("config name", name, kMaxSecretName);
   if (!problems.empty()) {

@@ -120,6 +120,57 @@ ServiceFootprint Footprint(const std::string& name, const YAML::Node& svc,
   return fp;
 }
 
+bool JoinsExternal(const YAML::Node& svc, const std::map<std::string, std::string>& external) {
+  YAML::Node nets = svc.IsMap() ? svc["networks"] : YAML::Node();
+  if (!nets) return false;
+  if (nets.IsSequence()) {
+    for (auto n : nets) {
+      if (external.count(n.as<std::string>())) return true;
+    }
+  } else if (nets.IsMap()) {
+    for (auto n : nets) {
+      if (external.count(n.first.as<std::string>())) return true;
+    }
+  }
+  return false;
+}
+
+// See StageOptions::unique_shared_names.
+Status RenameSharedServices(YAML::Node& doc, const std::string& ns, ComposeObjects* objs) {
+  YAML::Node services = doc["services"];
+  if (!services || !services.IsMap()) return Status::Ok();
+  YAML::Node renamed(YAML::NodeType::Map);
+  for (auto it : services) {
+    std::string name = it.first.as<std::string>();
+    YAML::Node svc = it.second;
+    if (!JoinsExternal(svc, objs->external_networks)) {
+      renamed[name] = svc;
+      continue;
+    }
+    std::string key = ns + "-" + name;
+    if (key.size() > 63) return Status::InvalidArgument("service '" + name + "': '" + key + "' is longer than 63 characters");
+    objs->renamed[name] = key;
+    // Its own networks keep the old name as an alias, so the stack still finds it.
+    YAML::Node nets = svc["networks"];
+    YAML::Node as_map(YAML::NodeType::Map);
+    if (nets.IsSequence()) {
+      for (auto n : nets) as_map[n.as<std::string>()] = YAML::Node(YAML::NodeType::Map);
+    } else {
+      for (auto n : nets) as_map[n.first.as<std::string>()] = n.second.IsMap() ? n.second : YAML::Node(YAML::NodeType::Map);
+    }
+    for (auto n : as_map) {
+      if (objs->external_networks.count(n.first.as<std::string>())) continue;
+      YAML::Node opts = n.second;
+      if (!opts["aliases"] || !opts["aliases"].IsSequence()) opts["aliases"] = YAML::Node(YAML::NodeType::Sequence);
+      opts["aliases"].push_back(name);
+    }
+    svc["networks"] = as_map;
+    renamed[key] = svc;
+  }
+  doc["services"] = renamed;
+  return Status::Ok();
+}
+
 std::string Absolute(const std::string& dir, const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
   return fs::weakly_canonical(fs::path(dir) / path).string();
@@ -245,12 +296,17 @@ std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
   return env;
 }
 
+std::string SwarmServiceName(const std::string& ns, const ComposeObjects& objects, const std::string& service) {
+  auto it = objects.renamed.find(service);
+  return ns + "_" + (it == objects.renamed.end() ? service : it->second);
+}
+
 Result<StagedCompose> StageCompose(const std::string& recipe_dir,
                                    const std::vector<std::string>& files,
                                    const std::map<std::string, std::string>& labels,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& namespace_name,
-                                   const std::string& stage_dir) {
+                                   const std::string& stage_dir, const StageOptions& options) {
   StagedCompose staged;
   ComposeObjects& objs = staged.objects;
   auto add_unique = [](std::vector<std::string>& v, const std::string& s) {
@@ -335,6 +391,9 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
       }
     } catch (const YAML::Exception& e) {
       return Status::InvalidArgument(src + ": " + e.what());
+    }
+    if (options.unique_shared_names) {
+      if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) return Status::InvalidArgument(src + ": " + s.message());
     }
     try {
       if (YAML::Node services = doc["services"]; services && services.IsMap()) {

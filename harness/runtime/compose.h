@@ -36,6 +36,16 @@ struct ComposeObjects {
   std::vector<std::string> images;               // after interpolation
   std::map<std::string, std::string> external_networks;  // key → Swarm network name
   std::vector<ServiceFootprint> footprints;
+  // With unique shared names: service → the key it was deployed under.
+  std::map<std::string, std::string> renamed;
+};
+
+struct StageOptions {
+  // Services on a shared (external) network are deployed as "<namespace>-<service>", so
+  // that on that network they answer to a name no other stack uses; inside the stack they
+  // keep answering to their own name (an alias on its own networks). For long-lived
+  // deploys beside live services (the warm canon).
+  bool unique_shared_names = false;
 };
 
 struct StagedCompose {
@@ -49,7 +59,10 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
                                    const std::map<std::string, std::string>& labels,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& namespace_name,
-                                   const std::string& stage_dir);
+                                   const std::string& stage_dir, const StageOptions& options = {});
+
+// The Swarm service name of a recipe's service: "<namespace>_<key>".
+std::string SwarmServiceName(const std::string& ns, const ComposeObjects& objects, const std::string& service);
 
 // ${VAR}, ${VAR:-default}, ${VAR-default} and $VAR, as docker stack deploy interpolates them.
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env);

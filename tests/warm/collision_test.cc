@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <yaml-cpp/yaml.h>
 
 #include "base/temp_dir.h"
 
@@ -41,12 +42,12 @@ Inventory Live() {
 
 // A plan from a compose file staged for real.
 WarmPlan Plan(const std::string& recipe, const std::string& ns, const std::string& compose,
-              const ReservedPolicy& policy = {}) {
+              const ReservedPolicy& policy = {}, StageOptions options = {}) {
   TempDir dir("warm-plan");
   std::ofstream(dir.path() + "/compose.yml") << compose;
   TempDir stage("warm-stage");
   std::map<std::string, std::string> env = {{"STACK_NAME", ns}, {"DOMAIN", WarmDomain(ns, policy)}};
-  auto staged = StageCompose(dir.path(), {"compose.yml"}, {{"harness.namespace", ns}}, env, ns, stage.path());
+  auto staged = StageCompose(dir.path(), {"compose.yml"}, {{"harness.namespace", ns}}, env, ns, stage.path(), options);
   REQUIRE(staged.ok());
   return {recipe, ns, WarmDomain(ns, policy), staged->objects};
 }
@@ -123,6 +124,43 @@ TEST_CASE("a recipe that names its service uniquely on the shared network is cle
   std::string renamed = compose;
   renamed.replace(renamed.find("  app:"), 6, "  idp:");
   CHECK(FindCollisions(Plan("keycloak", WarmNamespace("keycloak", "wc"), renamed), Live(), {}).empty());
+}
+
+TEST_CASE("unique shared names keep a warm deploy's services apart on shared networks", "[warm]") {
+  std::string ns = WarmNamespace("keycloak", "wc");
+  const char* compose = R"yaml(
+services:
+  app:
+    image: keycloak
+    networks: [proxy, internal]
+  db:
+    image: postgres
+    networks: [internal]
+networks:
+  proxy: {external: true}
+  internal: {}
+)yaml";
+  WarmPlan plan = Plan("keycloak", ns, compose, {}, StageOptions{true});
+  // On proxy it answers to its unique name only: no collision with the live "app".
+  CHECK(plan.objects.renamed == std::map<std::string, std::string>{{"app", ns + "-app"}});
+  CHECK(SwarmServiceName(ns, plan.objects, "app") == ns + "_" + ns + "-app");
+  CHECK(SwarmServiceName(ns, plan.objects, "db") == ns + "_db");
+  CHECK(plan.objects.services == std::vector<std::string>{"app", "db"});  // hooks still say "app"
+  CHECK(FindCollisions(plan, Live(), {}).empty());
+
+  // The staged file: renamed on the shared network, "app" again inside the stack.
+  TempDir dir("warm-rename");
+  std::ofstream(dir.path() + "/compose.yml") << compose;
+  TempDir stage("warm-rename-stage");
+  auto staged = StageCompose(dir.path(), {"compose.yml"}, {}, {}, ns, stage.path(), StageOptions{true});
+  REQUIRE(staged.ok());
+  YAML::Node doc = YAML::LoadFile(staged->files[0]);
+  CHECK_FALSE(doc["services"]["app"]);
+  YAML::Node app = doc["services"][ns + "-app"];
+  REQUIRE(app);
+  CHECK(app["networks"]["internal"]["aliases"][0].as<std::string>() == "app");
+  CHECK_FALSE(app["networks"]["proxy"]["aliases"]);
+  CHECK(doc["services"]["db"]);
 }
 
 TEST_CASE("ports, domains and missing shared networks", "[warm]") {
