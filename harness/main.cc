@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "base/cancel.h"
+#include "base/temp_dir.h"
 #include "doctor/doctor.h"
 #include "events/console.h"
 #include "events/events.h"
@@ -23,6 +24,8 @@
 #include "recipe/run.h"
 #include "runtime/swarm.h"
 #include "sched/scheduler.h"
+#include "warm/collision.h"
+#include "warm/plan.h"
 #include "sched/triage.h"
 #include "script/engine.h"
 #include "report/junit.h"
@@ -242,6 +245,17 @@ int main(int argc, char** argv) {
   report->add_option("--history", report_req.history, "Recent runs per recipe in the history strip and chart")
       ->capture_default_str()->check(CLI::Range(1, 1000));
 
+  CLI::App* promote = app.add_subcommand(
+      "promote", "Warm canon: check a recipe's warm-canon namespace against the policy and the Swarm");
+  std::string promote_recipe, promote_version, warm_policy = "warm/reserved.yaml";
+  bool promote_check = false;
+  promote->add_option("recipe", promote_recipe, "Recipe name")->required();
+  promote->add_option("version", promote_version, "Release (default: the newest)");
+  promote->add_flag("--check", promote_check,
+                    "Plan the warm deploy and check it for collisions; create nothing")
+      ->required();
+  promote->add_option("--warm-policy", warm_policy, "The reserved-names policy")->capture_default_str();
+
   CLI::App* doctor = app.add_subcommand(
       "doctor", "Check Docker, the Swarm, images, disk, clock and the state folder, with fix hints");
 
@@ -317,6 +331,47 @@ int main(int argc, char** argv) {
     }, &written);
     if (rc == 0 && g.json) std::cout << written.dump(2) << "\n";
     return rc;
+  }
+  if (*promote) {
+    auto reserved = LoadReservedPolicy(warm_policy);
+    if (!reserved.ok()) {
+      std::cerr << "harness: " << reserved.status().message() << "\n";
+      return 2;
+    }
+    TempDir stage("warm-plan");
+    auto plan = PlanWarmDeploy(g.recipes, promote_recipe, promote_version, *reserved, stage.path());
+    if (!plan.ok()) {
+      std::cerr << "harness: " << plan.status().message() << "\n";
+      return plan.status().code() == Status::Code::kInfra ? 3 : 2;
+    }
+    auto live = ReadInventory(&docker, nullptr, Deadline::In(Duration(60000)));
+    if (!live.ok()) {
+      std::cerr << "harness: cannot read what runs on the Swarm: " << live.status().message() << "\n";
+      return 3;
+    }
+    auto collisions = FindCollisions(*plan, *live, *reserved);
+    if (g.json) {
+      nlohmann::json services = nlohmann::json::object();
+      for (const auto& s : plan->objects.services) services[s] = SwarmServiceName(plan->namespace_name, plan->objects, s);
+      nlohmann::json found = nlohmann::json::array();
+      for (const auto& c : collisions) found.push_back({{"kind", c.kind}, {"what", c.what}, {"with", c.with}});
+      std::cout << nlohmann::json{{"schema", "recipe-harness/warm-check/v1"}, {"recipe", plan->recipe},
+                                  {"version", plan->version}, {"namespace", plan->namespace_name},
+                                  {"domain", plan->domain}, {"services", services},
+                                  {"collisions", found}}.dump(2)
+                << "\n";
+    } else {
+      std::cout << "recipe     " << plan->recipe << " " << plan->version << "\n"
+                << "namespace  " << plan->namespace_name << "\n"
+                << "domain     " << plan->domain << "\n";
+      for (const auto& s : plan->objects.services) {
+        std::cout << "service    " << s << " → " << SwarmServiceName(plan->namespace_name, plan->objects, s) << "\n";
+      }
+      Status verdict = CollisionStatus(*plan, collisions);
+      std::cout << (verdict.ok() ? "clear: nothing of it collides with the policy or with what runs on the Swarm\n"
+                                 : verdict.message() + "\n");
+    }
+    return collisions.empty() ? 0 : 2;
   }
   if (*doctor) {
     SwarmRuntime swarm(&docker);

@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "base/cancel.h"
+#include "recipe/deploy_env.h"
 #include "recipe/naming.h"
 #include "recipe/releases.h"
 #include "report/summary.h"
@@ -43,12 +44,6 @@ std::string UtcStamp() {
 void Nap(Duration d) {
   pollfd p{CancelToken::Signals().fd(), POLLIN, 0};
   poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(d.count()));
-}
-
-std::string Upper(const std::string& s) {
-  std::string out;
-  for (char c : s) out += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return out;
 }
 
 }  // namespace
@@ -263,15 +258,8 @@ bool ColdRun::Prepare() {
                              {"compose", spec_->compose}, {"namespace", out_.namespace_name},
                              {"domain", domain_}, {"tests", spec_->tests.size()}});
 
-  // The environment of `docker stack deploy`: .env.sample, the script's env, then ours.
-  bool env_ok = false;
-  std::string env_sample = ReadFile(recipe_dir_ + "/.env.sample", &env_ok);
-  if (env_ok) env_ = ParseEnvFile(env_sample);
-  for (const auto& [k, v] : spec_->env) env_[k] = v;
-  env_["STACK_NAME"] = out_.namespace_name;
-  env_["DOMAIN"] = domain_;
+  env_ = DeployEnvironment(recipe_dir_, *spec_, out_.namespace_name, domain_);
   for (const auto& sec : spec_->secrets) {
-    env_["SECRET_" + Upper(sec.name) + "_VERSION"] = "v1";
     secret_values_[sec.name] = GenerateSecret(sec.length, sec.charset);
     redactor_.Add(sec.name, secret_values_[sec.name]);
   }

@@ -64,6 +64,7 @@ Result<Inventory> ReadInventory(Docker* docker, PhaseLog* log, Deadline deadline
 // What a warm deploy would create and claim.
 struct WarmPlan {
   std::string recipe;
+  std::string version;
   std::string namespace_name;
   std::string domain;
   ComposeObjects objects;

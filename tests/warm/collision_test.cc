@@ -49,7 +49,7 @@ WarmPlan Plan(const std::string& recipe, const std::string& ns, const std::strin
   std::map<std::string, std::string> env = {{"STACK_NAME", ns}, {"DOMAIN", WarmDomain(ns, policy)}};
   auto staged = StageCompose(dir.path(), {"compose.yml"}, {{"harness.namespace", ns}}, env, ns, stage.path(), options);
   REQUIRE(staged.ok());
-  return {recipe, ns, WarmDomain(ns, policy), staged->objects};
+  return {recipe, "1.0.0", ns, WarmDomain(ns, policy), staged->objects};
 }
 
 const char* kKeycloakCompose = R"yaml(

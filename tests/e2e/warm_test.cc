@@ -1,0 +1,142 @@
+// The warm canon beside live services: a live stack on a shared network, and warm-canon
+// plans checked against it — clear where the warm namespace and unique shared names keep
+// them apart, refused (creating nothing) where they would collide.
+#include <catch2/catch.hpp>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+#include <unistd.h>
+
+#include "base/temp_dir.h"
+#include "exec/local_executor.h"
+#include "support/e2e.h"
+
+namespace harness::testing {
+namespace {
+
+constexpr const char* kNetwork = "harness-e2e-proxy";
+constexpr const char* kLiveStack = "warm-shared-app";  // what a person names a live deploy
+
+ProcessResult Docker(const std::vector<std::string>& args, const std::string& stdin_data = "") {
+  LocalExecutor exec;
+  Command cmd;
+  cmd.argv = {"docker"};
+  cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+  cmd.stdin_data = stdin_data;
+  cmd.deadline = Deadline::In(Duration(120000));
+  auto r = exec.Run(cmd, CancelToken::None());
+  return r.ok() ? *r : ProcessResult{};
+}
+
+// Everything on the Swarm whose name mentions `text`: stacks, services, networks, secrets.
+std::string Objects(const std::string& text) {
+  std::string found;
+  for (auto kind : {std::vector<std::string>{"stack", "ls", "--format", "{{.Name}}"},
+                    std::vector<std::string>{"service", "ls", "--format", "{{.Name}}"},
+                    std::vector<std::string>{"network", "ls", "--format", "{{.Name}}"},
+                    std::vector<std::string>{"secret", "ls", "--format", "{{.Name}}"}}) {
+    std::istringstream lines(Docker(kind).out);
+    for (std::string l; std::getline(lines, l);) {
+      if (l.find(text) != std::string::npos) found += l + " ";
+    }
+  }
+  return found;
+}
+
+// The live stack, serving on the shared network; removed (and waited for) however the
+// test ends.
+struct LiveStack {
+  TempDir dir{"warm-live"};
+  LiveStack() {
+    Docker({"network", "create", "--driver", "overlay", "--attachable", "--label", "harness.test=warm", kNetwork});
+    std::ofstream(dir.path() + "/compose.yml") << R"yaml(
+version: "3.8"
+services:
+  app:
+    image: recipe-harness/busybox:1
+    command: ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /w && echo live > /w/index.html && httpd -f -p 8080 -h /w & wait"]
+    networks: [proxy]
+    deploy:
+      endpoint_mode: dnsrr
+      labels:
+        - "traefik.http.routers.live.rule=Host(`live.example.test`)"
+networks:
+  proxy:
+    external: true
+    name: harness-e2e-proxy
+)yaml";
+    auto r = Docker({"stack", "deploy", "-c", dir.path() + "/compose.yml", kLiveStack});
+    INFO(r.err);
+    REQUIRE(r.exit_code == 0);
+  }
+  ~LiveStack() {
+    Docker({"stack", "rm", kLiveStack});
+    for (int i = 0; i < 120 && !Objects(kLiveStack).empty(); ++i) usleep(250000);
+    for (int i = 0; i < 40 && Docker({"network", "rm", kNetwork}).exit_code != 0; ++i) usleep(250000);
+  }
+  std::string ServiceId() { return Docker({"service", "inspect", "--format", "{{.ID}} {{.Version.Index}}", std::string(kLiveStack) + "_app"}).out; }
+};
+
+HarnessResult Check(const std::string& recipe, const std::string& policy, bool json = true) {
+  std::vector<std::string> args = {"promote", recipe, "--check", "--recipes", FixtureRecipes(), "--warm-policy", policy};
+  if (json) args.push_back("--json");
+  return RunHarness(args, Duration(60000));
+}
+
+TEST_CASE("warm-canon plans beside a live service on a shared network", "[warm]") {
+  LiveStack live;
+  std::string before = live.ServiceId();
+  TempDir tmp("warm-policy");
+  std::string policy = tmp.path() + "/reserved.yaml";
+  // The live stack is reserved, as an operator would list it.
+  std::ofstream(policy) << "stacks: [\"" << kLiveStack << "\"]\n";
+
+  // shared-app: clear. Its warm namespace is not the naive "warm-shared-app", and on the
+  // shared network its service answers to a unique name, not to the live service's "app".
+  auto clear = Check("shared-app", policy);
+  INFO(clear.out << clear.err);
+  REQUIRE(clear.exit_code == 0);
+  auto plan = nlohmann::json::parse(clear.out);
+  std::string ns = plan["namespace"];
+  CHECK(ns.rfind("wc-shared-app-", 0) == 0);
+  CHECK(plan["services"]["app"] == ns + "_" + ns + "-app");
+  CHECK(plan["collisions"].empty());
+
+  // shared-alias claims "app" on the shared network: refused, naming the live service.
+  auto alias = Check("shared-alias", policy, false);
+  INFO(alias.out << alias.err);
+  CHECK(alias.exit_code == 2);
+  CHECK_THAT(alias.out, Catch::Contains("alias: name 'app' of service"));
+  CHECK_THAT(alias.out, Catch::Contains("live service warm-shared-app_app answers to 'app' there"));
+  CHECK_THAT(alias.out, Catch::Contains("nothing was created"));
+
+  // A policy that reserves the warm namespace itself: refused before anything is created.
+  std::ofstream(policy) << "stacks: [\"wc-*\"]\n";
+  auto reserved = Check("shared-app", policy, false);
+  CHECK(reserved.exit_code == 2);
+  CHECK_THAT(reserved.out, Catch::Contains("reserved: namespace " + ns + " — reserved stack name 'wc-*'"));
+
+  // The naive name is what the live deploy has: a warm prefix of "warm" would not be it
+  // either, since warm namespaces carry a hash of the recipe.
+  std::ofstream(policy) << "namespace_prefix: warm\n";
+  auto naive = Check("shared-app", policy);
+  REQUIRE(naive.exit_code == 0);
+  CHECK(nlohmann::json::parse(naive.out)["namespace"] != kLiveStack);
+
+  // Nothing of any warm namespace was created, and the live service was not touched.
+  CHECK(Objects("wc-shared").empty());
+  CHECK(Objects("warm-shared-app-").empty());
+  CHECK(live.ServiceId() == before);
+}
+
+TEST_CASE("a bad reserved-names policy is refused", "[warm]") {
+  TempDir tmp("warm-policy-bad");
+  std::string policy = tmp.path() + "/reserved.yaml";
+  std::ofstream(policy) << "stacks: [a]\nstack: [b]\n";
+  auto r = Check("shared-app", policy, false);
+  CHECK(r.exit_code == 2);
+  CHECK_THAT(r.err, Catch::Contains("reserved.yaml:2: unknown key 'stack'"));
+}
+
+}  // namespace
+}  // namespace harness::testing
