@@ -353,11 +353,17 @@ int main(int argc, char** argv) {
     if (g.json) {
       nlohmann::json services = nlohmann::json::object();
       for (const auto& s : plan->objects.services) services[s] = SwarmServiceName(plan->namespace_name, plan->objects, s);
+      nlohmann::json shared = nlohmann::json::object();
+      for (const auto& fp : plan->objects.footprints) {
+        for (const auto& [net, names] : fp.external_aliases) {
+          for (const auto& n : names) shared[net].push_back(n);
+        }
+      }
       nlohmann::json found = nlohmann::json::array();
       for (const auto& c : collisions) found.push_back({{"kind", c.kind}, {"what", c.what}, {"with", c.with}});
       std::cout << nlohmann::json{{"schema", "recipe-harness/warm-check/v1"}, {"recipe", plan->recipe},
                                   {"version", plan->version}, {"namespace", plan->namespace_name},
-                                  {"domain", plan->domain}, {"services", services},
+                                  {"domain", plan->domain}, {"services", services}, {"shared_names", shared},
                                   {"collisions", found}}.dump(2)
                 << "\n";
     } else {

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 
 #include "recipe/naming.h"
 
@@ -34,6 +35,14 @@ uint32_t Fnv1a(const std::string& s) {
     h *= 16777619u;
   }
   return h;
+}
+
+// The words of `out`: one id per line from `docker ... ls -q`.
+std::vector<std::string> Words(const std::string& out) {
+  std::vector<std::string> words;
+  std::istringstream in(out);
+  for (std::string w; in >> w;) words.push_back(w);
+  return words;
 }
 
 std::string Join(const std::vector<std::string>& v, const std::string& sep) {
@@ -199,7 +208,7 @@ Result<Inventory> ReadInventory(Docker* docker, PhaseLog* log, Deadline deadline
   auto ids = docker->Run(ls, log, deadline, none);
   if (Status s = Docker::Check(ls, ids); !s.ok()) return s;
   std::vector<std::string> inspect = {"service", "inspect"};
-  for (const auto& id : Docker::Lines(ids->out)) inspect.push_back(id);
+  for (const auto& id : Words(ids->out)) inspect.push_back(id);
   std::string services_json = "[]";
   if (inspect.size() > 2) {
     auto r = docker->Run(inspect, log, deadline, none);
@@ -208,7 +217,7 @@ Result<Inventory> ReadInventory(Docker* docker, PhaseLog* log, Deadline deadline
       auto again = docker->Run(ls, log, deadline, none);
       if (Status s2 = Docker::Check(ls, again); !s2.ok()) return s2;
       inspect.resize(2);
-      for (const auto& id : Docker::Lines(again->out)) inspect.push_back(id);
+      for (const auto& id : Words(again->out)) inspect.push_back(id);
       if (inspect.size() > 2) r = docker->Run(inspect, log, deadline, none);
       if (Status s3 = Docker::Check(inspect, r); inspect.size() > 2 && !s3.ok()) return s3;
     }

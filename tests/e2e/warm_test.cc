@@ -10,6 +10,7 @@
 #include "base/temp_dir.h"
 #include "exec/local_executor.h"
 #include "support/e2e.h"
+#include "support/schema_check.h"
 
 namespace harness::testing {
 namespace {
@@ -48,7 +49,10 @@ std::string Objects(const std::string& text) {
 struct LiveStack {
   TempDir dir{"warm-live"};
   LiveStack() {
-    Docker({"network", "create", "--driver", "overlay", "--attachable", "--label", "harness.test=warm", kNetwork});
+    RemoveNetwork();  // a leftover of a test that was killed
+    auto net = Docker({"network", "create", "--driver", "overlay", "--attachable", "--label", "harness.test=warm", kNetwork});
+    INFO(net.err);
+    REQUIRE(net.exit_code == 0);
     std::ofstream(dir.path() + "/compose.yml") << R"yaml(
 version: "3.8"
 services:
@@ -71,8 +75,26 @@ networks:
   }
   ~LiveStack() {
     Docker({"stack", "rm", kLiveStack});
-    for (int i = 0; i < 120 && !Objects(kLiveStack).empty(); ++i) usleep(250000);
-    for (int i = 0; i < 40 && Docker({"network", "rm", kNetwork}).exit_code != 0; ++i) usleep(250000);
+    // `stack rm` returns at once: wait for the containers, then the network can go.
+    std::string filter = std::string("label=com.docker.stack.namespace=") + kLiveStack;
+    for (int i = 0; i < 240; ++i) {
+      if (Objects(kLiveStack).empty() && Docker({"ps", "-aq", "--filter", filter}).out.empty()) break;
+      usleep(250000);
+    }
+    RemoveNetwork();
+  }
+  static void RemoveNetwork() {
+    for (int i = 0; i < 120; ++i) {
+      std::istringstream in(Docker({"network", "ls", "--format", "{{.ID}} {{.Name}}"}).out);
+      bool found = false;
+      for (std::string id, name; in >> id >> name;) {
+        if (name != kNetwork) continue;
+        found = true;
+        Docker({"network", "rm", id});
+      }
+      if (!found) return;
+      usleep(250000);
+    }
   }
   std::string ServiceId() { return Docker({"service", "inspect", "--format", "{{.ID}} {{.Version.Index}}", std::string(kLiveStack) + "_app"}).out; }
 };
@@ -101,6 +123,11 @@ TEST_CASE("warm-canon plans beside a live service on a shared network", "[warm]"
   CHECK(ns.rfind("wc-shared-app-", 0) == 0);
   CHECK(plan["services"]["app"] == ns + "_" + ns + "-app");
   CHECK(plan["collisions"].empty());
+  CHECK(plan["shared_names"][kNetwork] == nlohmann::json::array({ns + "-app"}));
+  std::ofstream(tmp.path() + "/check.json.txt") << clear.out;
+  std::string invalid = ValidateArtifacts(tmp.path() + "/check.json.txt");
+  INFO(invalid);
+  CHECK(invalid.empty());
 
   // shared-alias claims "app" on the shared network: refused, naming the live service.
   auto alias = Check("shared-alias", policy, false);
