@@ -290,10 +290,13 @@ bool ColdRun::Prepare() {
   if (cancel_.cancelled()) return refuse(Interrupted());
   RecordPhase(prepare, Status::Ok());
 
-  for (const auto& s : staged_->objects.services) full_services_.push_back(out_.namespace_name + "_" + s);
+  for (const auto& s : staged_->objects.services) {
+    full_services_.push_back(SwarmServiceName(out_.namespace_name, staged_->objects, s));
+  }
   http_ = NewCurlHttpClient();
   host_ = std::make_unique<RunHost>(&swarm_, http_.get(), out_.namespace_name, staged_->objects.services,
-                                    secret_values_, out_.artifacts + "/files", &log_, &redactor_);
+                                    secret_values_, out_.artifacts + "/files", &log_, &redactor_,
+                                    staged_->objects.renamed);
   return true;
 }
 

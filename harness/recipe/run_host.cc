@@ -29,8 +29,9 @@ void RunLog::Line(const std::string& text, bool to_console) {
 
 RunHost::RunHost(SwarmRuntime* swarm, HttpClient* http, std::string ns,
                  std::vector<std::string> services, std::map<std::string, std::string> secrets,
-                 std::string files_dir, RunLog* log, const Redactor* redactor)
-    : swarm_(swarm), http_(http), ns_(std::move(ns)), services_(std::move(services)),
+                 std::string files_dir, RunLog* log, const Redactor* redactor,
+                 std::map<std::string, std::string> renamed)
+    : swarm_(swarm), http_(http), ns_(std::move(ns)), services_(std::move(services)), renamed_(std::move(renamed)),
       secrets_(std::move(secrets)), files_dir_(std::move(files_dir)), log_(log), redactor_(redactor) {}
 
 Result<HttpResponse> RunHost::Http(HttpRequest req, Deadline deadline) {
@@ -76,7 +77,7 @@ Result<ProcessResult> RunHost::Exec(const std::string& service, const std::vecto
 
 Result<std::string> RunHost::Logs(const std::string& service, int tail, Deadline deadline) {
   if (Status s = Known(service); !s.ok()) return s;
-  return swarm_->Logs(ns_, service, tail, deadline, cancel());
+  return swarm_->Logs(ns_, Key(service), tail, deadline, cancel());
 }
 
 Result<std::string> RunHost::Secret(const std::string& name) {
@@ -109,7 +110,12 @@ Status RunHost::Known(const std::string& service) const {
 
 Result<std::string> RunHost::Container(const std::string& service, Deadline deadline) {
   if (Status s = Known(service); !s.ok()) return s;
-  return swarm_->ContainerOf(ns_, service, deadline, cancel());
+  return swarm_->ContainerOf(ns_, Key(service), deadline, cancel());
+}
+
+std::string RunHost::Key(const std::string& service) const {
+  auto it = renamed_.find(service);
+  return it == renamed_.end() ? service : it->second;
 }
 
 void RunHost::Record(nlohmann::json c) {

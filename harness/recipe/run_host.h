@@ -39,7 +39,7 @@ class RunHost : public ScriptHost {
  public:
   RunHost(SwarmRuntime* swarm, HttpClient* http, std::string ns, std::vector<std::string> services,
           std::map<std::string, std::string> secrets, std::string files_dir, RunLog* log,
-          const Redactor* redactor);
+          const Redactor* redactor, std::map<std::string, std::string> renamed = {});
 
   // The HTTP and exec calls made since the last ClearCalls(), for the proof packet.
   const nlohmann::json& calls() const { return calls_; }
@@ -57,12 +57,15 @@ class RunHost : public ScriptHost {
  private:
   Status Known(const std::string& service) const;
   Result<std::string> Container(const std::string& service, Deadline deadline);
+  // The key a service was deployed under (its own name unless staging renamed it).
+  std::string Key(const std::string& service) const;
   void Record(nlohmann::json c);
 
   SwarmRuntime* swarm_;
   HttpClient* http_;
   std::string ns_;
   std::vector<std::string> services_;
+  std::map<std::string, std::string> renamed_;
   std::map<std::string, std::string> secrets_;
   std::string files_dir_;
   RunLog* log_;

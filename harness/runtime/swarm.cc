@@ -249,7 +249,7 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
                                         "--format",
                                         "{{index " + k.labels + " \"harness.namespace\"}}|{{index " +
                                             k.labels + " \"harness.run\"}}|{{index " + k.labels +
-                                            " \"harness.owner\"}}"};
+                                            " \"harness.owner\"}}|{{index " + k.labels + " \"harness.warm\"}}"};
     inspect.insert(inspect.end(), ids->begin(), ids->end());
     auto r = docker_->Run(inspect, nullptr, Step(deadline), CancelToken::None());
     if (!r.ok()) return r.status();
@@ -262,10 +262,14 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
       if (a == std::string::npos || b == std::string::npos) continue;
       std::string ns = line.substr(0, a);
       if (ns.empty() || ns == "<no value>") continue;
+      std::string run = line.substr(a + 1, b - a - 1);
+      auto c = line.find('|', b + 1);
+      std::string owner = line.substr(b + 1, c == std::string::npos ? std::string::npos : c - b - 1);
+      std::string warm = c == std::string::npos ? "" : line.substr(c + 1);
+      // Warm-canon deploys are meant to outlive the runs that made them: never leftovers.
+      if (!warm.empty() && warm != "<no value>") continue;
       LabelledNamespace& l = found[ns];
       l.namespace_name = ns;
-      std::string run = line.substr(a + 1, b - a - 1);
-      std::string owner = line.substr(b + 1);
       if (l.run_id.empty() && run != "<no value>") l.run_id = run;
       if (l.owner.empty() && owner != "<no value>") l.owner = owner;
     }

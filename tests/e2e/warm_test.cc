@@ -156,6 +156,40 @@ TEST_CASE("warm-canon plans beside a live service on a shared network", "[warm]"
   CHECK(live.ServiceId() == before);
 }
 
+TEST_CASE("reaping never takes a warm-canon deploy for a dead run's leftovers", "[warm]") {
+  // Two objects left by a process that no longer exists: one of a cold run, one of a
+  // warm deploy (labelled harness.warm). Only the cold run's is a leftover.
+  std::string dead_owner;
+  {
+    std::ifstream h("/proc/sys/kernel/hostname");
+    std::getline(h, dead_owner);
+  }
+  dead_owner += "/999999/1";
+  auto make = [&](const std::string& name, const std::string& ns, bool warm) {
+    std::vector<std::string> args = {"secret", "create", "--label", "harness.namespace=" + ns, "--label",
+                                     "harness.owner=" + dead_owner};
+    if (warm) {
+      args.push_back("--label");
+      args.push_back("harness.warm=reaptest");
+    }
+    args.push_back(name);
+    args.push_back("-");
+    return Docker(args, "x").exit_code;
+  };
+  REQUIRE(make("wc-reaptest-0000_s_v1", "wc-reaptest-0000", true) == 0);
+  REQUIRE(make("reaptest-cold01_s_v1", "reaptest-cold01", false) == 0);
+  TempDir state("warm-reap");
+  auto r = RunHarness({"reap", "--state", state.path()}, Duration(120000));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains("reaptest-cold01"));
+  CHECK(r.out.find("wc-reaptest-0000") == std::string::npos);
+  CHECK(Objects("reaptest-cold01").empty());                  // reaped
+  CHECK(Objects("wc-reaptest-0000") == "wc-reaptest-0000_s_v1 ");  // untouched
+  Docker({"secret", "rm", "wc-reaptest-0000_s_v1"});
+  Docker({"secret", "rm", "reaptest-cold01_s_v1"});
+}
+
 TEST_CASE("a bad reserved-names policy is refused", "[warm]") {
   TempDir tmp("warm-policy-bad");
   std::string policy = tmp.path() + "/reserved.yaml";
