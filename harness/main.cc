@@ -26,6 +26,7 @@
 #include "sched/scheduler.h"
 #include "warm/collision.h"
 #include "warm/plan.h"
+#include "warm/promote.h"
 #include "sched/triage.h"
 #include "script/engine.h"
 #include "report/junit.h"
@@ -146,6 +147,53 @@ int WriteReportSet(const GlobalOptions& g, ReportRequest req, const std::vector<
   return 0;
 }
 
+// harness promote --status: each enrolled recipe, its canonical version, the last advance,
+// any hold, and its last promotion.
+int PromoteStatus(const GlobalOptions& g) {
+  auto ledger = Ledger::Open(g.state);
+  if (!ledger.ok()) {
+    std::cerr << "harness: " << ledger.status().message() << "\n";
+    return 3;
+  }
+  auto warm = (*ledger)->WarmRecords();
+  if (!warm.ok()) {
+    std::cerr << "harness: " << warm.status().message() << "\n";
+    return 3;
+  }
+  nlohmann::json all = nlohmann::json::array();
+  for (const auto& w : *warm) {
+    nlohmann::json j = {{"recipe", w.recipe}, {"namespace", w.namespace_name}, {"version", w.version},
+                        {"advanced_at", w.advanced_at}, {"hold", w.hold}};
+    if (auto last = (*ledger)->Promotions(w.recipe, 1); last.ok() && !last->empty()) {
+      const auto& p = last->front();
+      j["last_promotion"] = {{"from", p.from_version}, {"to", p.to_version}, {"started_at", p.started_at},
+                             {"result", p.result.empty() ? "running" : p.result}, {"detail", p.detail}};
+    }
+    all.push_back(j);
+  }
+  if (g.json) {
+    std::cout << nlohmann::json{{"schema", "recipe-harness/warm-status/v1"}, {"recipes", all}}.dump(2) << "\n";
+    return 0;
+  }
+  if (all.empty()) {
+    std::cout << "no recipe is enrolled in the warm canon\n";
+    return 0;
+  }
+  for (const auto& j : all) {
+    std::cout << j["recipe"].get<std::string>() << "  " << j["version"].get<std::string>() << "  since "
+              << j["advanced_at"].get<std::string>().substr(0, 16) << "  " << j["namespace"].get<std::string>();
+    if (!j["hold"].get<std::string>().empty()) std::cout << "  HOLD: " << j["hold"].get<std::string>();
+    if (j.contains("last_promotion")) {
+      const auto& p = j["last_promotion"];
+      std::cout << "\n    last: " << (p["from"].get<std::string>().empty() ? "enrol" : p["from"].get<std::string>())
+                << " → " << p["to"].get<std::string>() << ": " << p["result"].get<std::string>();
+      if (!p["detail"].get<std::string>().empty()) std::cout << " (" << p["detail"].get<std::string>() << ")";
+    }
+    std::cout << "\n";
+  }
+  return 0;
+}
+
 int Report(const GlobalOptions& g, const std::vector<RunOutcome>& runs, bool table) {
   int code = CombinedExitCode(runs);
   if (g.json) {
@@ -246,14 +294,19 @@ int main(int argc, char** argv) {
       ->capture_default_str()->check(CLI::Range(1, 1000));
 
   CLI::App* promote = app.add_subcommand(
-      "promote", "Warm canon: check a recipe's warm-canon namespace against the policy and the Swarm");
+      "promote", "Warm canon: advance a recipe's long-lived deploy to a newer release that passed a cold run");
   std::string promote_recipe, promote_version, warm_policy = "warm/reserved.yaml";
-  bool promote_check = false;
-  promote->add_option("recipe", promote_recipe, "Recipe name")->required();
+  bool promote_check = false, promote_status = false, promote_retire = false, promote_force = false;
+  promote->add_option("recipe", promote_recipe, "Recipe name");
   promote->add_option("version", promote_version, "Release (default: the newest)");
-  promote->add_flag("--check", promote_check,
-                    "Plan the warm deploy and check it for collisions; create nothing")
-      ->required();
+  auto* check_flag = promote->add_flag("--check", promote_check,
+                                       "Plan the warm deploy and check it for collisions; create nothing");
+  auto* status_flag = promote->add_flag("--status", promote_status,
+                                        "List the enrolled recipes: canonical version, last advance, holds");
+  auto* retire_flag = promote->add_flag("--retire", promote_retire, "Remove the recipe's warm deploy completely");
+  check_flag->excludes(status_flag)->excludes(retire_flag);
+  status_flag->excludes(retire_flag);
+  promote->add_flag("--force", promote_force, "Promote past a hold (major version bump, manual migration)");
   promote->add_option("--warm-policy", warm_policy, "The reserved-names policy")->capture_default_str();
 
   CLI::App* doctor = app.add_subcommand(
@@ -332,11 +385,58 @@ int main(int argc, char** argv) {
     if (rc == 0 && g.json) std::cout << written.dump(2) << "\n";
     return rc;
   }
+  if (*doctor) {
+    SwarmRuntime swarm(&docker);
+    auto findings = RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker);
+    std::cout << (g.json ? DoctorJson(findings).dump(2) + "\n" : DoctorText(findings));
+    return DoctorExitCode(findings);
+  }
+
+  RunOptions base;
+  base.events = &events;
+  base.state_dir = g.state;
+  base.recipes_dir = g.recipes;
+  base.artifacts_dir = g.artifacts;
+  base.domain_suffix = g.domain_suffix;
+
   if (*promote) {
+    if (promote_status) return PromoteStatus(g);
+    if (promote_recipe.empty()) {
+      std::cerr << "harness: promote: a recipe is required (or --status)\n";
+      return 2;
+    }
     auto reserved = LoadReservedPolicy(warm_policy);
     if (!reserved.ok()) {
       std::cerr << "harness: " << reserved.status().message() << "\n";
       return 2;
+    }
+    if (!promote_check) {
+      if (int rc = reap_dead(false, false); rc != 0) {
+        std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
+        return rc;
+      }
+      PromoteOptions p;
+      p.base = base;
+      p.recipe = promote_recipe;
+      p.version = promote_version;
+      p.policy = *reserved;
+      p.force = promote_force;
+      if (promote_retire) {
+        Status s = RetireWarm(p, &docker, progress);
+        if (!s.ok()) std::cerr << "harness: " << s.message() << "\n";
+        return s.ok() ? 0 : s.code() == Status::Code::kInvalidArgument ? 2 : 3;
+      }
+      PromoteOutcome o = Promote(p, &docker, progress);
+      if (g.json) {
+        std::cout << nlohmann::json{{"schema", "recipe-harness/promotion/v1"}, {"recipe", promote_recipe},
+                                    {"result", o.result}, {"from", o.from}, {"to", o.to}, {"message", o.message},
+                                    {"runs", o.runs}, {"exit_code", o.exit_code}}.dump(2)
+                  << "\n";
+      } else {
+        std::cout << promote_recipe << ": " << o.result << ": " << o.message << "\n";
+      }
+      if (CancelToken::Signals().cancelled()) return ExitCodeForSignal(CancelToken::Signals().signal());
+      return o.exit_code;
     }
     TempDir stage("warm-plan");
     auto plan = PlanWarmDeploy(g.recipes, promote_recipe, promote_version, *reserved, stage.path());
@@ -379,19 +479,6 @@ int main(int argc, char** argv) {
     }
     return collisions.empty() ? 0 : 2;
   }
-  if (*doctor) {
-    SwarmRuntime swarm(&docker);
-    auto findings = RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker);
-    std::cout << (g.json ? DoctorJson(findings).dump(2) + "\n" : DoctorText(findings));
-    return DoctorExitCode(findings);
-  }
-
-  RunOptions base;
-  base.events = &events;
-  base.state_dir = g.state;
-  base.recipes_dir = g.recipes;
-  base.artifacts_dir = g.artifacts;
-  base.domain_suffix = g.domain_suffix;
 
   if (*run) {
     if (!fs::is_directory(g.recipes)) {

@@ -64,6 +64,14 @@ const char* kMigrations[] = {
     " verdict TEXT NOT NULL, confidence TEXT, reason TEXT, decided_at TEXT NOT NULL);"
     "CREATE INDEX IF NOT EXISTS verdicts_recipe ON verdicts(recipe, decided_at);"
     "PRAGMA user_version = 2;",
+    // 3: the warm canon and its promotions.
+    "CREATE TABLE IF NOT EXISTS warm (recipe TEXT PRIMARY KEY, namespace TEXT NOT NULL,"
+    " version TEXT NOT NULL, advanced_at TEXT NOT NULL, hold TEXT);"
+    "CREATE TABLE IF NOT EXISTS promotions (id INTEGER PRIMARY KEY, recipe TEXT NOT NULL,"
+    " from_version TEXT, to_version TEXT NOT NULL, started_at TEXT NOT NULL, ended_at TEXT,"
+    " result TEXT, detail TEXT);"
+    "CREATE INDEX IF NOT EXISTS promotions_recipe ON promotions(recipe, id);"
+    "PRAGMA user_version = 3;",
 };
 
 // A prepared statement, finalised on destruction.
@@ -325,6 +333,100 @@ Result<std::optional<VerdictRecord>> Ledger::LatestVerdict(const std::string& re
   if (rc == SQLITE_ROW) return std::optional<VerdictRecord>({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)});
   if (rc != SQLITE_DONE) return Error("latest verdict");
   return std::optional<VerdictRecord>();
+}
+
+namespace {
+WarmRecord ReadWarm(const Stmt& s) {
+  return {s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)};
+}
+constexpr const char* kWarmColumns = "SELECT recipe, namespace, version, advanced_at, COALESCE(hold,'') FROM warm";
+}  // namespace
+
+Result<std::optional<WarmRecord>> Ledger::Warm(const std::string& recipe) {
+  std::string sql = std::string(kWarmColumns) + " WHERE recipe = ?";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return std::optional<WarmRecord>(ReadWarm(s));
+  if (rc != SQLITE_DONE) return Error("read the warm canon of " + recipe);
+  return std::optional<WarmRecord>();
+}
+
+Result<std::vector<WarmRecord>> Ledger::WarmRecords() {
+  std::string sql = std::string(kWarmColumns) + " ORDER BY recipe";
+  Stmt s(db_, sql.c_str());
+  if (!s.ok()) return Error("prepare");
+  std::vector<WarmRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadWarm(s));
+  if (rc != SQLITE_DONE) return Error("list the warm canon");
+  return out;
+}
+
+Status Ledger::SetWarm(const WarmRecord& w) {
+  Stmt s(db_,
+         "INSERT INTO warm (recipe, namespace, version, advanced_at, hold) VALUES (?,?,?,?,NULL) "
+         "ON CONFLICT(recipe) DO UPDATE SET namespace = excluded.namespace, version = excluded.version, "
+         "advanced_at = excluded.advanced_at, hold = NULL");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, w.recipe).Bind(2, w.namespace_name).Bind(3, w.version).Bind(4, Now());
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record the warm canon of " + w.recipe);
+}
+
+Status Ledger::SetHold(const std::string& recipe, const std::string& hold) {
+  Stmt s(db_, "UPDATE warm SET hold = NULLIF(?,'') WHERE recipe = ?");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, hold).Bind(2, recipe);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record a hold on " + recipe);
+}
+
+Status Ledger::RemoveWarm(const std::string& recipe) {
+  Stmt s(db_, "DELETE FROM warm WHERE recipe = ?");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("retire " + recipe);
+}
+
+Result<int64_t> Ledger::BeginPromotion(const std::string& recipe, const std::string& from, const std::string& to) {
+  Stmt s(db_, "INSERT INTO promotions (recipe, from_version, to_version, started_at) VALUES (?,NULLIF(?,''),?,?)");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe).Bind(2, from).Bind(3, to).Bind(4, Now());
+  if (s.Step() != SQLITE_DONE) return Error("record a promotion of " + recipe);
+  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+}
+
+Status Ledger::EndPromotion(int64_t id, const std::string& result, const std::string& detail) {
+  Stmt s(db_, "UPDATE promotions SET ended_at = ?, result = ?, detail = ? WHERE id = ?");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, Now()).Bind(2, result).Bind(3, detail).Bind(4, id);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("end promotion " + std::to_string(id));
+}
+
+Result<std::vector<PromotionRecord>> Ledger::Promotions(const std::string& recipe, int limit) {
+  Stmt s(db_,
+         "SELECT id, recipe, COALESCE(from_version,''), to_version, started_at, COALESCE(ended_at,''), "
+         "COALESCE(result,''), COALESCE(detail,'') FROM promotions WHERE recipe = ? ORDER BY id DESC LIMIT ?");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe).Bind(2, static_cast<int64_t>(limit));
+  std::vector<PromotionRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Text(7)});
+  }
+  if (rc != SQLITE_DONE) return Error("list promotions");
+  return out;
+}
+
+Result<bool> Ledger::PassedColdRun(const std::string& recipe, const std::string& version) {
+  Stmt s(db_,
+         "SELECT 1 FROM runs r WHERE r.recipe = ? AND r.version = ? AND r.result = 'passed' "
+         "AND r.namespace NOT IN (SELECT namespace FROM warm) LIMIT 1");
+  if (!s.ok()) return Error("prepare");
+  s.Bind(1, recipe).Bind(2, version);
+  int rc = s.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("look up cold runs");
+  return rc == SQLITE_ROW;
 }
 
 Result<std::string> Ledger::LatestSweep() {

@@ -46,6 +46,27 @@ struct VerdictRecord {
   std::string decided_at;   // ISO-8601 UTC; now when empty
 };
 
+// The warm-canon deploy of an enrolled recipe.
+struct WarmRecord {
+  std::string recipe;
+  std::string namespace_name;
+  std::string version;      // the canonical version
+  std::string advanced_at;  // when it last changed
+  std::string hold;         // why a newer release is held back ("" when none)
+};
+
+// One promotion attempt.
+struct PromotionRecord {
+  int64_t id = 0;
+  std::string recipe;
+  std::string from_version;  // "" for an enrolment
+  std::string to_version;
+  std::string started_at;
+  std::string ended_at;
+  std::string result;        // enrolled | promoted | restored | failed | held | "" while running
+  std::string detail;
+};
+
 // Which finished runs a report covers: one run, one sweep, or a time window (all empty:
 // every finished run). Runs without a summary (load generators, runs that died) are left out.
 struct RunQuery {
@@ -93,6 +114,18 @@ class Ledger {
   Status RecordVerdict(const VerdictRecord& verdict);
   // The latest verdict on `recipe` decided at or after `since`, if any.
   Result<std::optional<VerdictRecord>> LatestVerdict(const std::string& recipe, const std::string& since);
+  // The warm canon.
+  Result<std::optional<WarmRecord>> Warm(const std::string& recipe);
+  Result<std::vector<WarmRecord>> WarmRecords();
+  Status SetWarm(const WarmRecord& warm);           // advanced_at is now
+  Status SetHold(const std::string& recipe, const std::string& hold);
+  Status RemoveWarm(const std::string& recipe);
+  Result<int64_t> BeginPromotion(const std::string& recipe, const std::string& from, const std::string& to);
+  Status EndPromotion(int64_t id, const std::string& result, const std::string& detail);
+  // The recipe's promotions, newest first.
+  Result<std::vector<PromotionRecord>> Promotions(const std::string& recipe, int limit);
+  // Whether `version` of `recipe` passed a cold run.
+  Result<bool> PassedColdRun(const std::string& recipe, const std::string& version);
   // The id of the most recent sweep, "" when there was none.
   Result<std::string> LatestSweep();
   // The mean duration of the recipe's last `last` finished runs (sum of their phases);

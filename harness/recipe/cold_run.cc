@@ -1,5 +1,6 @@
 #include "recipe/cold_run.h"
 
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -44,6 +45,19 @@ std::string UtcStamp() {
 void Nap(Duration d) {
   pollfd p{CancelToken::Signals().fd(), POLLIN, 0};
   poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(d.count()));
+}
+
+// Secret values of a warm deploy, readable by this user only.
+Status WriteSecretsFile(const std::string& path, const std::string& content) {
+  std::error_code ec;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
+  std::string tmp = path + ".tmp";
+  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status::Infra("cannot write " + tmp);
+  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
+  ok = close(fd) == 0 && ok;
+  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Infra("cannot write " + path);
+  return Status::Ok();
 }
 
 }  // namespace
@@ -160,7 +174,7 @@ bool ColdRun::Start() {
   source_ = ReadFile(recipe_dir_ + "/recipe.lua", &read_ok);
   if (!read_ok) return stop("no recipe script at " + recipe_dir_ + "/recipe.lua", "error", 2);
 
-  out_.namespace_name = NewNamespace(opts_.recipe);
+  out_.namespace_name = opts_.warm ? opts_.warm->namespace_name : NewNamespace(opts_.recipe);
   out_.run_id = UtcStamp() + "-" + out_.namespace_name;
   out_.artifacts = opts_.artifacts_dir + "/" + out_.run_id;
   {
@@ -252,23 +266,38 @@ bool ColdRun::Prepare() {
                                             "': 'match' is not a valid regular expression: " + c.match));
     }
   }
-  domain_ = out_.namespace_name + "." + opts_.domain_suffix;
+  domain_ = opts_.warm ? opts_.warm->domain : out_.namespace_name + "." + opts_.domain_suffix;
   engine_->SetRunInfo({out_.run_id, spec_->name, spec_->version, out_.namespace_name, domain_});
   prepare.Observe("recipe", {{"name", spec_->name}, {"version", spec_->version},
                              {"compose", spec_->compose}, {"namespace", out_.namespace_name},
                              {"domain", domain_}, {"tests", spec_->tests.size()}});
 
   env_ = DeployEnvironment(recipe_dir_, *spec_, out_.namespace_name, domain_);
+  // A warm deploy keeps its secrets from one promotion to the next.
+  nlohmann::json kept = nlohmann::json::object();
+  if (opts_.warm) {
+    bool kept_ok = false;
+    std::string text = ReadFile(opts_.warm->secrets_file, &kept_ok);
+    if (kept_ok) kept = nlohmann::json::parse(text, nullptr, false);
+    if (!kept.is_object()) return refuse(Status::Infra("unreadable secrets file " + opts_.warm->secrets_file));
+  }
   for (const auto& sec : spec_->secrets) {
-    secret_values_[sec.name] = GenerateSecret(sec.length, sec.charset);
+    secret_values_[sec.name] = kept.contains(sec.name) ? kept[sec.name].get<std::string>()
+                                                       : GenerateSecret(sec.length, sec.charset);
     redactor_.Add(sec.name, secret_values_[sec.name]);
+    kept[sec.name] = secret_values_[sec.name];
+  }
+  if (opts_.warm && !spec_->secrets.empty()) {
+    if (Status s = WriteSecretsFile(opts_.warm->secrets_file, kept.dump()); !s.ok()) return refuse(s);
   }
   labels_ = {{"harness.run", out_.run_id},
              {"harness.namespace", out_.namespace_name},
              {"harness.owner", ThisProcessOwner()}};
+  if (opts_.warm) labels_["harness.warm"] = opts_.recipe;
 
   if (stage_.path().empty()) return refuse(Status::Infra("cannot create a staging folder"));
-  auto staged = StageCompose(recipe_dir_, spec_->compose, labels_, env_, out_.namespace_name, stage_.path());
+  auto staged = StageCompose(recipe_dir_, spec_->compose, labels_, env_, out_.namespace_name, stage_.path(),
+                             StageOptions{opts_.warm.has_value()});
   if (!staged.ok()) return refuse(staged.status());
   staged_ = std::move(*staged);
   if (Status s = CheckDerivedNames(out_.namespace_name, staged_->objects); !s.ok()) return refuse(s);
@@ -307,20 +336,28 @@ Status ColdRun::Deploy() {
   Say("deploy started");
   deploy_deadline_ = Deadline::In(spec_->deploy_timeout);
   PhaseStarted(deploy, spec_->deploy_timeout);
-  guard_->Arm();
-  out_.deployed = true;
+  // A warm deploy stays, and is no dead run's leftover: not armed, not in the resources.
+  if (!opts_.warm) guard_->Arm();
+  out_.deployed = !opts_.warm;
   Status status;
   for (const auto& sec : spec_->secrets) {
     std::string name = staged_->objects.secrets.count(sec.name)
                            ? staged_->objects.secrets.at(sec.name)
                            : out_.namespace_name + "_" + sec.name + "_v1";
-    status = ledger_->PlanResource(out_.run_id, "secret", name);  // write-ahead
+    if (opts_.warm) {
+      auto exists = swarm_.SecretExists(name, &deploy, deploy_deadline_, cancel_);
+      if (!exists.ok()) status = exists.status();
+      if (!status.ok()) break;
+      if (*exists) continue;
+    } else {
+      status = ledger_->PlanResource(out_.run_id, "secret", name);  // write-ahead
+    }
     if (status.ok()) {
       status = swarm_.CreateSecret(name, secret_values_[sec.name], labels_, &deploy, deploy_deadline_, cancel_);
     }
     if (!status.ok()) break;
   }
-  if (status.ok()) status = ledger_->PlanResource(out_.run_id, "stack", out_.namespace_name);
+  if (status.ok() && !opts_.warm) status = ledger_->PlanResource(out_.run_id, "stack", out_.namespace_name);
   if (status.ok()) {
     status = swarm_.DeployStack(out_.namespace_name, staged_->files, env_, &deploy, deploy_deadline_, cancel_);
   }
@@ -341,6 +378,7 @@ Status ColdRun::Converge() {
   PhaseStarted(converge, deploy_deadline_.remaining());
   Say("converge started (budget " + FormatDuration(deploy_deadline_.remaining()) + ")");
   Status status = WaitForSwarm(converge);
+  if (status.ok() && opts_.warm && !opts_.warm->expect_version.empty()) status = WaitForVersion(converge);
   if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(converge);
   if (!status.ok()) {
     Fail("converge", status);
@@ -348,6 +386,47 @@ Status ColdRun::Converge() {
   }
   RecordPhase(converge, status);
   return status;
+}
+
+// The deployed version is polled, not read once: a rolling update takes a while to show,
+// and Swarm may roll a failed update back silently, leaving the old version running.
+Status ColdRun::WaitForVersion(PhaseLog& converge) {
+  const std::string label = "coop-cloud." + out_.namespace_name + ".version";
+  const std::string& want = opts_.warm->expect_version;
+  std::string last;
+  while (true) {
+    auto versions = swarm_.ServiceVersions(full_services_, label, nullptr, deploy_deadline_, cancel_);
+    if (!versions.ok()) return versions.status();
+    bool any = false, all = true;
+    last.clear();
+    for (const auto& v : *versions) {
+      if (v.update_state.rfind("rollback", 0) == 0) {
+        converge.Observe("versions", last);
+        return Status::Failed("Swarm rolled the update of " + v.service + " back (" + v.update_state +
+                              "); it runs " + (v.version.empty() ? "an unlabelled version" : v.version) +
+                              ", not " + want);
+      }
+      if (v.version.empty()) continue;
+      any = true;
+      all = all && v.version == want;
+      last += (last.empty() ? "" : ", ") + v.service + "=" + v.version;
+    }
+    if (!any) {
+      return Status::Failed("no service carries the label " + label + ": the deployed version cannot be verified");
+    }
+    if (all) {
+      converge.Observe("versions", last);
+      Say("deployed version verified: " + want);
+      return Status::Ok();
+    }
+    if (cancel_.cancelled()) return Interrupted();
+    if (deploy_deadline_.passed()) {
+      converge.Observe("versions", last);
+      return Status::Timeout("the deployed version did not become " + want + " within the deploy budget of " +
+                             FormatDuration(spec_->deploy_timeout) + " (" + last + ")");
+    }
+    Nap(Duration(250));
+  }
 }
 
 Status ColdRun::WaitForSwarm(PhaseLog& converge) {
@@ -513,7 +592,7 @@ void ColdRun::CollectEvidence(PhaseLog& p) {
   fs::create_directories(out_.artifacts + "/logs", ec);
   const CancelToken& never = CancelToken::None();
   for (const auto& svc : staged_->objects.services) {
-    auto logs = swarm_.Logs(out_.namespace_name, svc, 200, Deadline::In(Duration(15000)), never);
+    auto logs = swarm_.Logs(out_.namespace_name, host_ ? host_->Key(svc) : svc, 200, Deadline::In(Duration(15000)), never);
     if (!logs.ok()) continue;
     std::string text = redactor_.Apply(*logs);
     WriteFileAtomic(out_.artifacts + "/logs/" + svc + ".log", text);

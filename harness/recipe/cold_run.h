@@ -50,6 +50,7 @@ class ColdRun {
   Status Deploy();
   Status Converge();
   Status WaitForSwarm(PhaseLog& phase);
+  Status WaitForVersion(PhaseLog& phase);
   Status WaitForReadiness(PhaseLog& phase);
   Status Test();
   Status TeardownNow();

@@ -41,6 +41,16 @@ struct RunOptions {
   };
   std::optional<FirstAttempt> retry_of;
   EventSink* events = nullptr;  // the run's events (run, phases, tests), when set
+  // A warm-canon deploy instead of a cold run: into the recipe's warm namespace, with its
+  // kept secrets, services on shared networks under unique names, and no teardown — the
+  // deploy stays (a failed one is the promotion's to restore or remove).
+  struct WarmDeploy {
+    std::string namespace_name;
+    std::string domain;
+    std::string secrets_file;    // the deploy's secret values, kept between promotions
+    std::string expect_version;  // every service's version label must become this
+  };
+  std::optional<WarmDeploy> warm;
 };
 
 struct TestOutcome {

@@ -53,12 +53,12 @@ class RunHost : public ScriptHost {
   Status Artifact(const std::string& name, const std::string& content) override;
   void Print(const std::string& line) override { log_->Line("print: " + line, false); }
   const CancelToken& cancel() override { return CancelToken::Signals(); }
+  // The key a service was deployed under (its own name unless staging renamed it).
+  std::string Key(const std::string& service) const;
 
  private:
   Status Known(const std::string& service) const;
   Result<std::string> Container(const std::string& service, Deadline deadline);
-  // The key a service was deployed under (its own name unless staging renamed it).
-  std::string Key(const std::string& service) const;
   void Record(nlohmann::json c);
 
   SwarmRuntime* swarm_;

@@ -23,17 +23,24 @@ YAML::Node QuotedScalar(const std::string& v) {
 }
 
 void AddLabels(YAML::Node node, const std::map<std::string, std::string>& labels) {
-  // Labels may be a map or a list of "k=v"; normalise to a map.
+  // Labels may be a map or a list of "k=v". A list stays a list: `docker stack deploy`
+  // interpolates values only, and in a list the key is part of the value
+  // ("coop-cloud.${STACK_NAME}.version=1.0.0").
   YAML::Node existing = node["labels"];
+  if (existing && existing.IsSequence()) {
+    YAML::Node list(YAML::NodeType::Sequence);
+    for (auto it : existing) {
+      std::string kv = it.as<std::string>();
+      if (labels.count(kv.substr(0, kv.find('=')))) continue;  // ours replace the recipe's
+      list.push_back(QuotedScalar(kv));
+    }
+    for (const auto& [k, v] : labels) list.push_back(QuotedScalar(k + "=" + v));
+    node["labels"] = list;
+    return;
+  }
   YAML::Node merged(YAML::NodeType::Map);
   if (existing && existing.IsMap()) {
     for (auto it : existing) merged[it.first.as<std::string>()] = it.second;
-  } else if (existing && existing.IsSequence()) {
-    for (auto it : existing) {
-      std::string kv = it.as<std::string>();
-      auto eq = kv.find('=');
-      merged[kv.substr(0, eq)] = QuotedScalar(eq == std::string::npos ? "" : kv.substr(eq + 1));
-    }
   }
   for (const auto& [k, v] : labels) merged[k] = QuotedScalar(v);
   node["labels"] = merged;

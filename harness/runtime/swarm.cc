@@ -104,6 +104,38 @@ Status SwarmRuntime::CreateSecret(const std::string& name, const std::string& va
   return Docker::Check(args, docker_->Run(args, log, Step(deadline), cancel, value));
 }
 
+Result<bool> SwarmRuntime::SecretExists(const std::string& name, PhaseLog* log, Deadline deadline,
+                                        const CancelToken& cancel) {
+  std::vector<std::string> args = {"secret", "ls", "--filter", "name=" + name, "--format", "{{.Name}}"};
+  auto r = docker_->Run(args, log, Step(deadline), cancel);
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  std::istringstream in(r->out);
+  for (std::string line; std::getline(in, line);) {
+    if (line == name) return true;  // the filter matches substrings
+  }
+  return false;
+}
+
+Result<std::vector<SwarmRuntime::ServiceVersion>> SwarmRuntime::ServiceVersions(
+    const std::vector<std::string>& services, const std::string& label, PhaseLog* log, Deadline deadline,
+    const CancelToken& cancel) {
+  std::vector<std::string> args = {"service", "inspect", "--format",
+                                   "{{.Spec.Name}}|{{index .Spec.Labels \"" + label +
+                                       "\"}}|{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"};
+  args.insert(args.end(), services.begin(), services.end());
+  auto r = docker_->Run(args, log, Step(deadline), cancel);
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  std::vector<ServiceVersion> out;
+  std::istringstream in(r->out);
+  for (std::string line; std::getline(in, line);) {
+    auto a = line.find('|'), b = line.rfind('|');
+    if (a == std::string::npos || a == b) continue;
+    std::string version = line.substr(a + 1, b - a - 1);
+    out.push_back({line.substr(0, a), version == "<no value>" ? "" : version, line.substr(b + 1)});
+  }
+  return out;
+}
+
 Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::string>& files,
                                  const std::map<std::string, std::string>& env, PhaseLog* log,
                                  Deadline deadline, const CancelToken& cancel) {
@@ -359,6 +391,14 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
 }
 
 Status SwarmRuntime::Teardown(const std::string& ns, PhaseLog* log, Deadline deadline) {
+  return RemoveStack(ns, log, deadline, /*keep_data=*/false);
+}
+
+Status SwarmRuntime::RemoveStackKeepingData(const std::string& ns, PhaseLog* log, Deadline deadline) {
+  return RemoveStack(ns, log, deadline, /*keep_data=*/true);
+}
+
+Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline deadline, bool keep_data) {
   const CancelToken& never = CancelToken::None();
   std::vector<std::string> rm = {"stack", "rm", ns};
   // A failed `stack rm` is not fatal by itself: what counts is what is left afterwards.
@@ -404,6 +444,20 @@ Status SwarmRuntime::Teardown(const std::string& ns, PhaseLog* log, Deadline dea
     std::vector<std::string> args = {"network", "rm"};
     args.insert(args.end(), left.networks.begin(), left.networks.end());
     docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+  }
+  if (keep_data) {
+    // Configs are not data, and Swarm cannot change one under the same name: they go.
+    if (auto all = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true); all.ok() && !all->configs.empty()) {
+      std::vector<std::string> args = {"config", "rm"};
+      args.insert(args.end(), all->configs.begin(), all->configs.end());
+      docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+    }
+    auto running = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/false);
+    if (!running.ok()) return running.status().Prefixed("removal of " + ns + " could not be verified");
+    if (!running->services.empty() || !running->containers.empty() || !running->networks.empty()) {
+      return Status::Infra("removal of the stack " + ns + " left objects behind: " + running->ToString());
+    }
+    return Status::Ok();
   }
   auto rest = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true);
   if (!rest.ok()) return rest.status().Prefixed("teardown of " + ns);

@@ -42,6 +42,16 @@ class SwarmRuntime {
   // Every image exists on this node (no registry is consulted).
   Status CheckImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
                      const CancelToken& cancel);
+  Result<bool> SecretExists(const std::string& name, PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+  // Each service's value of the label `label` ("" when it has none) and its update state
+  // ("" when no update ran; "rollback_completed" after Swarm rolled an update back).
+  struct ServiceVersion {
+    std::string service;
+    std::string version;
+    std::string update_state;
+  };
+  Result<std::vector<ServiceVersion>> ServiceVersions(const std::vector<std::string>& services, const std::string& label,
+                                                      PhaseLog* log, Deadline deadline, const CancelToken& cancel);
   Status CreateSecret(const std::string& name, const std::string& value,
                       const std::map<std::string, std::string>& labels, PhaseLog* log,
                       Deadline deadline, const CancelToken& cancel);
@@ -66,6 +76,9 @@ class SwarmRuntime {
   Result<nlohmann::json> ContainerHealth(const std::string& ns, Deadline deadline);
   // Removes everything of the namespace and verifies it is gone. Never cancelled.
   Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline);
+  // Removes the stack and its configs and waits until its services, containers and
+  // networks are gone, keeping its volumes and secrets (a clean re-deploy keeping the data).
+  Status RemoveStackKeepingData(const std::string& ns, PhaseLog* log, Deadline deadline);
   Result<Leftovers> FindLeftovers(const std::string& ns, PhaseLog* log, Deadline deadline);
   // Which dockerd process answers: "<pid>/<start time>" from the daemon's pid file and
   // /proc, read where the executor runs; "" when that cannot be read. A change between
@@ -75,6 +88,7 @@ class SwarmRuntime {
   Result<std::vector<LabelledNamespace>> LabelledNamespaces(Deadline deadline);
 
  private:
+  Status RemoveStack(const std::string& ns, PhaseLog* log, Deadline deadline, bool keep_data);
   Result<Leftovers> Find(const std::string& ns, PhaseLog* log, Deadline deadline, bool all);
   Result<std::vector<std::string>> Ids(const std::vector<std::string>& args, PhaseLog* log,
                                        Deadline deadline);

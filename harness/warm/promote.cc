@@ -1,0 +1,349 @@
+#include "warm/promote.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/cancel.h"
+#include "base/temp_dir.h"
+#include "ledger/ledger.h"
+#include "recipe/naming.h"
+#include "recipe/releases.h"
+#include "runtime/swarm.h"
+#include "warm/plan.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr Duration kStackRemoval{180000};
+constexpr Duration kCopy{600000};
+
+// One writer per recipe: an exclusive flock whose file names the version being promoted.
+class WarmLock {
+ public:
+  ~WarmLock() {
+    if (fd_ >= 0) close(fd_);
+  }
+  // Takes the lock for `target`. When another process holds it for `target` or newer,
+  // returns false at once with `holder` set; for an older version, waits for it.
+  Result<bool> Take(const std::string& state_dir, const std::string& recipe, const std::string& target,
+                    std::string* holder, bool always_wait = false) {
+    std::error_code ec;
+    fs::create_directories(state_dir + "/warm", ec);
+    std::string path = state_dir + "/warm/" + recipe + ".lock";
+    fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd_ < 0) return Status::Infra("cannot open " + path);
+    bool waited = false;
+    while (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+      if (!waited) {
+        *holder = Holder();
+        if (!always_wait && !holder->empty() && CompareVersions(*holder, target) >= 0) return false;
+        waited = true;
+      }
+      if (CancelToken::Signals().cancelled()) return Status::Cancelled("interrupted while waiting for the warm lock");
+      pollfd p{CancelToken::Signals().fd(), POLLIN, 0};
+      poll(&p, p.fd >= 0 ? 1 : 0, 200);
+    }
+    std::string content = target + "\n";
+    (void)!ftruncate(fd_, 0);
+    (void)!pwrite(fd_, content.data(), content.size(), 0);
+    return true;
+  }
+
+ private:
+  std::string Holder() const {
+    char buf[128] = {};
+    ssize_t n = pread(fd_, buf, sizeof buf - 1, 0);
+    std::string s(buf, n > 0 ? static_cast<size_t>(n) : 0);
+    while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+    return s;
+  }
+  int fd_ = -1;
+};
+
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// An in-place update that Swarm refuses by design: configs (and secrets) cannot change
+// under the same name, so the stack must be re-deployed from clean.
+bool CannotUpgradeInPlace(const RunOutcome& r) {
+  if (r.result != "failed" && r.result != "infra") return false;
+  std::string reason = Lower(r.reason);
+  return r.failed_phase == "deploy" &&
+         (reason.find("only updates to labels are allowed") != std::string::npos ||
+          reason.find("read-only") != std::string::npos);
+}
+
+class Promotion {
+ public:
+  Promotion(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress)
+      : opts_(opts), docker_(docker), swarm_(docker), progress_(progress) {
+    ns_ = WarmNamespace(opts.recipe, opts.policy.namespace_prefix);
+  }
+
+  PromoteOutcome Run();
+  Status Retire();
+
+ private:
+  void Say(const std::string& s) {
+    if (progress_) progress_("[" + opts_.recipe + "] promote: " + s);
+  }
+  PromoteOutcome& Done(const std::string& result, int code, const std::string& message) {
+    out_.result = result;
+    out_.exit_code = code;
+    out_.message = message;
+    Say(result + ": " + message);
+    if (ledger_ && promotion_ > 0) ledger_->EndPromotion(promotion_, result, message);
+    return out_;
+  }
+  RunOutcome Deploy(const std::string& version);
+  Result<std::vector<std::string>> Volumes();
+  Status Snapshot(bool restore);
+  void DropSnapshots();
+  std::string SecretsFile() const { return opts_.base.state_dir + "/warm/" + opts_.recipe + "/secrets.json"; }
+
+  const PromoteOptions& opts_;
+  Docker* docker_;
+  SwarmRuntime swarm_;
+  ProgressFn progress_;
+  std::string ns_;
+  std::string domain_;
+  std::unique_ptr<Ledger> ledger_;
+  int64_t promotion_ = 0;
+  PromoteOutcome out_;
+  std::vector<std::string> volumes_;
+};
+
+RunOutcome Promotion::Deploy(const std::string& version) {
+  RunOptions run = opts_.base;
+  run.recipe = opts_.recipe;
+  run.version = version;
+  run.warm = RunOptions::WarmDeploy{ns_, domain_, SecretsFile(), version};
+  RunOutcome r = RunRecipe(run, docker_, progress_);
+  out_.runs.push_back(r.run_id);
+  return r;
+}
+
+Result<std::vector<std::string>> Promotion::Volumes() {
+  std::vector<std::string> args = {"volume", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + ns_};
+  auto r = docker_->Run(args, nullptr, Deadline::In(Duration(30000)), CancelToken::None());
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  std::vector<std::string> out;
+  std::istringstream in(r->out);
+  for (std::string v; in >> v;) out.push_back(v);
+  return out;
+}
+
+// Copies each volume of the deploy to "<volume>-snapshot" (restore: the other way).
+Status Promotion::Snapshot(bool restore) {
+  const CancelToken& never = CancelToken::None();
+  for (const auto& vol : volumes_) {
+    std::string snap = vol + "-snapshot";
+    if (!restore) {
+      std::vector<std::string> create = {"volume", "create", "--label", "harness.warm=" + opts_.recipe,
+                                         "--label", "harness.namespace=" + ns_, snap};
+      if (Status s = Docker::Check(create, docker_->Run(create, nullptr, Deadline::In(Duration(30000)), never)); !s.ok()) {
+        return s;
+      }
+    }
+    const std::string& from = restore ? snap : vol;
+    const std::string& to = restore ? vol : snap;
+    std::vector<std::string> copy = {"run", "--rm", "--label", "harness.warm=" + opts_.recipe,
+                                     "-v", from + ":/from:ro", "-v", to + ":/to", opts_.helper_image,
+                                     "sh", "-c", "rm -rf /to/* /to/.[!.]* 2>/dev/null; cp -a /from/. /to/"};
+    if (Status s = Docker::Check(copy, docker_->Run(copy, nullptr, Deadline::In(kCopy), never)); !s.ok()) {
+      return s.Prefixed(restore ? "restore of " + vol : "snapshot of " + vol);
+    }
+  }
+  return Status::Ok();
+}
+
+void Promotion::DropSnapshots() {
+  if (volumes_.empty()) return;
+  std::vector<std::string> rm = {"volume", "rm"};
+  for (const auto& v : volumes_) rm.push_back(v + "-snapshot");
+  docker_->Run(rm, nullptr, Deadline::In(Duration(60000)), CancelToken::None());
+}
+
+PromoteOutcome Promotion::Run() {
+  const std::string& recipe = opts_.recipe;
+  if (Status s = ValidateRecipeName(recipe); !s.ok()) return Done("refused", 2, s.message());
+  auto releases = ListReleases(opts_.base.recipes_dir, recipe);
+  if (!releases.ok()) return Done("refused", 2, releases.status().message());
+  if (releases->empty()) {
+    return Done("refused", 2, "recipe '" + recipe + "' has no releases under " + opts_.base.recipes_dir + "/" +
+                                  recipe + "/releases/: nothing can be promoted");
+  }
+  std::string target = opts_.version.empty() ? releases->back() : opts_.version;
+  out_.to = target;
+  auto release_dir = RecipeDir(opts_.base.recipes_dir, recipe, target);
+  if (!release_dir.ok()) return Done("refused", 2, release_dir.status().message());
+  auto ledger = Ledger::Open(opts_.base.state_dir);
+  if (!ledger.ok()) return Done("failed", 3, ledger.status().message());
+  ledger_ = std::move(*ledger);
+
+  // Superseded before any side effect: a promotion to this version or a newer one is
+  // running, or already canonical.
+  WarmLock lock;
+  std::string holder;
+  auto taken = lock.Take(opts_.base.state_dir, recipe, target, &holder);
+  if (!taken.ok()) return Done(taken.status().code() == Status::Code::kCancelled ? "refused" : "failed", 3,
+                               taken.status().message());
+  if (!*taken) {
+    return Done("nothing", 0, "a promotion to " + holder + " is in progress; " + target + " is not newer: nothing to do");
+  }
+  auto canonical = ledger_->Warm(recipe);
+  if (!canonical.ok()) return Done("failed", 3, canonical.status().message());
+  if (canonical->has_value()) {
+    out_.from = (*canonical)->version;
+    ns_ = (*canonical)->namespace_name;
+    if (CompareVersions(target, out_.from) <= 0) {
+      return Done("nothing", 0, "the canonical version is " + out_.from + "; " + target +
+                                    " is not newer: nothing to do (the warm canon never goes backward)");
+    }
+    if (!opts_.force) {
+      std::string hold;
+      if (MajorVersion(target) > MajorVersion(out_.from)) {
+        hold = "major version bump " + out_.from + " → " + target + ": review it, then promote with --force";
+      } else if (NeedsManualMigration(*release_dir)) {
+        hold = "the release notes of " + target + " ask for a manual migration: promote with --force once done";
+      }
+      if (!hold.empty()) {
+        ledger_->SetHold(recipe, hold);
+        return Done("held", 0, hold);
+      }
+    }
+  }
+  auto passed = ledger_->PassedColdRun(recipe, target);
+  if (!passed.ok()) return Done("failed", 3, passed.status().message());
+  if (!*passed) {
+    return Done("refused", 2, target + " has not passed a cold run; run `harness run " + recipe + "@" + target +
+                                  "` first");
+  }
+  // Nothing may collide with the policy or what runs on the Swarm.
+  TempDir stage("warm-plan");
+  auto plan = PlanWarmDeploy(opts_.base.recipes_dir, recipe, target, opts_.policy, stage.path());
+  if (!plan.ok()) return Done("refused", plan.status().code() == Status::Code::kInfra ? 3 : 2, plan.status().message());
+  plan->namespace_name = ns_;
+  domain_ = plan->domain;
+  auto live = ReadInventory(docker_, nullptr, Deadline::In(Duration(60000)));
+  if (!live.ok()) return Done("failed", 3, "cannot read what runs on the Swarm: " + live.status().message());
+  if (Status s = CollisionStatus(*plan, FindCollisions(*plan, *live, opts_.policy)); !s.ok()) {
+    return Done("refused", 2, s.message());
+  }
+  auto id = ledger_->BeginPromotion(recipe, out_.from, target);
+  if (!id.ok()) return Done("failed", 3, id.status().message());
+  promotion_ = *id;
+
+  if (!canonical->has_value()) {
+    Say("enrolling " + target + " in " + ns_);
+    RunOutcome r = Deploy(target);
+    if (r.result == "passed") {
+      if (Status s = ledger_->SetWarm({recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
+      return Done("enrolled", 0, target + " serves at " + domain_ + " (namespace " + ns_ + ")");
+    }
+    // A failed enrolment leaves nothing: there is no canonical version to fall back to.
+    Status removed = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval));
+    fs::remove(SecretsFile());
+    return Done("failed", r.exit_code == 0 ? 1 : r.exit_code,
+                "enrolment of " + target + " failed in " + r.failed_phase + ": " + r.reason +
+                    (removed.ok() ? "; its deploy was removed" : "; and its removal failed: " + removed.message()));
+  }
+
+  // Upgrade: snapshot, in place (or a clean re-deploy keeping the data), verify, test.
+  auto volumes = Volumes();
+  if (!volumes.ok()) return Done("failed", 3, volumes.status().message());
+  volumes_ = *volumes;
+  if (Status s = Snapshot(false); !s.ok()) {
+    DropSnapshots();
+    return Done("failed", 3, "could not snapshot the warm deploy (nothing was changed): " + s.message());
+  }
+  Say("snapshot of " + std::to_string(volumes_.size()) + " volume(s) taken; upgrading " + out_.from + " → " + target);
+  RunOutcome r = Deploy(target);
+  std::string how = "in place";
+  if (r.result != "passed" && CannotUpgradeInPlace(r)) {
+    Say("cannot upgrade in place (" + r.reason + "): a clean re-deploy keeping the data");
+    Status removed = swarm_.RemoveStackKeepingData(ns_, nullptr, Deadline::In(kStackRemoval));
+    if (removed.ok()) {
+      r = Deploy(target);
+      how = "by a clean re-deploy keeping the data";
+    } else {
+      r.reason += "; the stack could not be removed for a clean re-deploy: " + removed.message();
+    }
+  }
+  if (r.result == "passed") {
+    if (Status s = ledger_->SetWarm({recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
+    DropSnapshots();
+    return Done("promoted", 0, out_.from + " → " + target + " " + how);
+  }
+
+  // Restore: the canonical version, with its data, serves again.
+  std::string failure = "upgrade to " + target + " failed in " + r.failed_phase + ": " + r.reason;
+  Say(failure + "; restoring " + out_.from);
+  Status restored = swarm_.RemoveStackKeepingData(ns_, nullptr, Deadline::In(kStackRemoval));
+  if (restored.ok()) restored = Snapshot(true);
+  if (restored.ok()) {
+    RunOutcome back = Deploy(out_.from);
+    if (back.result != "passed") {
+      restored = Status::Failed("re-deploying " + out_.from + " failed in " + back.failed_phase + ": " + back.reason);
+    }
+  }
+  if (!restored.ok()) {
+    return Done("failed", 3, failure + "; and restoring " + out_.from + " failed: " + restored.message() +
+                                 " (the snapshots are kept: " + std::to_string(volumes_.size()) + " volume(s) *-snapshot)");
+  }
+  DropSnapshots();
+  return Done("restored", 1, failure + "; " + out_.from + " was restored with its data and serves again");
+}
+
+Status Promotion::Retire() {
+  if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return s;
+  auto ledger = Ledger::Open(opts_.base.state_dir);
+  if (!ledger.ok()) return ledger.status();
+  WarmLock lock;
+  std::string holder;
+  // Retiring waits for any promotion of the recipe to end.
+  auto taken = lock.Take(opts_.base.state_dir, opts_.recipe, "retire", &holder, /*always_wait=*/true);
+  if (!taken.ok()) return taken.status();
+  auto canonical = (*ledger)->Warm(opts_.recipe);
+  if (!canonical.ok()) return canonical.status();
+  if (canonical->has_value()) ns_ = (*canonical)->namespace_name;
+  Say("retiring " + ns_);
+  if (Status s = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval)); !s.ok()) return s;
+  std::error_code ec;
+  fs::remove_all(opts_.base.state_dir + "/warm/" + opts_.recipe, ec);
+  if (Status s = (*ledger)->RemoveWarm(opts_.recipe); !s.ok()) return s;
+  Say(canonical->has_value() ? "retired: " + ns_ + " removed completely"
+                             : "was not enrolled; nothing of " + ns_ + " is left");
+  return Status::Ok();
+}
+
+}  // namespace
+
+bool NeedsManualMigration(const std::string& release_dir) {
+  std::ifstream f(release_dir + "/NOTES.md");
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return Lower(ss.str()).find("manual migration") != std::string::npos;
+}
+
+PromoteOutcome Promote(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress) {
+  return Promotion(opts, docker, progress).Run();
+}
+
+Status RetireWarm(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress) {
+  return Promotion(opts, docker, progress).Retire();
+}
+
+}  // namespace harness
