@@ -411,6 +411,16 @@ int main(int argc, char** argv) {
       return 2;
     }
     if (!promote_check) {
+      if (!promote_retire) {
+        // Asked for first of all, so that an older promotion still checking gives way.
+        std::string wanted = promote_version;
+        if (auto releases = ListReleases(g.recipes, promote_recipe); wanted.empty() && releases.ok() && !releases->empty()) {
+          wanted = releases->back();
+        }
+        if (!wanted.empty() && RecipeDir(g.recipes, promote_recipe, wanted).ok()) {
+          RequestPromotion(g.state, promote_recipe, wanted);
+        }
+      }
       if (int rc = reap_dead(false, false); rc != 0) {
         std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
         return rc;

@@ -16,6 +16,7 @@
 #include "ledger/ledger.h"
 #include "recipe/naming.h"
 #include "recipe/releases.h"
+#include "report/phase_log.h"
 #include "runtime/swarm.h"
 #include "warm/plan.h"
 
@@ -70,6 +71,20 @@ class WarmLock {
   int fd_ = -1;
 };
 
+std::string WantedFile(const std::string& state_dir, const std::string& recipe) {
+  return state_dir + "/warm/" + recipe + ".wanted";
+}
+
+// The newest version asked for (see RequestPromotion), "" when none.
+std::string Wanted(const std::string& state_dir, const std::string& recipe) {
+  std::ifstream f(WantedFile(state_dir, recipe));
+  std::string newest;
+  for (std::string v; f >> v;) {
+    if (newest.empty() || CompareVersions(v, newest) > 0) newest = v;
+  }
+  return newest;
+}
+
 std::string Lower(std::string s) {
   for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   return s;
@@ -105,7 +120,28 @@ class Promotion {
     out_.message = message;
     Say(result + ": " + message);
     if (ledger_ && promotion_ > 0) ledger_->EndPromotion(promotion_, result, message);
+    PruneWanted();
     return out_;
+  }
+  // This request is answered; with the lock held, so are those of older versions.
+  void PruneWanted() {
+    if (out_.to.empty()) return;
+    std::string path = WantedFile(opts_.base.state_dir, opts_.recipe);
+    std::ifstream f(path);
+    if (!f) return;
+    std::string keep;
+    bool own_removed = false;
+    for (std::string v; f >> v;) {
+      int c = CompareVersions(v, out_.to);
+      if (c > 0 || (c < 0 && !locked_)) {
+        keep += v + "\n";
+      } else if (c == 0 && own_removed && !locked_) {
+        keep += v + "\n";  // another requester of the same version is still waiting
+      } else if (c == 0) {
+        own_removed = true;
+      }
+    }
+    WriteFileAtomic(path, keep);
   }
   RunOutcome Deploy(const std::string& version);
   Result<std::vector<std::string>> Volumes();
@@ -123,6 +159,7 @@ class Promotion {
   int64_t promotion_ = 0;
   PromoteOutcome out_;
   std::vector<std::string> volumes_;
+  bool locked_ = false;
 };
 
 RunOutcome Promotion::Deploy(const std::string& version) {
@@ -203,6 +240,7 @@ PromoteOutcome Promotion::Run() {
   if (!*taken) {
     return Done("nothing", 0, "a promotion to " + holder + " is in progress; " + target + " is not newer: nothing to do");
   }
+  locked_ = true;
   auto canonical = ledger_->Warm(recipe);
   if (!canonical.ok()) return Done("failed", 3, canonical.status().message());
   if (canonical->has_value()) {
@@ -221,6 +259,7 @@ PromoteOutcome Promotion::Run() {
       }
       if (!hold.empty()) {
         ledger_->SetHold(recipe, hold);
+        if (auto id = ledger_->BeginPromotion(recipe, out_.from, target); id.ok()) promotion_ = *id;
         return Done("held", 0, hold);
       }
     }
@@ -241,6 +280,12 @@ PromoteOutcome Promotion::Run() {
   if (!live.ok()) return Done("failed", 3, "cannot read what runs on the Swarm: " + live.status().message());
   if (Status s = CollisionStatus(*plan, FindCollisions(*plan, *live, opts_.policy)); !s.ok()) {
     return Done("refused", 2, s.message());
+  }
+  // The last moment to give way: a newer version was asked for meanwhile.
+  if (std::string wanted = Wanted(opts_.base.state_dir, recipe);
+      !wanted.empty() && CompareVersions(wanted, target) > 0) {
+    return Done("nothing", 0, "a promotion to " + wanted + " was asked for meanwhile; " + target +
+                                  " gives way to it: nothing to do");
   }
   auto id = ledger_->BeginPromotion(recipe, out_.from, target);
   if (!id.ok()) return Done("failed", 3, id.status().message());
@@ -330,6 +375,19 @@ Status Promotion::Retire() {
 }
 
 }  // namespace
+
+Status RequestPromotion(const std::string& state_dir, const std::string& recipe, const std::string& version) {
+  if (Status s = ValidateRecipeName(recipe); !s.ok()) return s;
+  std::error_code ec;
+  fs::create_directories(state_dir + "/warm", ec);
+  // O_APPEND writes of one short line are atomic: several requesters may append at once.
+  int fd = open(WantedFile(state_dir, recipe).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Infra("cannot write " + WantedFile(state_dir, recipe));
+  std::string line = version + "\n";
+  bool ok = write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
+  close(fd);
+  return ok ? Status::Ok() : Status::Infra("cannot write " + WantedFile(state_dir, recipe));
+}
 
 bool NeedsManualMigration(const std::string& release_dir) {
   std::ifstream f(release_dir + "/NOTES.md");

@@ -46,6 +46,10 @@ struct PromoteOutcome {
 
 PromoteOutcome Promote(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress);
 
+// Registers that a promotion of `recipe` to `version` was asked for, as early as possible:
+// an older promotion that has not yet changed anything then gives way to it.
+Status RequestPromotion(const std::string& state_dir, const std::string& recipe, const std::string& version);
+
 // Removes a recipe's warm deploy completely (stack, secrets, volumes, snapshots, kept
 // secret values) and its ledger record.
 Status RetireWarm(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress);

@@ -7,7 +7,9 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "base/scope_guard.h"
 #include "base/temp_dir.h"
+#include "ledger/ledger.h"
 #include "exec/local_executor.h"
 #include "support/e2e.h"
 #include "support/schema_check.h"
@@ -188,6 +190,141 @@ TEST_CASE("reaping never takes a warm-canon deploy for a dead run's leftovers", 
   CHECK(Objects("wc-reaptest-0000") == "wc-reaptest-0000_s_v1 ");  // untouched
   Docker({"secret", "rm", "wc-reaptest-0000_s_v1"});
   Docker({"secret", "rm", "reaptest-cold01_s_v1"});
+}
+
+// The harness with its own state and artifacts, on the fixture recipes.
+struct Harness {
+  TempDir dir{"warm-e2e"};
+  HarnessResult operator()(std::vector<std::string> args) const {
+    args.insert(args.end(), {"--recipes", FixtureRecipes(), "--state", dir.path() + "/state", "--artifacts",
+                             dir.path() + "/artifacts", "--warm-policy", dir.path() + "/reserved.yaml"});
+    return RunHarness(args, Duration(600000));
+  }
+  HarnessResult Cold(const std::string& recipe_at_version) const {
+    std::vector<std::string> args = {"run", recipe_at_version, "--recipes", FixtureRecipes(), "--state",
+                                     dir.path() + "/state", "--artifacts", dir.path() + "/artifacts"};
+    return RunHarness(args, Duration(600000));
+  }
+  nlohmann::json Promote(const std::string& recipe, const std::string& version) const {
+    auto r = (*this)({"promote", recipe, version, "--json"});
+    INFO(r.err);
+    auto j = nlohmann::json::parse(r.out, nullptr, false);
+    REQUIRE_FALSE(j.is_discarded());
+    j["process_exit_code"] = r.exit_code;
+    return j;
+  }
+};
+
+// What the warm deploy's container of `service` says: cat `path`.
+std::string WarmFile(const std::string& swarm_service, const std::string& path) {
+  std::istringstream ids(Docker({"ps", "-q", "--filter", "label=com.docker.swarm.service.name=" + swarm_service}).out);
+  std::string id;
+  ids >> id;
+  if (id.empty()) return "<no running container>";
+  return Docker({"exec", id, "cat", path}).out;
+}
+
+TEST_CASE("a warm deploy enrols beside a live service it would have collided with", "[warm]") {
+  LiveStack live;
+  std::string before = live.ServiceId();
+  Harness harness;
+  std::ofstream(harness.dir.path() + "/reserved.yaml") << "stacks: [\"" << kLiveStack << "\"]\n";
+  auto cold = harness.Cold("shared-app@1.0.0+1");
+  INFO(cold.err);
+  REQUIRE(cold.exit_code == 0);
+  auto enrol = harness.Promote("shared-app", "");
+  INFO(enrol.dump(2));
+  CHECK(enrol["result"] == "enrolled");
+  std::string ns = harness({"promote", "--status", "--json"}).out;
+  auto status = nlohmann::json::parse(ns)["recipes"];
+  REQUIRE(status.size() == 1);
+  std::string warm_ns = status[0]["namespace"];
+  CHECK(warm_ns.rfind("wc-shared-app-", 0) == 0);
+  // Serving, under its unique name on the shared network; the live service untouched.
+  CHECK(WarmFile(warm_ns + "_" + warm_ns + "-app", "/w/index.html") == "ok\n");
+  CHECK(WarmFile(std::string(kLiveStack) + "_app", "/w/index.html") == "live\n");
+  CHECK(live.ServiceId() == before);
+  // Reaping leaves it alone; retiring removes it completely.
+  CHECK(RunHarness({"reap", "--state", harness.dir.path() + "/state"}, Duration(120000)).exit_code == 0);
+  CHECK_FALSE(Objects(warm_ns).empty());
+  auto retire = harness({"promote", "shared-app", "--retire"});
+  CHECK(retire.exit_code == 0);
+  CHECK(Objects(warm_ns).empty());
+  CHECK(live.ServiceId() == before);
+}
+
+TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, restore", "[warm]") {
+  Harness harness;
+  for (const char* v : {"1.0.0+1", "1.1.0+1", "1.2.0+1", "1.2.1+1", "1.3.0+1"}) {
+    auto cold = harness.Cold(std::string("warm-app@") + v);
+    INFO(v << cold.err);
+    REQUIRE(cold.exit_code == 0);
+  }
+  std::string ns;
+  ScopeGuard retire_always([&] { harness({"promote", "warm-app", "--retire"}); });
+  auto app = [&] { return ns + "_app"; };
+
+  // Enrol, then an in-place upgrade keeping the data.
+  auto enrol = harness.Promote("warm-app", "1.0.0+1");
+  REQUIRE(enrol["result"] == "enrolled");
+  ns = nlohmann::json::parse(harness({"promote", "--status", "--json"}).out)["recipes"][0]["namespace"];
+  CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+  auto inplace = harness.Promote("warm-app", "1.1.0+1");
+  CHECK(inplace["result"] == "promoted");
+  CHECK_THAT(inplace["message"].get<std::string>(), Catch::Contains("in place"));
+  CHECK(WarmFile(app(), "/srv/version") == "1.1.0+1\n");
+  CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+
+  // Two promotions at once: exactly one writes, and it is the newer one.
+  HarnessProcess older({"promote", "warm-app", "1.2.0+1", "--json", "--recipes", FixtureRecipes(), "--state",
+                        harness.dir.path() + "/state", "--artifacts", harness.dir.path() + "/artifacts",
+                        "--warm-policy", harness.dir.path() + "/reserved.yaml"});
+  auto newer = harness.Promote("warm-app", "1.2.1+1");
+  older.ForgetNamespace();
+  CHECK(older.Wait(Duration(600000)) == 0);
+  INFO(older.err());
+  CHECK(newer["result"] == "promoted");
+  // 1.1 → 1.2.1 changes a config under the same name: a clean re-deploy keeping the data.
+  CHECK_THAT(newer["message"].get<std::string>(), Catch::Contains("clean re-deploy keeping the data"));
+  CHECK(WarmFile(app(), "/srv/version") == "1.2.1+1\n");
+  CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+
+  // Never backward; a major bump is held.
+  auto backward = harness.Promote("warm-app", "1.2.0+1");
+  CHECK(backward["result"] == "nothing");
+  CHECK(backward["process_exit_code"] == 0);
+  auto major = harness.Promote("warm-app", "2.0.0+1");
+  CHECK(major["result"] == "held");
+  CHECK_THAT(major["message"].get<std::string>(), Catch::Contains("--force"));
+  auto refused = harness.Promote("warm-app", "9.9.9+1");
+  CHECK(refused["process_exit_code"] == 2);
+
+  // An upgrade that fails after it started, having half-migrated the data: the previous
+  // version serves again, with the data from before.
+  auto failed = harness.Promote("warm-app", "1.3.0+1");
+  CHECK(failed["result"] == "restored");
+  CHECK(failed["process_exit_code"] == 1);
+  CHECK(WarmFile(app(), "/srv/version") == "1.2.1+1\n");
+  CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+
+  // The ledger tells it all, and one writer wrote each step.
+  auto status = nlohmann::json::parse(harness({"promote", "--status", "--json"}).out)["recipes"][0];
+  CHECK(status["version"] == "1.2.1+1");
+  CHECK_THAT(status["hold"].get<std::string>(), Catch::Contains("major version bump"));
+  CHECK(status["last_promotion"]["result"] == "restored");
+  auto ledger = Ledger::Open(harness.dir.path() + "/state");
+  REQUIRE(ledger.ok());
+  auto promotions = (*ledger)->Promotions("warm-app", 20);
+  REQUIRE(promotions.ok());
+  std::vector<std::string> writes;
+  for (auto it = promotions->rbegin(); it != promotions->rend(); ++it) writes.push_back(it->to_version + ":" + it->result);
+  CHECK(writes == std::vector<std::string>{"1.0.0+1:enrolled", "1.1.0+1:promoted", "1.2.1+1:promoted",
+                                           "2.0.0+1:held", "1.3.0+1:restored"});
+
+  auto retire = harness({"promote", "warm-app", "--retire"});
+  CHECK(retire.exit_code == 0);
+  CHECK(Objects(ns).empty());
+  CHECK(Docker({"volume", "ls", "-q", "--filter", "name=" + ns}).out.empty());
 }
 
 TEST_CASE("a bad reserved-names policy is refused", "[warm]") {
