@@ -308,7 +308,19 @@ TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, res
   CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
 
   // The ledger tells it all, and one writer wrote each step.
-  auto status = nlohmann::json::parse(harness({"promote", "--status", "--json"}).out)["recipes"][0];
+  std::string status_text = harness({"promote", "--status", "--json"}).out;
+  {
+    std::ofstream(harness.dir.path() + "/status.json.txt") << status_text;
+    nlohmann::json printed = failed;
+    printed.erase("process_exit_code");  // added by this test
+    std::ofstream(harness.dir.path() + "/promotion.json.txt") << printed.dump();
+    std::string invalid = ValidateArtifacts(harness.dir.path() + "/status.json.txt") +
+                          ValidateArtifacts(harness.dir.path() + "/promotion.json.txt") +
+                          ValidateArtifacts(harness.dir.path() + "/artifacts");
+    INFO(invalid);
+    CHECK(invalid.empty());
+  }
+  auto status = nlohmann::json::parse(status_text)["recipes"][0];
   CHECK(status["version"] == "1.2.1+1");
   CHECK_THAT(status["hold"].get<std::string>(), Catch::Contains("major version bump"));
   CHECK(status["last_promotion"]["result"] == "restored");
