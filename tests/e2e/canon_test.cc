@@ -50,10 +50,7 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
     CleanUp(run["namespace"]);
   }
   // The sweep wrote its own reports.
-  std::string sweep_dir;
-  for (const auto& e : fs::directory_iterator(artifacts)) {
-    if (e.path().filename().string().rfind("sweep-", 0) == 0) sweep_dir = e.path().string();
-  }
+  std::string sweep_dir = SweepDir(artifacts);
   REQUIRE_FALSE(sweep_dir.empty());
   std::ifstream junit(sweep_dir + "/junit.xml");
   std::string xml((std::istreambuf_iterator<char>(junit)), std::istreambuf_iterator<char>());

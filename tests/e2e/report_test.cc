@@ -93,10 +93,7 @@ TEST_CASE("a sweep's page with history renders in headless Chromium", "[report]"
     CHECK(left.empty());
     CleanUp(run["namespace"]);
   }
-  std::string sweep_dir;
-  for (const auto& e : fs::directory_iterator(artifacts)) {
-    if (e.path().filename().string().rfind("sweep-", 0) == 0) sweep_dir = e.path().string();
-  }
+  std::string sweep_dir = SweepDir(artifacts);
   REQUIRE_FALSE(sweep_dir.empty());
   for (const char* f : {"junit.xml", "summary.md", "summary.json", "report.html"}) {
     CHECK(fs::exists(sweep_dir + "/" + f));

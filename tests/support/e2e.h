@@ -54,6 +54,9 @@ class HarnessProcess {
   bool forget_ = false;
 };
 
+// The sweep folder (sweep-<time>) a sweep wrote under `artifacts`; "" when there is none.
+std::string SweepDir(const std::string& artifacts);
+
 // Everything of the namespace that exists on the Swarm (by harness and stack labels).
 Leftovers LeftoversOf(const std::string& ns);
 // Removes whatever is left of a namespace (a safety net for failing tests).

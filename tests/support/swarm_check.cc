@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <regex>
 #include <thread>
 
@@ -33,6 +34,15 @@ std::string ParseArtifacts(const std::string& err) {
 }  // namespace
 
 std::string SourceDir() { return HARNESS_SOURCE_DIR; }
+
+std::string SweepDir(const std::string& artifacts) {
+  std::string dir;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(artifacts, ec)) {
+    if (e.path().filename().string().rfind("sweep-", 0) == 0) dir = e.path().string();
+  }
+  return dir;
+}
 std::string HarnessBinary() { return HARNESS_BINARY; }
 std::string FixtureRecipes() { return SourceDir() + "/tests/fixtures/recipes"; }
 
