@@ -66,6 +66,12 @@ services:
       endpoint_mode: dnsrr
       labels:
         - "traefik.http.routers.live.rule=Host(`live.example.test`)"
+  web:
+    image: recipe-harness/busybox:1
+    command: ["sh", "-c", "trap 'exit 0' TERM; mkdir -p /w && echo live-web > /w/index.html && httpd -f -p 8080 -h /w & wait"]
+    networks: [proxy]
+    deploy:
+      endpoint_mode: dnsrr
 networks:
   proxy:
     external: true
@@ -98,7 +104,11 @@ networks:
       usleep(250000);
     }
   }
-  std::string ServiceId() { return Docker({"service", "inspect", "--format", "{{.ID}} {{.Version.Index}}", std::string(kLiveStack) + "_app"}).out; }
+  // The live services' ids and spec versions: unchanged means untouched.
+  std::string ServiceId() {
+    return Docker({"service", "inspect", "--format", "{{.ID}} {{.Version.Index}}", std::string(kLiveStack) + "_app",
+                   std::string(kLiveStack) + "_web"}).out;
+  }
 };
 
 HarnessResult Check(const std::string& recipe, const std::string& policy, bool json = true) {
@@ -224,32 +234,55 @@ std::string WarmFile(const std::string& swarm_service, const std::string& path) 
   return Docker({"exec", id, "cat", path}).out;
 }
 
-TEST_CASE("a warm deploy enrols beside a live service it would have collided with", "[warm]") {
+TEST_CASE("warm deploys enrol and promote beside the live services they would have collided with", "[warm]") {
   LiveStack live;
+  auto live_serving = [&] {
+    return WarmFile(std::string(kLiveStack) + "_app", "/w/index.html") == "live\n" &&
+           WarmFile(std::string(kLiveStack) + "_web", "/w/index.html") == "live-web\n";
+  };
+  // `stack deploy` returns before the tasks run: wait until both live services serve.
+  for (int i = 0; i < 240 && !live_serving(); ++i) usleep(250000);
+  REQUIRE(live_serving());
   std::string before = live.ServiceId();
-  Harness harness;
-  std::ofstream(harness.dir.path() + "/reserved.yaml") << "stacks: [\"" << kLiveStack << "\"]\n";
-  auto cold = harness.Cold("shared-app@1.0.0+1");
-  INFO(cold.err);
-  REQUIRE(cold.exit_code == 0);
-  auto enrol = harness.Promote("shared-app", "");
-  INFO(enrol.dump(2));
-  CHECK(enrol["result"] == "enrolled");
-  std::string ns = harness({"promote", "--status", "--json"}).out;
-  auto status = nlohmann::json::parse(ns)["recipes"];
-  REQUIRE(status.size() == 1);
-  std::string warm_ns = status[0]["namespace"];
-  CHECK(warm_ns.rfind("wc-shared-app-", 0) == 0);
-  // Serving, under its unique name on the shared network; the live service untouched.
-  CHECK(WarmFile(warm_ns + "_" + warm_ns + "-app", "/w/index.html") == "ok\n");
-  CHECK(WarmFile(std::string(kLiveStack) + "_app", "/w/index.html") == "live\n");
-  CHECK(live.ServiceId() == before);
-  // Reaping leaves it alone; retiring removes it completely.
-  CHECK(RunHarness({"reap", "--state", harness.dir.path() + "/state"}, Duration(120000)).exit_code == 0);
-  CHECK_FALSE(Objects(warm_ns).empty());
-  auto retire = harness({"promote", "shared-app", "--retire"});
-  CHECK(retire.exit_code == 0);
-  CHECK(Objects(warm_ns).empty());
+  // shared-app: the live deploy of the same recipe has the naive warm name.
+  // proxied-web: a live service answers to its service's name on the shared network.
+  for (const std::string recipe : {"shared-app", "proxied-web"}) {
+    const std::string service = recipe == "shared-app" ? "app" : "web";
+    INFO(recipe);
+    Harness harness;
+    std::ofstream(harness.dir.path() + "/reserved.yaml") << "stacks: [\"" << kLiveStack << "\"]\n";
+    for (const char* v : {"1.0.0+1", "1.1.0+1"}) {
+      auto cold = harness.Cold(recipe + "@" + v);
+      INFO(cold.err);
+      REQUIRE(cold.exit_code == 0);
+    }
+    auto enrol = harness.Promote(recipe, "1.0.0+1");
+    INFO(enrol.dump(2));
+    CHECK(enrol["result"] == "enrolled");
+    auto status = nlohmann::json::parse(harness({"promote", "--status", "--json"}).out)["recipes"];
+    REQUIRE(status.size() == 1);
+    std::string warm_ns = status[0]["namespace"];
+    CHECK(warm_ns.rfind("wc-" + recipe.substr(0, 12), 0) == 0);
+    CHECK(warm_ns != kLiveStack);
+    ScopeGuard retire_always([&] { harness({"promote", recipe, "--retire"}); });
+    // On the shared network it answers to its unique name only.
+    const std::string warm_service = warm_ns + "_" + warm_ns + "-" + service;
+    CHECK(WarmFile(warm_service, "/w/index.html") == "1.0.0+1\n");
+    auto promoted = harness.Promote(recipe, "");
+    INFO(promoted.dump(2));
+    CHECK(promoted["result"] == "promoted");
+    CHECK(WarmFile(warm_service, "/w/index.html") == "1.1.0+1\n");
+    // The live services kept serving, untouched.
+    CHECK(live_serving());
+    CHECK(live.ServiceId() == before);
+    // Reaping leaves the warm deploy alone; retiring removes it completely.
+    CHECK(RunHarness({"reap", "--state", harness.dir.path() + "/state"}, Duration(120000)).exit_code == 0);
+    CHECK_FALSE(Objects(warm_ns).empty());
+    auto retire = harness({"promote", recipe, "--retire"});
+    CHECK(retire.exit_code == 0);
+    CHECK(Objects(warm_ns).empty());
+  }
+  CHECK(live_serving());
   CHECK(live.ServiceId() == before);
 }
 
