@@ -62,15 +62,6 @@ std::vector<std::string> ListRecipes(const std::string& dir) {
   return names;
 }
 
-// "20261126T081502": a folder-friendly UTC time stamp.
-std::string Stamp() {
-  std::string stamp;
-  for (char c : IsoTime(std::chrono::system_clock::now()).substr(0, 19)) {
-    if (c != '-' && c != ':') stamp += c;
-  }
-  return stamp;
-}
-
 struct ReportRequest {
   std::string run, sweep, since, recipe, out;
   int history = 30;
@@ -113,7 +104,7 @@ int WriteReportSet(const GlobalOptions& g, ReportRequest req, const std::vector<
   if (!req.recipe.empty()) set.title += " — " + req.recipe;
   set.out_dir = !req.out.empty()  ? req.out
                 : !q.sweep.empty() ? g.artifacts + "/" + q.sweep
-                                   : g.artifacts + "/report-" + Stamp();
+                                   : g.artifacts + "/report-" + UtcStamp();
   if (ledger.ok()) {
     auto runs = LoadReportRuns(ledger->get(), q, set.out_dir);
     if (!runs.ok()) return fail(3, runs.status().message());
@@ -596,7 +587,7 @@ int main(int argc, char** argv) {
   }
   plan = PlanOrder(plan);
   std::vector<RunOutcome> runs(names.size());
-  const std::string sweep_id = "sweep-" + Stamp();
+  const std::string sweep_id = "sweep-" + UtcStamp();
   Pool pool(jobs);
   progress("sweep: " + std::to_string(names.size()) + " recipes, " + std::to_string(jobs) + " slots");
   pool.Run(plan, [&](const Job& j) {

@@ -32,15 +32,6 @@ std::string ReadFile(const std::string& path, bool* ok) {
   return ss.str();
 }
 
-// 20261126T052515, from the current UTC time.
-std::string UtcStamp() {
-  std::string out;
-  for (char c : IsoTime(std::chrono::system_clock::now()).substr(0, 19)) {
-    if (c != '-' && c != ':') out += c;
-  }
-  return out;
-}
-
 // Sleeps up to `d`, returning early when the run is cancelled.
 void Nap(Duration d) {
   pollfd p{CancelToken::Signals().fd(), POLLIN, 0};

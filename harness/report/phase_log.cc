@@ -29,6 +29,14 @@ std::string IsoTime(std::chrono::system_clock::time_point t) {
   return buf;
 }
 
+std::string UtcStamp(std::chrono::system_clock::time_point t) {
+  std::string out;
+  for (char c : IsoTime(t).substr(0, 19)) {
+    if (c != '-' && c != ':') out += c;
+  }
+  return out;
+}
+
 Status WriteFileAtomic(const std::string& path, const std::string& content) {
   std::string tmp = path + ".tmp";
   {

@@ -56,6 +56,8 @@ class PhaseLog {
 
 // UTC ISO-8601 with milliseconds: "2026-11-26T05:25:15.123Z".
 std::string IsoTime(std::chrono::system_clock::time_point t);
+// "20261126T052515": a compact UTC time stamp for run ids and folder names.
+std::string UtcStamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
 // Writes `content` to `path` atomically (temp file + rename).
 Status WriteFileAtomic(const std::string& path, const std::string& content);
 // The last `max_lines` lines of `text`.

@@ -111,16 +111,13 @@ ServiceFootprint Footprint(const std::string& name, const YAML::Node& svc,
       if (int published = PublishedPort(p, env); published > 0) fp.published_ports.push_back(published);
     }
   }
-  static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
   std::vector<std::string> labels = LabelValues(svc["labels"]);
   if (svc["deploy"] && svc["deploy"].IsMap()) {
     auto more = LabelValues(svc["deploy"]["labels"]);
     labels.insert(labels.end(), more.begin(), more.end());
   }
   for (const auto& value : labels) {
-    std::string v = Interpolate(value, env);
-    for (std::sregex_iterator m(v.begin(), v.end(), kHost), end; m != end; ++m) {
-      std::string domain = (*m)[1];
+    for (const auto& domain : HostRuleDomains(Interpolate(value, env))) {
       if (std::find(fp.domains.begin(), fp.domains.end(), domain) == fp.domains.end()) fp.domains.push_back(domain);
     }
   }
@@ -301,6 +298,13 @@ std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
     env[key] = value;
   }
   return env;
+}
+
+std::vector<std::string> HostRuleDomains(const std::string& value) {
+  static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
+  std::vector<std::string> out;
+  for (std::sregex_iterator m(value.begin(), value.end(), kHost), end; m != end; ++m) out.push_back((*m)[1]);
+  return out;
 }
 
 std::string SwarmServiceName(const std::string& ns, const ComposeObjects& objects, const std::string& service) {

@@ -64,6 +64,9 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
 // The Swarm service name of a recipe's service: "<namespace>_<key>".
 std::string SwarmServiceName(const std::string& ns, const ComposeObjects& objects, const std::string& service);
 
+// The domains of router rules in a label value: Host(`a`) || HostSNI(`b`) → {a, b}.
+std::vector<std::string> HostRuleDomains(const std::string& value);
+
 // ${VAR}, ${VAR:-default}, ${VAR-default} and $VAR, as docker stack deploy interpolates them.
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env);
 

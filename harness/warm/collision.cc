@@ -191,9 +191,8 @@ Result<Inventory> ParseInventory(const std::string& services_json, const std::st
     }
     // Router domains: Host(`…`) rules in the service's labels (Traefik's convention).
     for (const auto& [k, v] : svc.labels) {
-      static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
-      for (std::sregex_iterator m(v.begin(), v.end(), kHost), end; m != end; ++m) {
-        if (!Contains(svc.domains, (*m)[1])) svc.domains.push_back((*m)[1]);
+      for (const auto& domain : HostRuleDomains(v)) {
+        if (!Contains(svc.domains, domain)) svc.domains.push_back(domain);
       }
     }
     inv.services.push_back(std::move(svc));
