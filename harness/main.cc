@@ -17,6 +17,8 @@
 #include "events/console.h"
 #include "events/events.h"
 #include "exec/local_executor.h"
+#include "exec/ssh_executor.h"
+#include "exec/target.h"
 #include "ledger/ledger.h"
 #include "ledger/reaper.h"
 #include "recipe/naming.h"
@@ -48,6 +50,8 @@ struct GlobalOptions {
   bool json = false;
   bool quiet = false;
   bool plain = false;
+  std::string target = "local";
+  SshOptions ssh;
 };
 
 std::vector<std::string> ListRecipes(const std::string& dir) {
@@ -220,6 +224,14 @@ int main(int argc, char** argv) {
   app.add_option("--domain-suffix", g.domain_suffix, "Domains are <namespace>.<suffix>")
       ->capture_default_str();
   app.add_option("--state", g.state, "Folder of the ledger and run locks")->capture_default_str();
+  app.add_option("--target", g.target,
+                 "Where the Swarm is: 'local', or a manager over SSH, ssh://[user@]host[:port]")
+      ->capture_default_str();
+  app.add_option("--ssh-key", g.ssh.identity_file,
+                 "Private key for --target (default: ssh-agent, then ~/.ssh/id_ed25519, id_ecdsa)");
+  app.add_option("--known-hosts", g.ssh.known_hosts, "known_hosts file for --target (default: ~/.ssh/known_hosts)");
+  app.add_flag("--accept-new-host-key", g.ssh.accept_new_host_key,
+               "Trust and record the key of a host not yet in known_hosts (a changed key is always refused)");
   app.add_flag("--json", g.json,
                "Machine output: the summary as JSON on stdout, progress as JSON lines on stderr");
   app.add_flag("-q,--quiet", g.quiet, "No progress on stderr");
@@ -310,8 +322,26 @@ int main(int argc, char** argv) {
     return rc == 0 ? 0 : 2;
   }
 
-  LocalExecutor exec;
-  Docker docker(&exec, g.docker);
+  // Where commands run: here, or on the target over SSH (connected once up front, so that
+  // a bad host key, key or address is reported before anything starts).
+  auto target = ParseTarget(g.target);
+  if (!target.ok()) {
+    std::cerr << "harness: --target: " << target.status().message() << "\n";
+    return 2;
+  }
+  std::unique_ptr<Executor> exec;
+  bool needs_target = !(*report) && !(*promote && promote_status);
+  if (target->local || !needs_target) {
+    exec = std::make_unique<LocalExecutor>();
+  } else {
+    auto ssh = SshExecutor::Open(*target, g.ssh);
+    if (!ssh.ok()) {
+      std::cerr << "harness: " << ssh.status().message() << "\n";
+      return 3;
+    }
+    exec = std::move(*ssh);
+  }
+  Docker docker(exec.get(), g.docker);
   // Progress: a live view on a terminal, plain lines otherwise, JSON lines with --json.
   EventBus events;
   std::unique_ptr<EventSink> console;

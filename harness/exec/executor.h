@@ -48,6 +48,29 @@ class Executor {
   virtual Result<ProcessResult> Run(const Command& cmd, const CancelToken& cancel) = 0;
   // "local", "ssh://user@host:22".
   virtual std::string Describe() const = 0;
+
+  // Makes the files of a local folder readable by the commands this executor runs, and
+  // returns the folder's path as those commands see it. Local: the folder itself; remote:
+  // a private copy on the target. Pair each with Unshare() once the commands are done.
+  virtual Result<std::string> Share(const std::string& local_dir, Deadline deadline, const CancelToken& cancel) {
+    (void)deadline;
+    (void)cancel;
+    return local_dir;
+  }
+  virtual void Unshare(const std::string& shared_dir, Deadline deadline) {
+    (void)shared_dir;
+    (void)deadline;
+  }
+
+  // A port on this machine's loopback that accepts one connection and carries it to
+  // host:port as the target sees it (an address on the target's Docker bridge, say); 0 when
+  // this machine is the target and the caller should connect directly.
+  virtual Result<int> Forward(const std::string& host, int port, Deadline deadline) {
+    (void)host;
+    (void)port;
+    (void)deadline;
+    return 0;
+  }
 };
 
 // Quotes one word for a POSIX shell: plain words stay as they are, anything else is

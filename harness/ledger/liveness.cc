@@ -4,6 +4,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -76,7 +77,11 @@ Result<SwarmLock> SwarmLock::Take(const std::string& target, Mode mode, bool wai
   } else {
     dir = fs::temp_directory_path().string();
   }
-  std::string path = dir + "/recipe-harness-swarm-" + target + ".lock";
+  std::string key = target;  // "local", "ssh://user@host:port": one lock per Swarm
+  for (char& c : key) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '@') c = '_';
+  }
+  std::string path = dir + "/recipe-harness-swarm-" + key + ".lock";
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
   int op = (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;

@@ -4,6 +4,8 @@
 #include <cctype>
 #include <mutex>
 
+#include "base/scope_guard.h"
+#include "exec/executor.h"
 #include "net/http.h"
 
 namespace harness {
@@ -14,6 +16,8 @@ struct Transfer {
   size_t max_body;
   const CancelToken* cancel;
 };
+
+
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
@@ -50,7 +54,7 @@ int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 class CurlHttpClient : public HttpClient {
  public:
-  CurlHttpClient() {
+  explicit CurlHttpClient(Executor* via) : via_(via) {
     static std::once_flag once;
     std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     curl_ = curl_easy_init();
@@ -88,6 +92,22 @@ class CurlHttpClient : public HttpClient {
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
       curl_easy_setopt(curl_, CURLOPT_POSTFIELDS, req.body.c_str());
     }
+    // Through the target: the request's host:port is reached by a forward on loopback,
+    // while the URL (and so the Host header) stays as the script wrote it.
+    curl_slist* connect_to = nullptr;
+    if (via_ != nullptr) {
+      auto url = ParseHttpUrl(req.url);
+      if (!url.ok()) return url.status();
+      auto local_port = via_->Forward(url->host, url->port, Deadline::In(req.timeout));
+      if (!local_port.ok()) return local_port.status();
+      if (*local_port > 0) {
+        connect_to = curl_slist_append(nullptr, (url->host + ":" + std::to_string(url->port) + ":127.0.0.1:" +
+                                                 std::to_string(*local_port)).c_str());
+        curl_easy_setopt(curl_, CURLOPT_CONNECT_TO, connect_to);
+        curl_easy_setopt(curl_, CURLOPT_FORBID_REUSE, 1L);  // each forward carries one connection
+      }
+    }
+    ScopeGuard free_connect_to([&] { curl_slist_free_all(connect_to); });
     curl_slist* list = nullptr;
     for (const auto& [k, v] : req.headers) list = curl_slist_append(list, (k + ": " + v).c_str());
     if (list) curl_easy_setopt(curl_, CURLOPT_HTTPHEADER, list);
@@ -107,12 +127,13 @@ class CurlHttpClient : public HttpClient {
   }
 
  private:
+  Executor* via_ = nullptr;
   CURL* curl_ = nullptr;
 };
 
 }  // namespace
 
-std::unique_ptr<HttpClient> NewCurlHttpClient() { return std::make_unique<CurlHttpClient>(); }
+std::unique_ptr<HttpClient> NewCurlHttpClient(Executor* via) { return std::make_unique<CurlHttpClient>(via); }
 
 Result<UrlParts> ParseHttpUrl(const std::string& url) {
   const std::string scheme = "http://";

@@ -40,7 +40,10 @@ class HttpClient {
   virtual Result<HttpResponse> Send(const HttpRequest& req, const CancelToken& cancel) = 0;
 };
 
-std::unique_ptr<HttpClient> NewCurlHttpClient();
+class Executor;
+// `via`: connections go through the executor's target (Executor::Forward), so that
+// addresses are reached as the target sees them; null or a local executor: directly.
+std::unique_ptr<HttpClient> NewCurlHttpClient(Executor* via = nullptr);
 
 // Splits "http://host:port/path?q" into its parts. Port defaults to 80.
 struct UrlParts {

@@ -187,7 +187,7 @@ bool ColdRun::Start() {
   // The Swarm lock (shared, or exclusive for an isolated run), the run's own lock (its
   // liveness for reapers) and its ledger entry come before anything is created.
   auto swarm_lock = SwarmLock::Take(
-      "local", opts_.isolated ? SwarmLock::Mode::kExclusive : SwarmLock::Mode::kShared,
+      swarm_.docker()->executor()->Describe(), opts_.isolated ? SwarmLock::Mode::kExclusive : SwarmLock::Mode::kShared,
       opts_.wait_for_isolation, cancel_, [&] {
         Say(opts_.isolated ? "waiting until no other harness run is active (isolated run)"
                            : "waiting for an isolated harness run to finish");
@@ -313,7 +313,7 @@ bool ColdRun::Prepare() {
   for (const auto& s : staged_->objects.services) {
     full_services_.push_back(SwarmServiceName(out_.namespace_name, staged_->objects, s));
   }
-  http_ = NewCurlHttpClient();
+  http_ = NewCurlHttpClient(swarm_.docker()->executor());
   host_ = std::make_unique<RunHost>(&swarm_, http_.get(), out_.namespace_name, staged_->objects.services,
                                     secret_values_, out_.artifacts + "/files", &log_, &redactor_,
                                     staged_->objects.renamed);

@@ -366,7 +366,16 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
             objs.configs[key] = swarm_name;
           }
           if (external || !obj.IsMap()) continue;
-          if (obj["file"]) obj["file"] = Absolute(recipe_dir, obj["file"].as<std::string>());
+          if (obj["file"]) {
+            // A copy beside the staged compose files, named relative to them, so that the
+            // staging folder is complete on its own (a remote target gets a copy of it).
+            std::string from = Absolute(recipe_dir, obj["file"].as<std::string>());
+            std::string name = std::string(kind) + "-" + key;
+            std::error_code ec;
+            fs::copy_file(from, stage_dir + "/" + name, fs::copy_options::overwrite_existing, ec);
+            if (ec) return Status::InvalidArgument(src + ": " + kind + " '" + key + "': cannot read " + from + ": " + ec.message());
+            obj["file"] = "./" + name;
+          }
           AddLabels(obj, labels);
         }
       }

@@ -2,8 +2,10 @@
 //
 // Reads each compose file of the recipe, adds the harness labels (harness.run,
 // harness.namespace) to every service (service and container labels) and to every network,
-// volume, config and secret the stack will create, makes relative `file:` paths absolute,
-// and writes the result into the run's private staging folder (never into the recipe).
+// volume, config and secret the stack will create, and writes the result into the run's
+// private staging folder (never into the recipe), together with a copy of each file that
+// a config or secret is made from (`file: ./configs-<key>`), so that the folder is
+// complete on its own and can be copied to a remote target.
 // It also reports the names the stack will derive, so that their lengths can be checked
 // before anything is created.
 #pragma once

@@ -2,11 +2,16 @@
 
 #include <poll.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
 
+#include "base/scope_guard.h"
+
 namespace harness {
+
+namespace fs = std::filesystem;
 namespace {
 
 constexpr Duration kStepTimeout{30000};    // one docker command
@@ -139,10 +144,20 @@ Result<std::vector<SwarmRuntime::ServiceVersion>> SwarmRuntime::ServiceVersions(
 Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::string>& files,
                                  const std::map<std::string, std::string>& env, PhaseLog* log,
                                  Deadline deadline, const CancelToken& cancel) {
+  // The staged files sit in one folder of this machine; the target reads its own copy.
+  std::string local_dir = files.empty() ? "" : fs::path(files.front()).parent_path().string();
+  for (const auto& f : files) {
+    if (fs::path(f).parent_path().string() != local_dir) {
+      return Status::InvalidArgument("compose files to deploy must share one folder: " + f);
+    }
+  }
+  auto shared = docker_->executor()->Share(local_dir, deadline, cancel);
+  if (!shared.ok()) return shared.status();
+  ScopeGuard unshare([&] { docker_->executor()->Unshare(*shared, Deadline::In(Duration(30000))); });
   std::vector<std::string> args = {"stack", "deploy", "--resolve-image", "never", "--prune"};
   for (const auto& f : files) {
     args.push_back("--compose-file");
-    args.push_back(f);
+    args.push_back(*shared + "/" + fs::path(f).filename().string());
   }
   args.push_back(ns);
   std::vector<std::pair<std::string, std::string>> envv(env.begin(), env.end());

@@ -36,6 +36,7 @@ struct LabelledNamespace {
 class SwarmRuntime {
  public:
   explicit SwarmRuntime(Docker* docker) : docker_(docker) {}
+  Docker* docker() const { return docker_; }
 
   // Docker answers and this node is a Swarm manager.
   Status Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel);

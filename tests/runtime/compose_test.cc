@@ -93,7 +93,12 @@ TEST_CASE("staging labels every object and reports derived names", "[compose]") 
   CHECK_FALSE(doc["networks"]["proxy"]["labels"]);  // external: not ours to label
   CHECK_FALSE(doc["secrets"]["db_password"]["labels"]);
   CHECK(doc["configs"]["app_conf"]["labels"]["harness.run"].as<std::string>() == "r1");
-  CHECK(doc["configs"]["app_conf"]["file"].as<std::string>() == (t.root / "recipe" / "app.conf").string());
+  // The config's file is copied beside the staged compose file and named relative to it.
+  CHECK(doc["configs"]["app_conf"]["file"].as<std::string>() == "./configs-app_conf");
+  std::ifstream copied(fs::path(staged->files[0]).parent_path() / "configs-app_conf");
+  std::string copy((std::istreambuf_iterator<char>(copied)), std::istreambuf_iterator<char>());
+  std::ifstream source(t.root / "recipe" / "app.conf");
+  CHECK(copy == std::string((std::istreambuf_iterator<char>(source)), std::istreambuf_iterator<char>()));
 
   // The recipe folder itself is untouched.
   std::ifstream orig(t.root / "recipe" / "compose.yml");
