@@ -515,6 +515,7 @@ Status ColdRun::Test() {
   nlohmann::json results = nlohmann::json::array();
   int failed = 0;
   std::string first_failure;
+  Status infra_failure;
   for (const auto& t : spec_->tests) {
     if (cancel_.cancelled()) break;
     auto started = Clock::now();
@@ -560,12 +561,19 @@ Status ColdRun::Test() {
       Emit(e);
     }
     to.traceback = redactor_.Apply(to.traceback);
+    bool infra = to.status.code() == Status::Code::kInfra;
+    if (infra) infra_failure = to.status;
     out_.tests.push_back(std::move(to));
+    // The harness, Docker or the target failed under the test: the rest would not be
+    // judged fairly either.
+    if (infra) break;
   }
   test.Observe("tests", results);
   Status status;
   if (cancel_.cancelled()) {
     status = Interrupted();
+  } else if (!infra_failure.ok()) {
+    status = infra_failure;
   } else if (failed > 0) {
     status = Status::Failed(std::to_string(failed) + " of " + std::to_string(spec_->tests.size()) +
                             " tests failed; first: " + first_failure);

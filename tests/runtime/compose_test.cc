@@ -60,6 +60,7 @@ networks:
 TEST_CASE("staging labels every object and reports derived names", "[compose]") {
   TempTree t;
   t.Write("compose.yml", kCompose);
+  t.Write("app.conf", "listen 8080\n");
   std::map<std::string, std::string> labels = {{"harness.run", "r1"}, {"harness.namespace", "web-abc123"}};
   std::map<std::string, std::string> env = {{"STACK_NAME", "web-abc123"},
                                             {"SECRET_DB_PASSWORD_VERSION", "v1"},
@@ -99,6 +100,13 @@ TEST_CASE("staging labels every object and reports derived names", "[compose]") 
   std::string copy((std::istreambuf_iterator<char>(copied)), std::istreambuf_iterator<char>());
   std::ifstream source(t.root / "recipe" / "app.conf");
   CHECK(copy == std::string((std::istreambuf_iterator<char>(source)), std::istreambuf_iterator<char>()));
+
+  // A config whose file is missing is refused by name.
+  fs::remove(t.root / "recipe" / "app.conf");
+  auto missing = StageCompose((t.root / "recipe").string(), {"compose.yml"}, labels, env, "web-abc123",
+                              (t.root / "stage").string());
+  REQUIRE_FALSE(missing.ok());
+  CHECK_THAT(missing.status().message(), Catch::Contains("configs 'app_conf': cannot read "));
 
   // The recipe folder itself is untouched.
   std::ifstream orig(t.root / "recipe" / "compose.yml");

@@ -121,7 +121,7 @@ TestSshd::TestSshd() : dir_("harness-sshd") {
         "AllowTcpForwarding yes\n"
         "MaxStartups 100\n"
         "MaxSessions 50\n"
-        "LogLevel VERBOSE\n");
+        "LogLevel DEBUG1\n");
   std::string log = dir() + "/sshd.log";
   std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f", dir() + "/sshd_config", "-E", log};
   std::vector<char*> argv;

@@ -51,9 +51,10 @@ int HttpRequestFn(lua_State* L) {
   Result<HttpResponse> r = host->Http(req, engine->deadline());
   if (!r.ok()) {
     Status s = r.status();
-    if (s.code() == Status::Code::kCancelled) engine->Abort(L, s);
-    if (engine->deadline().passed()) engine->Abort(L, Status::Timeout("ran past its time budget"));
     std::string msg = "http " + req.method + " " + req.url + ": " + s.message();
+    if (s.code() == Status::Code::kCancelled) engine->Abort(L, s);
+    if (s.code() == Status::Code::kInfra) engine->Abort(L, Status::Infra(msg));  // not the recipe's fault
+    if (engine->deadline().passed()) engine->Abort(L, Status::Timeout("ran past its time budget"));
     lua_pushstring(L, msg.c_str());
     return lua_error(L);
   }

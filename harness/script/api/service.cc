@@ -22,10 +22,13 @@ Deadline OptTimeout(lua_State* L, int idx, Deadline base) {
 }
 
 // Turns an error from the host into the right Lua error: an abort for timeouts and
-// cancellation of the hook, a plain message otherwise.
+// cancellation of the hook and for infrastructure failures (a lost connection to the
+// target is not the recipe's fault, and a script must not catch it), a plain message
+// otherwise.
 [[noreturn]] void RaiseHostError(lua_State* L, ScriptEngine* engine, const Status& s,
                                  const std::string& what) {
   if (s.code() == Status::Code::kCancelled) engine->Abort(L, s);
+  if (s.code() == Status::Code::kInfra) engine->Abort(L, s.Prefixed(what));
   if (engine->deadline().passed()) engine->Abort(L, Status::Timeout("ran past its time budget"));
   lua_pushstring(L, (what + ": " + s.message()).c_str());
   lua_error(L);
