@@ -330,16 +330,25 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::unique_ptr<Executor> exec;
+  std::vector<Finding> target_findings;  // doctor reports the connection as a finding
   bool needs_target = !(*report) && !(*promote && promote_status);
   if (target->local || !needs_target) {
     exec = std::make_unique<LocalExecutor>();
   } else {
     auto ssh = SshExecutor::Open(*target, g.ssh);
     if (!ssh.ok()) {
+      if (*doctor) {
+        target_findings.push_back({"target", Finding::Level::kFail, ssh.status().message(),
+                                   "check --target, --ssh-key and --known-hosts (docs/cli.md, Targets)"});
+        std::cout << (g.json ? DoctorJson(target_findings).dump(2) + "\n" : DoctorText(target_findings));
+        return DoctorExitCode(target_findings);
+      }
       std::cerr << "harness: " << ssh.status().message() << "\n";
       return 3;
     }
     exec = std::move(*ssh);
+    target_findings.push_back({"target", Finding::Level::kOk,
+                               target->Describe() + ": host key known, key accepted", ""});
   }
   Docker docker(exec.get(), g.docker);
   // Progress: a live view on a terminal, plain lines otherwise, JSON lines with --json.
@@ -408,7 +417,8 @@ int main(int argc, char** argv) {
   }
   if (*doctor) {
     SwarmRuntime swarm(&docker);
-    auto findings = RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker);
+    auto findings = target_findings;
+    for (auto& f : RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker)) findings.push_back(std::move(f));
     std::cout << (g.json ? DoctorJson(findings).dump(2) + "\n" : DoctorText(findings));
     return DoctorExitCode(findings);
   }

@@ -45,8 +45,22 @@ double FreeBytes(fs::path path) {
   return static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
 }
 
-Finding Disk(const std::string& what, const std::string& path) {
-  double free = FreeBytes(path);
+// Free bytes on the target's file system holding `path`, by `df -Pk`.
+double RemoteFreeBytes(Executor* exec, const std::string& path) {
+  Command cmd;
+  cmd.argv = {"df", "-Pk", path};
+  cmd.deadline = Deadline::In(kStep);
+  auto r = exec->Run(cmd, CancelToken::None());
+  if (!r.ok() || !r->ok()) return -1;
+  std::istringstream in(r->out);
+  std::string header, fsname;
+  double blocks = 0, used = 0, avail = -1;
+  std::getline(in, header);
+  in >> fsname >> blocks >> used >> avail;
+  return avail < 0 ? -1 : avail * 1024.0;
+}
+
+Finding Disk(const std::string& what, const std::string& path, double free) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.1f GiB free", free / kGiB);
   std::string detail = std::string(buf) + " for " + what + " (" + path + ")";
@@ -149,8 +163,14 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
   }
 
   auto root = docker->Run({"info", "--format", "{{.DockerRootDir}}"}, nullptr, Deadline::In(kStep), never);
-  if (root.ok() && root->ok()) out.push_back(Disk("Docker", Trim(root->out)));
-  out.push_back(Disk("artifacts", fs::absolute(opts.artifacts_dir).string()));
+  if (root.ok() && root->ok()) {
+    std::string dir = Trim(root->out);
+    bool here = docker->executor()->Describe() == "local";
+    double free = here ? FreeBytes(dir) : RemoteFreeBytes(docker->executor(), dir);
+    out.push_back(Disk(here ? "Docker" : "Docker on " + docker->executor()->Describe(), dir, free));
+  }
+  std::string artifacts = fs::absolute(opts.artifacts_dir).string();
+  out.push_back(Disk("artifacts", artifacts, FreeBytes(artifacts)));
 
   auto clock = docker->Run({"info", "--format", "{{.SystemTime}}"}, nullptr, Deadline::In(kStep), never);
   if (clock.ok() && clock->ok()) {

@@ -67,6 +67,13 @@ TEST_CASE("ssh target: a recipe passes through the target, another fails; both a
   }
   CHECK_FALSE(staged_left);
 
+  // doctor checks the target's Docker and Swarm through the connection.
+  auto doctor = RunHarness(Through(sshd, artifacts.path(), {"doctor"}), Duration(60000));
+  INFO(doctor.out);
+  CHECK(doctor.exit_code == 0);
+  CHECK_THAT(doctor.out, Catch::Contains("ok    target: " + sshd.target() + ": host key known, key accepted"));
+  CHECK_THAT(doctor.out, Catch::Contains("free for Docker on " + sshd.target()));
+
   auto fail = RunHarness(Through(sshd, artifacts.path(), {"run", "runtime-error"}), Duration(180000));
   INFO(fail.err << "\n" << fail.out);
   CHECK(fail.exit_code == 1);
@@ -129,6 +136,17 @@ TEST_CASE("ssh target: host key mismatch, a refused key, an unreachable host: ex
                            sshd.known_hosts()});
   CHECK(unreachable.exit_code == 3);
   CHECK_THAT(unreachable.err, Catch::Contains("ssh://root@127.0.0.1:1: cannot reach the host: Connection refused"));
+
+  // doctor reports the same as a finding, in its JSON too.
+  auto doctor = RunHarness({"--json", "--target", sshd.target(), "--ssh-key", sshd.client_key(), "--known-hosts",
+                            sshd.wrong_known_hosts(), "doctor"},
+                           Duration(60000));
+  CHECK(doctor.exit_code == 3);
+  auto findings = nlohmann::json::parse(doctor.out, nullptr, false);
+  REQUIRE(findings.is_object());
+  CHECK(findings["findings"][0]["check"] == "target");
+  CHECK(findings["findings"][0]["level"] == "fail");
+  CHECK_THAT(findings["findings"][0]["detail"].get<std::string>(), Catch::Contains("the host key has CHANGED"));
 
   for (const auto& r : {mismatch, stranger, unreachable}) {
     CHECK(r.namespace_name.empty());
