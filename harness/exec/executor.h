@@ -8,7 +8,9 @@
 // Thread-safety: an Executor may be used from several threads at once.
 #pragma once
 
+#include <functional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -24,6 +26,9 @@ struct Command {
   std::vector<std::pair<std::string, std::string>> env;    // added to the inherited environment
   Deadline deadline = Deadline::Never();
   size_t max_output = 8 << 20;                             // per stream; the rest is dropped
+  // Called on the running thread with each piece of output as it arrives (1 stdout,
+  // 2 stderr), before the command ends; the output is still collected in the result.
+  std::function<void(int stream, std::string_view data)> on_output;
 };
 
 struct ProcessResult {

@@ -177,6 +177,7 @@ Result<ProcessResult> LocalExecutor::Run(const Command& cmd, const CancelToken& 
       if (r > 0) {
         size_t room = cmd.max_output > sink.size() ? cmd.max_output - sink.size() : 0;
         sink.append(buf, std::min(room, static_cast<size_t>(r)));
+        if (cmd.on_output) cmd.on_output(p.fd == out_r ? 1 : 2, std::string_view(buf, static_cast<size_t>(r)));
       } else if (r == 0 || (errno != EINTR && errno != EAGAIN)) {
         CloseFd(fd);
       }

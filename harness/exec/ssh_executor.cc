@@ -493,6 +493,7 @@ Result<ProcessResult> SshExecutor::Run(const Command& cmd, const CancelToken& ca
         if (n > 0) {
           size_t room = cmd.max_output > sink.size() ? cmd.max_output - sink.size() : 0;
           sink.append(buf, std::min<size_t>(room, n));
+          if (cmd.on_output) cmd.on_output(stream == 0 ? 1 : 2, std::string_view(buf, static_cast<size_t>(n)));
           progressed = true;
           continue;
         }
