@@ -24,6 +24,7 @@
 #include "recipe/naming.h"
 #include "recipe/releases.h"
 #include "recipe/run.h"
+#include "runtime/nodes.h"
 #include "runtime/swarm.h"
 #include "sched/scheduler.h"
 #include "warm/collision.h"
@@ -418,7 +419,10 @@ int main(int argc, char** argv) {
   if (*doctor) {
     SwarmRuntime swarm(&docker);
     auto findings = target_findings;
-    for (auto& f : RunDoctor({g.recipes, g.state, g.artifacts}, &swarm, &docker)) findings.push_back(std::move(f));
+    NodeReach reach(exec.get(), target->local ? std::nullopt : std::optional<Target>(*target), g.ssh);
+    for (auto& f : RunDoctor({g.recipes, g.state, g.artifacts, &reach}, &swarm, &docker)) {
+      findings.push_back(std::move(f));
+    }
     std::cout << (g.json ? DoctorJson(findings).dump(2) + "\n" : DoctorText(findings));
     return DoctorExitCode(findings);
   }

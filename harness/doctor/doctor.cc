@@ -13,6 +13,7 @@
 #include "ledger/ledger.h"
 #include "ledger/liveness.h"
 #include "runtime/compose.h"
+#include "runtime/nodes.h"
 
 namespace harness {
 namespace fs = std::filesystem;
@@ -68,6 +69,41 @@ Finding Disk(const std::string& what, const std::string& path, double free) {
   if (free < 1 * kGiB) return Bad("disk", detail, "free disk space: deploys and images need room");
   if (free < 5 * kGiB) return Warn("disk", detail, "little room left; prune images and old artifacts");
   return Ok("disk", detail);
+}
+
+// One node of the Swarm other than the target's: reachable, its engine, the images on it.
+Finding NodeFinding(const SwarmNode& n, NodeReach* reach, const std::string& binary,
+                    const std::map<std::string, std::vector<std::string>>& needed) {
+  std::string who = "node " + n.hostname + " (" + n.address + ", " + n.role + ")";
+  if (n.state != "ready" || n.availability != "active") {
+    return Warn("node", who + ": " + n.state + ", " + n.availability,
+                "bring it back, or drain it so that nothing is scheduled there");
+  }
+  auto exec = reach->For(n);
+  if (!exec.ok()) {
+    return Bad("node", who + ": " + exec.status().message(),
+               "every node must accept the target's SSH user and key, and be in --known-hosts");
+  }
+  Docker d(*exec, binary);
+  auto version = d.Run({"version", "--format", "{{.Server.Version}}"}, nullptr, Deadline::In(kStep),
+                       CancelToken::None());
+  if (!version.ok() || !version->ok()) {
+    return Bad("node", who + ": Docker does not answer: " +
+                           (version.ok() ? Trim(version->err) : version.status().message()),
+               "start dockerd on the node");
+  }
+  std::string missing;
+  for (const auto& [image, recipes] : needed) {
+    auto r = d.Run({"image", "inspect", "--format", "{{.Id}}", image}, nullptr, Deadline::In(kStep),
+                   CancelToken::None());
+    if (!r.ok() || !r->ok()) missing += (missing.empty() ? "" : ", ") + image;
+  }
+  std::string detail = who + ": engine " + Trim(version->out);
+  if (!missing.empty()) {
+    return Bad("node", detail + "; images missing: " + missing,
+               "load them there (docker save IMAGE | docker -H <node> load); tasks placed there cannot start");
+  }
+  return Ok("node", detail + "; all " + std::to_string(needed.size()) + " image(s) present");
 }
 
 }  // namespace
@@ -159,6 +195,17 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
     } else {
       out.push_back(Bad("images", image + " missing (needed by " + users + ")",
                         "build or load it on every node (scripts/setup builds the bundled one)"));
+    }
+  }
+
+  // Every other node of a multi-node Swarm: reachable, its engine, the images on it.
+  if (opts.nodes != nullptr) {
+    auto nodes = ListNodes(docker, Deadline::In(kStep));
+    if (nodes.ok() && nodes->size() > 1) {
+      for (const auto& n : *nodes) {
+        if (n.self) continue;
+        out.push_back(NodeFinding(n, opts.nodes, docker->binary(), needed));
+      }
     }
   }
 

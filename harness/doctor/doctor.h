@@ -22,10 +22,13 @@ struct Finding {
   std::string fix;   // what to do about it (empty when ok)
 };
 
+class NodeReach;
+
 struct DoctorOptions {
   std::string recipes_dir;
   std::string state_dir;
   std::string artifacts_dir;
+  NodeReach* nodes = nullptr;  // when set, every other node of the Swarm is checked too
 };
 
 std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, Docker* docker);

@@ -2,6 +2,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
@@ -46,12 +47,12 @@ int FreePort() {
   return ntohs(a.sin_port);
 }
 
-bool Accepts(int port) {
+bool Accepts(const std::string& address, int port) {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_port = htons(port);
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  inet_pton(AF_INET, address.c_str(), &a.sin_addr);
   bool ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   close(fd);
   return ok;
@@ -90,26 +91,32 @@ std::map<int, std::pair<int, std::string>> Processes() {
 
 }  // namespace
 
-TestSshd::TestSshd() : dir_("harness-sshd") {
+TestSshd::TestSshd(const TestSshdOptions& options) : dir_("harness-sshd"), address_(options.address) {
   mkdir("/run/sshd", 0755);  // sshd's privilege-separation folder
-  Keygen(dir() + "/host_ed25519");
-  Keygen(dir() + "/client_ed25519");
-  Keygen(dir() + "/stranger_ed25519");
-  Keygen(dir() + "/impostor_ed25519");
-  port_ = FreePort();
+  for (const char* key : {"host_ed25519", "client_ed25519", "stranger_ed25519", "impostor_ed25519"}) {
+    if (options.keys_from.empty()) {
+      Keygen(dir() + "/" + key);
+      continue;
+    }
+    for (const std::string suffix : {"", ".pub"}) {
+      Write(dir() + "/" + key + suffix, Read(options.keys_from + "/" + key + suffix));
+    }
+    chmod((dir() + "/" + key).c_str(), 0600);
+  }
+  port_ = options.port > 0 ? options.port : FreePort();
   Write(dir() + "/authorized_keys", Read(client_key() + ".pub"));
   auto host_line = [&](const std::string& pub) {
     std::istringstream in(Read(pub));
     std::string type, key;
     in >> type >> key;
-    return "[127.0.0.1]:" + std::to_string(port_) + " " + type + " " + key + "\n";
+    return "[" + address_ + "]:" + std::to_string(port_) + " " + type + " " + key + "\n";
   };
   Write(known_hosts(), host_line(dir() + "/host_ed25519.pub"));
   Write(wrong_known_hosts(), host_line(dir() + "/impostor_ed25519.pub"));
   chmod(known_hosts().c_str(), 0600);
   Write(dir() + "/sshd_config",
         "Port " + std::to_string(port_) + "\n"
-        "ListenAddress 127.0.0.1\n"
+        "ListenAddress " + address_ + "\n"
         "HostKey " + dir() + "/host_ed25519\n"
         "PidFile " + dir() + "/sshd.pid\n"
         "AuthorizedKeysFile " + dir() + "/authorized_keys\n"
@@ -121,9 +128,13 @@ TestSshd::TestSshd() : dir_("harness-sshd") {
         "AllowTcpForwarding yes\n"
         "MaxStartups 100\n"
         "MaxSessions 50\n"
-        "LogLevel DEBUG1\n");
+        "LogLevel DEBUG1\n" +
+        (options.docker_host.empty() ? "" : "SetEnv DOCKER_HOST=" + options.docker_host + "\n"));
   std::string log = dir() + "/sshd.log";
   std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f", dir() + "/sshd_config", "-E", log};
+  if (!options.netns.empty()) {
+    args.insert(args.begin(), {"/usr/bin/nsenter", "--net=/var/run/netns/" + options.netns});
+  }
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
@@ -134,7 +145,7 @@ TestSshd::TestSshd() : dir_("harness-sshd") {
   posix_spawn_file_actions_destroy(&fa);
   REQUIRE(rc == 0);
   Deadline up = Deadline::In(Duration(20000));
-  while (!Accepts(port_) && !up.passed()) {
+  while (!Accepts(address_, port_) && !up.passed()) {
     int st = 0;
     if (waitpid(pid_, &st, WNOHANG) == pid_) {
       pid_ = -1;
@@ -142,7 +153,7 @@ TestSshd::TestSshd() : dir_("harness-sshd") {
     }
     usleep(20000);
   }
-  REQUIRE(Accepts(port_));
+  REQUIRE(Accepts(address_, port_));
 }
 
 TestSshd::~TestSshd() {

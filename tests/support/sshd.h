@@ -12,15 +12,24 @@
 
 namespace harness::testing {
 
+struct TestSshdOptions {
+  std::string netns;                 // run in this network namespace (ip netns), if set
+  std::string address = "127.0.0.1";
+  int port = 0;                      // 0: a free port
+  std::string docker_host;           // DOCKER_HOST for the sessions (sshd SetEnv), if set
+  std::string keys_from;             // reuse the host and client keys of this folder
+};
+
 class TestSshd {
  public:
-  TestSshd();  // fails the current test (Catch REQUIRE) if sshd does not come up
+  // Fails the current test (Catch REQUIRE) if sshd does not come up.
+  explicit TestSshd(const TestSshdOptions& options = {});
   ~TestSshd();
   TestSshd(const TestSshd&) = delete;
   TestSshd& operator=(const TestSshd&) = delete;
 
   int port() const { return port_; }
-  std::string target() const { return "ssh://root@127.0.0.1:" + std::to_string(port_); }
+  std::string target() const { return "ssh://root@" + address_ + ":" + std::to_string(port_); }
   std::string dir() const { return dir_.path(); }
   std::string client_key() const { return dir() + "/client_ed25519"; }
   std::string stranger_key() const { return dir() + "/stranger_ed25519"; }  // not authorised
@@ -35,6 +44,7 @@ class TestSshd {
 
  private:
   TempDir dir_;
+  std::string address_;
   int port_ = 0;
   int pid_ = -1;
 };
