@@ -352,6 +352,8 @@ int main(int argc, char** argv) {
                                target->Describe() + ": host key known, key accepted", ""});
   }
   Docker docker(exec.get(), g.docker);
+  // The Swarm's other nodes are reached over SSH like the target (never from a local one).
+  NodeReach reach(exec.get(), target->local ? std::nullopt : std::optional<Target>(*target), g.ssh);
   // Progress: a live view on a terminal, plain lines otherwise, JSON lines with --json.
   EventBus events;
   std::unique_ptr<EventSink> console;
@@ -377,6 +379,7 @@ int main(int argc, char** argv) {
       return 3;
     }
     SwarmRuntime swarm(&docker);
+    swarm.set_nodes(&reach);
     Reaper reaper(ledger->get(), &swarm, g.state);
     auto outcomes = reaper.Reap(dry, Deadline::In(Duration(600000)));
     if (!outcomes.ok()) {
@@ -419,7 +422,6 @@ int main(int argc, char** argv) {
   if (*doctor) {
     SwarmRuntime swarm(&docker);
     auto findings = target_findings;
-    NodeReach reach(exec.get(), target->local ? std::nullopt : std::optional<Target>(*target), g.ssh);
     for (auto& f : RunDoctor({g.recipes, g.state, g.artifacts, &reach}, &swarm, &docker)) {
       findings.push_back(std::move(f));
     }
@@ -433,6 +435,7 @@ int main(int argc, char** argv) {
   base.recipes_dir = g.recipes;
   base.artifacts_dir = g.artifacts;
   base.domain_suffix = g.domain_suffix;
+  base.nodes = &reach;
 
   if (*promote) {
     if (promote_status) return PromoteStatus(g);

@@ -7,19 +7,19 @@
 namespace harness {
 
 Result<std::vector<ReapOutcome>> Reaper::Reap(bool dry_run, Deadline deadline) {
-  struct Target {
+  struct Candidate {
     std::string run_id;
     std::string owner;
     bool in_ledger = false;
     bool labelled = false;
     bool ended = false;
   };
-  std::map<std::string, Target> targets;
+  std::map<std::string, Candidate> targets;
   if (ledger_ != nullptr) {
     auto runs = ledger_->RunsWithOpenResources();
     if (!runs.ok()) return runs.status();
     for (const auto& r : *runs) {
-      Target& t = targets[r.namespace_name];
+      Candidate& t = targets[r.namespace_name];
       t.run_id = r.id;
       t.in_ledger = true;
       t.ended = !r.ended_at.empty();
@@ -28,7 +28,7 @@ Result<std::vector<ReapOutcome>> Reaper::Reap(bool dry_run, Deadline deadline) {
   auto labelled = swarm_->LabelledNamespaces(deadline);
   if (!labelled.ok()) return labelled.status();
   for (const auto& l : *labelled) {
-    Target& t = targets[l.namespace_name];
+    Candidate& t = targets[l.namespace_name];
     t.labelled = true;
     if (t.run_id.empty()) t.run_id = l.run_id;
     t.owner = l.owner;

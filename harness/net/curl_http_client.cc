@@ -95,10 +95,10 @@ class CurlHttpClient : public HttpClient {
     // Through the target: the request's host:port is reached by a forward on loopback,
     // while the URL (and so the Host header) stays as the script wrote it.
     curl_slist* connect_to = nullptr;
-    if (via_ != nullptr) {
+    if (Executor* via = req.via != nullptr ? req.via : via_; via != nullptr) {
       auto url = ParseHttpUrl(req.url);
       if (!url.ok()) return url.status();
-      auto local_port = via_->Forward(url->host, url->port, Deadline::In(req.timeout));
+      auto local_port = via->Forward(url->host, url->port, Deadline::In(req.timeout));
       if (!local_port.ok()) return local_port.status();
       if (*local_port > 0) {
         connect_to = curl_slist_append(nullptr, (url->host + ":" + std::to_string(url->port) + ":127.0.0.1:" +

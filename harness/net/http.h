@@ -15,6 +15,7 @@
 
 namespace harness {
 
+class Executor;
 using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
@@ -24,6 +25,9 @@ struct HttpRequest {
   std::string body;
   Duration timeout{10000};
   size_t max_body = 16 << 20;
+  // Connect from this executor's machine (Executor::Forward): the address is one that
+  // machine sees. Null: the client's own default.
+  Executor* via = nullptr;
 };
 
 struct HttpResponse {
@@ -40,7 +44,6 @@ class HttpClient {
   virtual Result<HttpResponse> Send(const HttpRequest& req, const CancelToken& cancel) = 0;
 };
 
-class Executor;
 // `via`: connections go through the executor's target (Executor::Forward), so that
 // addresses are reached as the target sees them; null or a local executor: directly.
 std::unique_ptr<HttpClient> NewCurlHttpClient(Executor* via = nullptr);

@@ -23,6 +23,7 @@ namespace {
 
 constexpr int kEvidenceLogLines = 50;
 constexpr Duration kCheckTimeout{30000};
+constexpr Duration kImageCopyTimeout{600000};
 
 std::string ReadFile(const std::string& path, bool* ok) {
   std::ifstream f(path, std::ios::binary);
@@ -61,6 +62,7 @@ ColdRun::ColdRun(RunOptions opts, Docker* docker, ProgressFn progress)
       log_(&redactor_, progress_),
       swarm_(docker) {
   out_.recipe = opts_.recipe;
+  swarm_.set_nodes(opts_.nodes);
 }
 
 RunOutcome ColdRun::Execute() {
@@ -304,6 +306,11 @@ bool ColdRun::Prepare() {
   daemon_ = swarm_.DaemonIdentity(Deadline::In(Duration(10000)));
   if (!daemon_.empty()) prepare.Observe("docker_daemon", daemon_);
   if (Status s = swarm_.CheckImages(staged_->objects.images, &prepare, Deadline::In(kCheckTimeout), cancel_);
+      !s.ok()) {
+    return refuse(s);
+  }
+  // Tasks may land on any node: each needs the images (no registry is consulted).
+  if (Status s = swarm_.SpreadImages(staged_->objects.images, &prepare, Deadline::In(kImageCopyTimeout), cancel_);
       !s.ok()) {
     return refuse(s);
   }

@@ -18,6 +18,8 @@
 
 namespace harness {
 
+class NodeReach;
+
 class EventSink;
 
 struct RunOptions {
@@ -41,6 +43,9 @@ struct RunOptions {
   };
   std::optional<FirstAttempt> retry_of;
   EventSink* events = nullptr;  // the run's events (run, phases, tests), when set
+  // How to reach the Swarm's other nodes (containers to probe or exec into, images,
+  // volumes to remove); null: only the target's own node.
+  NodeReach* nodes = nullptr;
   // A warm-canon deploy instead of a cold run: into the recipe's warm namespace, with its
   // kept secrets, services on shared networks under unique names, and no teardown — the
   // deploy stays (a failed one is the promotion's to restore or remove).

@@ -46,6 +46,7 @@ Result<HttpResponse> RunHost::Http(HttpRequest req, Deadline deadline) {
   if (!has_host) req.headers.emplace_back("Host", url->host + ":" + std::to_string(url->port));
   std::string original = req.url;
   req.url = "http://" + *addr + ":" + std::to_string(url->port) + url->path;
+  req.via = container->node;  // the address is the node's own: connect from there
   Duration left = deadline.remaining();
   if (left < req.timeout) req.timeout = std::max(left, Duration(1));
   auto r = http_->Send(req, cancel());
@@ -108,7 +109,7 @@ Status RunHost::Known(const std::string& service) const {
                           Join(services_) + ")");
 }
 
-Result<std::string> RunHost::Container(const std::string& service, Deadline deadline) {
+Result<SwarmRuntime::Located> RunHost::Container(const std::string& service, Deadline deadline) {
   if (Status s = Known(service); !s.ok()) return s;
   return swarm_->ContainerOf(ns_, Key(service), deadline, cancel());
 }

@@ -58,7 +58,7 @@ class RunHost : public ScriptHost {
 
  private:
   Status Known(const std::string& service) const;
-  Result<std::string> Container(const std::string& service, Deadline deadline);
+  Result<SwarmRuntime::Located> Container(const std::string& service, Deadline deadline);
   void Record(nlohmann::json c);
 
   SwarmRuntime* swarm_;

@@ -2,6 +2,7 @@
 
 #include <poll.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -197,50 +198,31 @@ Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* 
   return snap;
 }
 
-Result<std::string> SwarmRuntime::ContainerOf(const std::string& ns, const std::string& service,
-                                              Deadline deadline, const CancelToken& cancel) {
-  std::string full = ns + "_" + service;
-  std::vector<std::string> args = {"ps", "--no-trunc", "--filter",
-                                   "label=com.docker.swarm.service.name=" + full, "--filter",
-                                   "status=running", "--format", "{{json .}}"};
-  auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
-  if (Status s = Docker::Check(args, r); !s.ok()) return s;
-  std::vector<ContainerState> cs;
-  if (Status s = ParseDockerPs(r->out, &cs); !s.ok()) return s;
-  if (cs.empty()) {
-    return Status::Failed("service '" + service + "' has no running container");
-  }
-  for (const auto& c : cs) {
-    if (HealthOf(c.status) == "healthy") return c.id;
-  }
-  return cs.front().id;
-}
-
-Result<std::string> SwarmRuntime::AddressOf(const std::string& container, Deadline deadline,
-                                            const CancelToken& cancel) {
+Result<std::string> SwarmRuntime::AddressOf(const Located& where, Deadline deadline, const CancelToken& cancel) {
+  Docker on(where.node != nullptr ? where.node : docker_->executor(), docker_->binary());
   std::vector<std::string> args = {"network", "inspect", "docker_gwbridge", "--format",
                                    "{{json .Containers}}"};
-  auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
+  auto r = on.Run(args, nullptr, Step(deadline), cancel);
   if (Status s = Docker::Check(args, r); !s.ok()) return s;
   auto j = nlohmann::json::parse(r->out, nullptr, false);
   if (j.is_discarded() || !j.is_object()) {
     return Status::Infra("unreadable docker_gwbridge inspect output");
   }
-  auto it = j.find(container);
+  auto it = j.find(where.container);
   if (it == j.end() || !(*it).contains("IPv4Address")) {
-    return Status::Failed("container " + container.substr(0, 12) +
+    return Status::Failed("container " + where.container.substr(0, 12) +
                           " has no address on docker_gwbridge (is its network internal?)");
   }
   std::string addr = (*it)["IPv4Address"].get<std::string>();
   return addr.substr(0, addr.find('/'));
 }
 
-Result<ProcessResult> SwarmRuntime::Exec(const std::string& container,
-                                         const std::vector<std::string>& argv, Deadline deadline,
-                                         const CancelToken& cancel) {
-  std::vector<std::string> args = {"exec", container};
+Result<ProcessResult> SwarmRuntime::Exec(const Located& where, const std::vector<std::string>& argv,
+                                         Deadline deadline, const CancelToken& cancel) {
+  Docker on(where.node != nullptr ? where.node : docker_->executor(), docker_->binary());
+  std::vector<std::string> args = {"exec", where.container};
   args.insert(args.end(), argv.begin(), argv.end());
-  return docker_->Run(args, nullptr, deadline, cancel);
+  return on.Run(args, nullptr, deadline, cancel);
 }
 
 Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string& service,
@@ -360,8 +342,8 @@ Result<nlohmann::json> SwarmRuntime::ContainerHealth(const std::string& ns, Dead
 }
 
 Result<std::vector<std::string>> SwarmRuntime::Ids(const std::vector<std::string>& args,
-                                                   PhaseLog* log, Deadline deadline) {
-  auto r = docker_->Run(args, log, Step(deadline), CancelToken::None());
+                                                   PhaseLog* log, Deadline deadline, Docker* on) {
+  auto r = (on != nullptr ? on : docker_)->Run(args, log, Step(deadline), CancelToken::None());
   if (Status s = Docker::Check(args, r); !s.ok()) return s;
   return Words(r->out);
 }
@@ -388,17 +370,31 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
       {{"volume", "ls", "--format", fmt}, &left.volumes},
   };
   if (!all) queries.resize(3);  // services, containers, networks: what stack rm removes
-  for (auto& q : queries) {
+  auto collect = [&](const Query& q, Docker* on, const std::string& prefix) -> Status {
     for (const auto& label : {StackLabel(ns), HarnessLabel(ns)}) {
       std::vector<std::string> args = q.base;
       args.push_back("--filter");
       args.push_back(label);
-      auto ids = Ids(args, log, deadline);
+      auto ids = Ids(args, log, deadline, on);
       if (!ids.ok()) return ids.status();
       for (const auto& id : *ids) {
-        bool seen = false;
-        for (const auto& x : *q.into) seen = seen || x == id;
-        if (!seen) q.into->push_back(id);
+        std::string name = prefix + id;
+        if (std::find(q.into->begin(), q.into->end(), name) == q.into->end()) q.into->push_back(name);
+      }
+    }
+    return Status::Ok();
+  };
+  for (auto& q : queries) {
+    if (Status s = collect(q, nullptr, ""); !s.ok()) return s;
+  }
+  // Containers, networks and volumes are each node's own: look on every other node too.
+  auto others = OtherNodes(deadline);
+  if (!others.ok()) return others.status();
+  for (auto& o : **others) {
+    for (auto& q : queries) {
+      if (q.into == &left.services || q.into == &left.secrets || q.into == &left.configs) continue;
+      if (Status s = collect(q, o.docker.get(), o.node.hostname + ":"); !s.ok()) {
+        return s.Prefixed("node " + o.node.hostname);
       }
     }
   }
@@ -451,15 +447,9 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   if (log) log->Observe("teardown_polls", polls);
   if (!left.containers.empty() && left.services.empty()) {
     // Containers whose services are gone but which did not stop in time.
-    std::vector<std::string> args = {"rm", "-f"};
-    args.insert(args.end(), left.containers.begin(), left.containers.end());
-    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+    RemoveOnNodes("container", left.containers, log);
   }
-  if (!left.networks.empty() && left.containers.empty()) {
-    std::vector<std::string> args = {"network", "rm"};
-    args.insert(args.end(), left.networks.begin(), left.networks.end());
-    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
-  }
+  if (!left.networks.empty() && left.containers.empty()) RemoveOnNodes("network", left.networks, log);
   if (keep_data) {
     // Configs are not data, and Swarm cannot change one under the same name: they go.
     if (auto all = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true); all.ok() && !all->configs.empty()) {
@@ -485,7 +475,7 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   };
   remove("secret", left.secrets);
   remove("config", left.configs);
-  remove("volume", left.volumes);
+  RemoveOnNodes("volume", left.volumes, log);
 
   auto after = FindLeftovers(ns, log, Deadline::In(kStepTimeout));
   if (!after.ok()) return after.status().Prefixed("teardown of " + ns + " could not be verified");
@@ -494,6 +484,128 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     return Status::Infra("teardown of " + ns + " left objects behind: " + after->ToString());
   }
   return Status::Ok();
+}
+
+void SwarmRuntime::RemoveOnNodes(const std::string& kind, const std::vector<std::string>& names, PhaseLog* log) {
+  std::map<std::string, std::vector<std::string>> by_node;  // "" for the target's node
+  for (const auto& n : names) {
+    auto colon = n.find(':');
+    if (colon == std::string::npos) {
+      by_node[""].push_back(n);
+    } else {
+      by_node[n.substr(0, colon)].push_back(n.substr(colon + 1));
+    }
+  }
+  auto others = OtherNodes(Deadline::In(kStepTimeout));
+  for (const auto& [node, list] : by_node) {
+    Docker* on = docker_;
+    if (!node.empty()) {
+      on = nullptr;
+      if (others.ok()) {
+        for (auto& o : **others) {
+          if (o.node.hostname == node) on = o.docker.get();
+        }
+      }
+      if (on == nullptr) continue;  // unreachable now: the verification will say so
+    }
+    std::vector<std::string> args = {kind, "rm"};
+    if (kind == "container") args.push_back("-f");
+    args.insert(args.end(), list.begin(), list.end());
+    on->Run(args, log, Step(Deadline::In(kStepTimeout)), CancelToken::None());
+  }
+}
+
+Result<std::vector<SwarmRuntime::OtherNode>*> SwarmRuntime::OtherNodes(Deadline deadline) {
+  if (other_nodes_) return &*other_nodes_;
+  std::vector<OtherNode> out;
+  if (nodes_ != nullptr) {
+    auto nodes = ListNodes(docker_, Step(deadline));
+    if (!nodes.ok()) return nodes.status();
+    for (const auto& n : *nodes) {
+      if (n.self || n.state != "ready") continue;
+      auto exec = nodes_->For(n);
+      if (!exec.ok()) return exec.status();
+      out.push_back({n, std::make_unique<Docker>(*exec, docker_->binary())});
+    }
+  }
+  other_nodes_ = std::move(out);
+  return &*other_nodes_;
+}
+
+Status SwarmRuntime::SpreadImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
+                                  const CancelToken& cancel) {
+  auto others = OtherNodes(deadline);
+  if (!others.ok()) return others.status();
+  for (auto& o : **others) {
+    if (o.node.availability != "active") continue;
+    for (const auto& image : images) {
+      std::vector<std::string> inspect = {"image", "inspect", "--format", "{{.Id}}", image};
+      auto have = o.docker->Run(inspect, log, Step(deadline), cancel);
+      if (!have.ok()) return have.status().Prefixed("node " + o.node.hostname);
+      if (have->cancelled) return Status::Cancelled("interrupted");
+      if (have->ok()) continue;
+      // Copied through this machine: the nodes need not reach each other.
+      Command save;
+      save.argv = {docker_->binary(), "save", image};
+      save.deadline = deadline;
+      save.max_output = size_t{4} << 30;
+      auto saved = docker_->executor()->Run(save, cancel);
+      if (Status s = Docker::Check({"save", image}, saved); !s.ok()) return s;
+      auto loaded = o.docker->Run({"load", "--quiet"}, log, deadline, cancel, saved->out);
+      if (Status s = Docker::Check({"load", image}, loaded); !s.ok()) return s.Prefixed("node " + o.node.hostname);
+      if (log != nullptr) log->Observe("image_copied", image + " → " + o.node.hostname);
+    }
+  }
+  return Status::Ok();
+}
+
+Result<SwarmRuntime::Located> SwarmRuntime::ContainerOf(const std::string& ns, const std::string& service,
+                                                        Deadline deadline, const CancelToken& cancel) {
+  auto others = OtherNodes(deadline);
+  if (!others.ok()) return others.status();
+  std::string full = ns + "_" + service;
+  if ((*others)->empty()) {
+    // One node: its containers, a healthy one first.
+    std::vector<std::string> args = {"ps", "--no-trunc", "--filter",
+                                     "label=com.docker.swarm.service.name=" + full, "--filter",
+                                     "status=running", "--format", "{{json .}}"};
+    auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
+    if (Status s = Docker::Check(args, r); !s.ok()) return s;
+    std::vector<ContainerState> cs;
+    if (Status s = ParseDockerPs(r->out, &cs); !s.ok()) return s;
+    if (cs.empty()) return Status::Failed("service '" + service + "' has no running container");
+    std::string id = cs.front().id;
+    for (const auto& c : cs) {
+      if (HealthOf(c.status) == "healthy") {
+        id = c.id;
+        break;
+      }
+    }
+    return Located{id, docker_->executor(), ""};
+  }
+  // Several nodes: the service's running tasks say where their containers are.
+  std::vector<std::string> ps = {"service", "ps", "--no-trunc", "--filter", "desired-state=running",
+                                 "--format", "{{.ID}}|{{.CurrentState}}", full};
+  auto r = docker_->Run(ps, nullptr, Step(deadline), cancel);
+  if (Status s = Docker::Check(ps, r); !s.ok()) return s;
+  std::istringstream in(r->out);
+  for (std::string line; std::getline(in, line);) {
+    auto bar = line.find('|');
+    if (bar == std::string::npos || line.compare(bar + 1, 7, "Running") != 0) continue;
+    std::vector<std::string> task = {"inspect", "--type", "task", "--format",
+                                     "{{.Status.ContainerStatus.ContainerID}}|{{.NodeID}}", line.substr(0, bar)};
+    auto t = docker_->Run(task, nullptr, Step(deadline), cancel);
+    if (Status s = Docker::Check(task, t); !s.ok()) return s;
+    std::string out = t->out.substr(0, t->out.find('\n'));
+    auto sep = out.find('|');
+    if (sep == std::string::npos || sep == 0) continue;
+    std::string container = out.substr(0, sep), node_id = out.substr(sep + 1);
+    for (auto& o : **others) {
+      if (o.node.id == node_id) return Located{container, o.docker->executor(), o.node.hostname};
+    }
+    return Located{container, docker_->executor(), ""};  // the target's own node
+  }
+  return Status::Failed("service '" + service + "' has no running container");
 }
 
 }  // namespace harness

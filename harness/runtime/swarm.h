@@ -11,12 +11,15 @@
 #pragma once
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
 #include "runtime/converge.h"
 #include "runtime/docker.h"
+#include "runtime/nodes.h"
 
 namespace harness {
 
@@ -37,6 +40,17 @@ class SwarmRuntime {
  public:
   explicit SwarmRuntime(Docker* docker) : docker_(docker) {}
   Docker* docker() const { return docker_; }
+  // How to reach the Swarm's other nodes. Unset: everything is done through the target,
+  // which sees only its own node's containers and volumes.
+  void set_nodes(NodeReach* nodes) { nodes_ = nodes; }
+
+  // A running container of a service, and the node where it runs (where commands about
+  // it must go).
+  struct Located {
+    std::string container;
+    Executor* node = nullptr;
+    std::string node_name;
+  };
 
   // Docker answers and this node is a Swarm manager.
   Status Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel);
@@ -62,14 +76,18 @@ class SwarmRuntime {
   // One observation of the namespace. `log` may be null (polls are summarised instead).
   Result<ConvergeSnapshot> Observe(const std::string& ns, PhaseLog* log, Deadline deadline,
                                    const CancelToken& cancel);
-  // A running container of `<ns>_<service>` (a healthy one when there is a choice).
-  Result<std::string> ContainerOf(const std::string& ns, const std::string& service,
-                                  Deadline deadline, const CancelToken& cancel);
-  // The container's address on docker_gwbridge, reachable from this host.
-  Result<std::string> AddressOf(const std::string& container, Deadline deadline,
-                                const CancelToken& cancel);
-  Result<ProcessResult> Exec(const std::string& container, const std::vector<std::string>& argv,
+  // A running container of `<ns>_<service>` (a healthy one when there is a choice), on
+  // whichever node it runs.
+  Result<Located> ContainerOf(const std::string& ns, const std::string& service,
+                              Deadline deadline, const CancelToken& cancel);
+  // The container's address on its node's docker_gwbridge, reachable from that node.
+  Result<std::string> AddressOf(const Located& where, Deadline deadline, const CancelToken& cancel);
+  Result<ProcessResult> Exec(const Located& where, const std::vector<std::string>& argv,
                              Deadline deadline, const CancelToken& cancel);
+  // Every other node that is ready and active lacks none of the images: the missing ones
+  // are copied from the target's node (docker save | docker load).
+  Status SpreadImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
+                      const CancelToken& cancel);
   Result<std::string> Logs(const std::string& ns, const std::string& service, int tail,
                            Deadline deadline, const CancelToken& cancel);
   // The healthcheck state of every container of the namespace, running or exited:
@@ -92,8 +110,19 @@ class SwarmRuntime {
   Status RemoveStack(const std::string& ns, PhaseLog* log, Deadline deadline, bool keep_data);
   Result<Leftovers> Find(const std::string& ns, PhaseLog* log, Deadline deadline, bool all);
   Result<std::vector<std::string>> Ids(const std::vector<std::string>& args, PhaseLog* log,
-                                       Deadline deadline);
+                                       Deadline deadline, Docker* on = nullptr);
+  // `docker <kind> rm <names>`, each name on its node: "<node>:<name>" on that other node.
+  void RemoveOnNodes(const std::string& kind, const std::vector<std::string>& names, PhaseLog* log);
+  // The other nodes (ready and active), each with a Docker reached on it; empty for a
+  // single node or without set_nodes(). Read once.
+  struct OtherNode {
+    SwarmNode node;
+    std::unique_ptr<Docker> docker;
+  };
+  Result<std::vector<OtherNode>*> OtherNodes(Deadline deadline);
   Docker* docker_;
+  NodeReach* nodes_ = nullptr;
+  std::optional<std::vector<OtherNode>> other_nodes_;
 };
 
 }  // namespace harness

@@ -1,7 +1,10 @@
 // A two-node Swarm on this machine (support/two_node_swarm.h), reached over SSH the way a
 // remote Swarm is.
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <nlohmann/json.hpp>
+
+#include "base/temp_dir.h"
 
 #include "exec/local_executor.h"
 #include "support/e2e.h"
@@ -54,6 +57,41 @@ TEST_CASE("two-node swarm: doctor reports each node, and a node that lacks an im
   REQUIRE(b2 != nullptr);
   CHECK(b2["level"] == "ok");
   CHECK_THAT(b2["detail"].get<std::string>(), Catch::Contains("; all 1 image(s) present"));
+}
+
+// Everything of a namespace on one node of the two-node Swarm, by label.
+std::string LeftOnNode(const std::string& node, const std::string& ns) {
+  std::string left;
+  for (const auto& kind : std::vector<std::vector<std::string>>{
+           {"ps", "-a", "-q"}, {"volume", "ls", "-q"}, {"network", "ls", "-q"}, {"service", "ls", "-q"}}) {
+    if (kind[0] == "service" && node == "b") continue;  // a worker cannot list services
+    std::vector<std::string> args = kind;
+    args.push_back("--filter");
+    args.push_back("label=com.docker.stack.namespace=" + ns);
+    left += TwoNodeSwarm::Docker(node, args);
+  }
+  return left;
+}
+
+TEST_CASE("two-node swarm: a recipe spread over both nodes passes through SSH; nothing is left on either",
+          "[multinode]") {
+  TwoNodeSwarm swarm;
+  TempDir artifacts("harness-multinode");
+  auto r = RunHarness({"--recipes", FixtureRecipes(), "--artifacts", artifacts.path(), "--plain", "--target",
+                       swarm.target(), "--ssh-key", swarm.client_key(), "--known-hosts", swarm.known_hosts(), "run",
+                       "spread"},
+                      Duration(300000));
+  INFO(r.err << "\n" << r.out);
+  CHECK(r.exit_code == 0);
+  REQUIRE_FALSE(r.namespace_name.empty());
+  // The image reached node-b from node-a, and the tasks ran one on each node.
+  CHECK_THAT(TwoNodeSwarm::Docker("b", {"image", "ls", "--format", "{{.Repository}}:{{.Tag}}"}),
+             Catch::Contains("recipe-harness/busybox:1"));
+  std::ifstream prepare(r.artifacts + "/00-prepare.json");
+  std::string packet((std::istreambuf_iterator<char>(prepare)), std::istreambuf_iterator<char>());
+  CHECK_THAT(packet, Catch::Contains("recipe-harness/busybox:1 \u2192 node-b"));
+  CHECK(LeftOnNode("a", r.namespace_name).empty());
+  CHECK(LeftOnNode("b", r.namespace_name).empty());
 }
 
 }  // namespace
