@@ -325,6 +325,10 @@ int main(int argc, char** argv) {
 
   // Where commands run: here, or on the target over SSH (connected once up front, so that
   // a bad host key, key or address is reported before anything starts).
+  if (Status s = ValidateDomain(g.domain_suffix); !s.ok()) {
+    std::cerr << "harness: --domain-suffix: " << s.message() << "\n";
+    return 2;
+  }
   auto target = ParseTarget(g.target);
   if (!target.ok()) {
     std::cerr << "harness: --target: " << target.status().message() << "\n";

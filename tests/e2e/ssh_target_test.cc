@@ -166,7 +166,7 @@ TEST_CASE("ssh target: host key mismatch, a refused key, an unreachable host: ex
   }
 }
 
-TEST_CASE("ssh target: hostile recipe names and versions are refused before any command", "[ssh]") {
+TEST_CASE("ssh target: hostile recipe names, versions and domains are refused before any command", "[ssh]") {
   TestSshd sshd;
   TempDir artifacts("harness-ssh-artifacts");
   TempDir scratch("harness-hostile");
@@ -179,6 +179,12 @@ TEST_CASE("ssh target: hostile recipe names and versions are refused before any 
     INFO(name << ": " << r.err);
     CHECK(r.exit_code == 2);
     CHECK(r.namespace_name.empty());
+  }
+  for (const std::string& suffix : std::vector<std::string>{"x;touch " + marker, "$(touch " + marker + ")", "a b"}) {
+    auto r = RunHarness(Through(sshd, artifacts.path(), {"--domain-suffix", suffix, "run", "pass"}), Duration(60000));
+    INFO(suffix << ": " << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("--domain-suffix"));
   }
   CHECK_FALSE(fs::exists(marker));
   // Each run connected (to check the target) but started no command session.
