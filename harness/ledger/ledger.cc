@@ -72,6 +72,10 @@ const char* kMigrations[] = {
     " result TEXT, detail TEXT);"
     "CREATE INDEX IF NOT EXISTS promotions_recipe ON promotions(recipe, id);"
     "PRAGMA user_version = 3;",
+    // 4: where each run deployed ("local", "ssh://user@host:port"), so that a reap through
+    // one target never takes another target's runs for removed.
+    "ALTER TABLE runs ADD COLUMN target TEXT;"
+    "PRAGMA user_version = 4;",
 };
 
 // A prepared statement, finalised on destruction.
@@ -109,7 +113,7 @@ const char* kRunColumns =
     "r.id, r.recipe, r.version, r.namespace, r.pid, r.started_at, COALESCE(r.ended_at,''), "
     "COALESCE(r.result,''), COALESCE(r.exit_code,-1), "
     "(SELECT COUNT(*) FROM resources x WHERE x.run_id = r.id AND x.removed_at IS NULL), "
-    "COALESCE(r.sweep,''), COALESCE(r.artifacts,''), COALESCE(r.summary,'')";
+    "COALESCE(r.sweep,''), COALESCE(r.artifacts,''), COALESCE(r.summary,''), COALESCE(r.target,'local')";
 
 RunRecord ReadRun(const Stmt& s) {
   RunRecord r;
@@ -126,6 +130,7 @@ RunRecord ReadRun(const Stmt& s) {
   r.sweep = s.Text(10);
   r.artifacts = s.Text(11);
   r.summary = s.Text(12);
+  r.target = s.Text(13);
   return r;
 }
 
@@ -210,12 +215,12 @@ Status Ledger::Exec(const std::string& sql) {
 
 Status Ledger::BeginRun(const RunRecord& run) {
   Stmt s(db_,
-         "INSERT INTO runs (id, recipe, version, namespace, pid, started_at, sweep, artifacts) "
-         "VALUES (?,?,?,?,?,?,NULLIF(?,''),?)");
+         "INSERT INTO runs (id, recipe, version, namespace, pid, started_at, sweep, artifacts, target) "
+         "VALUES (?,?,?,?,?,?,NULLIF(?,''),?,?)");
   if (!s.ok()) return Error("prepare");
   s.Bind(1, run.id).Bind(2, run.recipe).Bind(3, run.version).Bind(4, run.namespace_name)
       .Bind(5, run.pid).Bind(6, run.started_at.empty() ? Now() : run.started_at)
-      .Bind(7, run.sweep).Bind(8, run.artifacts);
+      .Bind(7, run.sweep).Bind(8, run.artifacts).Bind(9, run.target.empty() ? "local" : run.target);
   return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record run " + run.id);
 }
 
@@ -255,12 +260,13 @@ Status Ledger::MarkRunResourcesRemoved(const std::string& run_id) {
   return s.Step() == SQLITE_DONE ? Status::Ok() : Error("mark resources of " + run_id + " removed");
 }
 
-Result<std::vector<RunRecord>> Ledger::RunsWithOpenResources() {
+Result<std::vector<RunRecord>> Ledger::RunsWithOpenResources(const std::string& target) {
   std::string sql = std::string("SELECT ") + kRunColumns +
                     " FROM runs r WHERE EXISTS (SELECT 1 FROM resources x WHERE x.run_id = r.id "
-                    "AND x.removed_at IS NULL) ORDER BY r.started_at";
+                    "AND x.removed_at IS NULL) AND (? = '' OR COALESCE(r.target,'local') = ?) ORDER BY r.started_at";
   Stmt s(db_, sql.c_str());
   if (!s.ok()) return Error("prepare");
+  s.Bind(1, target).Bind(2, target);
   std::vector<RunRecord> runs;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) runs.push_back(ReadRun(s));

@@ -34,6 +34,7 @@ struct RunRecord {
   int open_resources = 0;   // recorded and not yet verified removed
   std::string sweep;        // the sweep the run belonged to ("" for a lone run)
   std::string artifacts;    // the run's artifact folder
+  std::string target = "local";  // where it deployed (Executor::Describe)
   std::string summary;      // its summary.json (redacted), once it ended
 };
 
@@ -105,8 +106,9 @@ class Ledger {
   // Every resource of the run was verified gone.
   Status MarkRunResourcesRemoved(const std::string& run_id);
 
-  // Runs with resources not yet verified removed.
-  Result<std::vector<RunRecord>> RunsWithOpenResources();
+  // Runs with resources not yet verified removed; those of one target ("local",
+  // "ssh://user@host:port") when `target` is given.
+  Result<std::vector<RunRecord>> RunsWithOpenResources(const std::string& target = "");
   Result<std::optional<RunRecord>> FindRunByNamespace(const std::string& ns);
   Result<std::vector<PhaseRecord>> Phases(const std::string& run_id);
   // Finished runs with a summary, oldest first (the newest `limit` of them when set).

@@ -16,7 +16,8 @@ Result<std::vector<ReapOutcome>> Reaper::Reap(bool dry_run, Deadline deadline) {
   };
   std::map<std::string, Candidate> targets;
   if (ledger_ != nullptr) {
-    auto runs = ledger_->RunsWithOpenResources();
+    // Only this target's runs: another target's leftovers are not visible from here.
+    auto runs = ledger_->RunsWithOpenResources(swarm_->docker()->executor()->Describe());
     if (!runs.ok()) return runs.status();
     for (const auto& r : *runs) {
       Candidate& t = targets[r.namespace_name];

@@ -214,6 +214,7 @@ bool ColdRun::Start() {
   record.pid = static_cast<int64_t>(getpid());
   record.sweep = opts_.sweep_id;
   record.artifacts = out_.artifacts;
+  record.target = swarm_.docker()->executor()->Describe();
   if (Status s = ledger_->BeginRun(record); !s.ok()) return stop(s.message(), "infra", 3);
   return true;
 }

@@ -267,20 +267,20 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
       {{"volume", "ls", "-q"}, ".Labels"},            {{"ps", "-a", "-q"}, ".Config.Labels"},
   };
   std::map<std::string, LabelledNamespace> found;
-  for (const auto& k : kinds) {
+  auto scan = [&](const Kind& k, Docker* on) -> Status {
     std::vector<std::string> list = k.list;
     list.push_back("--filter");
     list.push_back("label=harness.namespace");
-    auto ids = Ids(list, nullptr, deadline);
+    auto ids = Ids(list, nullptr, deadline, on);
     if (!ids.ok()) return ids.status();
-    if (ids->empty()) continue;
+    if (ids->empty()) return Status::Ok();
     std::vector<std::string> inspect = {k.list[0] == "ps" ? "container" : k.list[0], "inspect",
                                         "--format",
                                         "{{index " + k.labels + " \"harness.namespace\"}}|{{index " +
                                             k.labels + " \"harness.run\"}}|{{index " + k.labels +
                                             " \"harness.owner\"}}|{{index " + k.labels + " \"harness.warm\"}}"};
     inspect.insert(inspect.end(), ids->begin(), ids->end());
-    auto r = docker_->Run(inspect, nullptr, Step(deadline), CancelToken::None());
+    auto r = on->Run(inspect, nullptr, Step(deadline), CancelToken::None());
     if (!r.ok()) return r.status();
     // Objects may vanish between ls and inspect; what was printed still counts.
     std::istringstream in(r->out);
@@ -301,6 +301,19 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
       l.namespace_name = ns;
       if (l.run_id.empty() && run != "<no value>") l.run_id = run;
       if (l.owner.empty() && owner != "<no value>") l.owner = owner;
+    }
+    return Status::Ok();
+  };
+  for (const auto& k : kinds) {
+    if (Status s = scan(k, docker_); !s.ok()) return s;
+  }
+  // Networks, volumes and containers are each node's own.
+  auto others = OtherNodes(deadline);
+  if (!others.ok()) return others.status();
+  for (auto& o : **others) {
+    for (const auto& k : kinds) {
+      if (k.list[0] != "network" && k.list[0] != "volume" && k.list[0] != "ps") continue;
+      if (Status s = scan(k, o.docker.get()); !s.ok()) return s.Prefixed("node " + o.node.hostname);
     }
   }
   std::vector<LabelledNamespace> out;

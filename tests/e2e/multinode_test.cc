@@ -1,5 +1,7 @@
 // A two-node Swarm on this machine (support/two_node_swarm.h), reached over SSH the way a
 // remote Swarm is.
+#include <signal.h>
+
 #include <catch2/catch.hpp>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -92,6 +94,38 @@ TEST_CASE("two-node swarm: a recipe spread over both nodes passes through SSH; n
   CHECK_THAT(packet, Catch::Contains("recipe-harness/busybox:1 \u2192 node-b"));
   CHECK(LeftOnNode("a", r.namespace_name).empty());
   CHECK(LeftOnNode("b", r.namespace_name).empty());
+}
+
+TEST_CASE("two-node swarm: a run killed mid-test is reaped from both nodes", "[multinode]") {
+  TwoNodeSwarm swarm;
+  TempDir artifacts("harness-multinode");
+  TempDir state("harness-multinode-state");
+  std::vector<std::string> common = {"--recipes", FixtureRecipes(), "--artifacts", artifacts.path(), "--state",
+                                     state.path(), "--plain", "--target", swarm.target(), "--ssh-key",
+                                     swarm.client_key(), "--known-hosts", swarm.known_hosts()};
+  std::vector<std::string> run = common;
+  run.insert(run.end(), {"run", "spread"});
+  std::string ns;
+  {
+    HarnessProcess h(run);
+    h.ForgetNamespace();  // the reap below is what is tested
+    REQUIRE(h.WaitForLine("pass back answers", Duration(240000)));
+    ns = h.namespace_name();
+    h.Signal(SIGKILL);
+    h.Wait(Duration(30000));
+  }
+  REQUIRE_FALSE(ns.empty());
+  // The kill left the deploy on both nodes: a volume on each, at least.
+  CHECK_THAT(TwoNodeSwarm::Docker("b", {"volume", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + ns}),
+             Catch::Contains(ns + "_back-data"));
+  std::vector<std::string> reap = common;
+  reap.push_back("reap");
+  auto r = RunHarness(reap, Duration(300000));
+  INFO(r.err << "\n" << r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.out, Catch::Contains(ns));
+  CHECK(LeftOnNode("a", ns).empty());
+  CHECK(LeftOnNode("b", ns).empty());
 }
 
 }  // namespace

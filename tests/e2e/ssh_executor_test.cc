@@ -17,6 +17,7 @@
 #include "base/temp_dir.h"
 #include "exec/local_executor.h"
 #include "exec/ssh_executor.h"
+#include "support/executor_checks.h"
 #include "support/sshd.h"
 
 extern char** environ;
@@ -120,22 +121,7 @@ TEST_CASE("ssh executor: exit status, output streams, stdin, environment; one co
 TEST_CASE("ssh executor: output streams in while the command runs", "[ssh]") {
   TestSshd sshd;
   auto e = OpenOrFail(sshd, Options(sshd));
-  // The remote command waits for a file that only the output callback creates.
-  TempDir dir("harness-stream");
-  std::string go = dir.path() + "/go";
-  Command cmd;
-  cmd.argv = {"sh", "-c", "echo first; echo warn >&2; while [ ! -e \"$1\" ]; do sleep 0.02; done; echo second", "sh", go};
-  cmd.deadline = Deadline::In(Duration(10000));
-  std::string seen_out, seen_err;
-  cmd.on_output = [&](int stream, std::string_view data) {
-    (stream == 1 ? seen_out : seen_err).append(data);
-    if (seen_out.find("first\n") != std::string::npos) std::ofstream(go) << "";
-  };
-  auto r = e->Run(cmd, CancelToken::None());
-  REQUIRE(r.ok());
-  CHECK(r->ok());
-  CHECK(seen_out == "first\nsecond\n");
-  CHECK(seen_err == "warn\n");
+  testing::CheckOutputStreams(e.get());
 }
 
 TEST_CASE("ssh executor: deadlines and cancellation end a command; the executor goes on", "[ssh]") {

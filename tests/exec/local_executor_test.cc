@@ -3,10 +3,9 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <thread>
 
-#include "base/temp_dir.h"
+#include "support/executor_checks.h"
 
 namespace harness {
 namespace {
@@ -93,25 +92,8 @@ TEST_CASE("shell quoting", "[exec]") {
 }
 
 TEST_CASE("streams output while the command runs", "[exec]") {
-  // The command waits for a file that only the output callback creates, after it has seen
-  // the first line: without streaming it would run into its deadline.
-  TempDir dir("harness-stream");
-  std::string go = dir.path() + "/go";
   LocalExecutor exec;
-  Command cmd;
-  cmd.argv = {"sh", "-c", "echo first; echo warn >&2; while [ ! -e \"$1\" ]; do sleep 0.02; done; echo second", "sh", go};
-  cmd.deadline = Deadline::In(Duration(10000));
-  std::string seen_out, seen_err;
-  cmd.on_output = [&](int stream, std::string_view data) {
-    (stream == 1 ? seen_out : seen_err).append(data);
-    if (seen_out.find("first\n") != std::string::npos) std::ofstream(go) << "";
-  };
-  auto r = exec.Run(cmd, CancelToken::None());
-  REQUIRE(r.ok());
-  CHECK(r->ok());
-  CHECK(seen_out == "first\nsecond\n");
-  CHECK(seen_err == "warn\n");
-  CHECK(r->out == seen_out);
+  testing::CheckOutputStreams(&exec);
 }
 
 }  // namespace

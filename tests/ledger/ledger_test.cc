@@ -115,6 +115,7 @@ TEST_CASE("a ledger written by an older harness is brought up to date in place",
     REQUIRE(old->has_value());
     CHECK((*old)->result == "passed");
     CHECK((*old)->summary == "");
+    CHECK((*old)->target == "local");  // runs from before targets were recorded ran here
     CHECK((*ledger)->FinishedRuns({})->empty());  // it has no summary to report from
   }
   auto ledger = Ledger::Open(dir.path);
@@ -123,6 +124,30 @@ TEST_CASE("a ledger written by an older harness is brought up to date in place",
   REQUIRE((*ledger)->BeginRun(r).ok());
   REQUIRE((*ledger)->EndRun("new", "2", "failed", 1, "{}").ok());
   CHECK((*ledger)->FinishedRuns({})->size() == 1);
+}
+
+TEST_CASE("open runs are listed per target", "[ledger]") {
+  StateDir dir;
+  auto ledger = Ledger::Open(dir.path);
+  REQUIRE(ledger.ok());
+  Ledger& l = **ledger;
+  RunRecord here = Run("r1", "web-aaaaaa");
+  RunRecord there = Run("r2", "web-bbbbbb");
+  there.target = "ssh://root@10.0.0.2:22";
+  REQUIRE(l.BeginRun(here).ok());
+  REQUIRE(l.BeginRun(there).ok());
+  REQUIRE(l.PlanResource("r1", "stack", "web-aaaaaa").ok());
+  REQUIRE(l.PlanResource("r2", "stack", "web-bbbbbb").ok());
+  CHECK(l.RunsWithOpenResources()->size() == 2);
+  auto local = l.RunsWithOpenResources("local");
+  REQUIRE(local->size() == 1);
+  CHECK((*local)[0].id == "r1");
+  CHECK((*local)[0].target == "local");
+  auto remote = l.RunsWithOpenResources("ssh://root@10.0.0.2:22");
+  REQUIRE(remote->size() == 1);
+  CHECK((*remote)[0].id == "r2");
+  CHECK((*remote)[0].target == "ssh://root@10.0.0.2:22");
+  CHECK(l.RunsWithOpenResources("ssh://root@10.0.0.3:22")->empty());
 }
 
 TEST_CASE("resources are open from planning until verified removed", "[ledger]") {
