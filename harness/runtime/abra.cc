@@ -1,0 +1,115 @@
+#include "runtime/abra.h"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "base/scope_guard.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+std::string AbraStackName(const std::string& domain) {
+  std::string s = domain;
+  for (char& c : s) {
+    if (c == '.') c = '_';
+  }
+  return s.substr(0, 45);
+}
+
+Status AbraApp::Checkout(const std::string& recipe_dir, const std::vector<std::string>& staged_files,
+                         const std::vector<std::string>& compose_names) {
+  if (staged_files.size() != compose_names.size() || staged_files.empty()) {
+    return Status::InvalidArgument("abra checkout: one staged file per compose file is needed");
+  }
+  std::error_code ec;
+  fs::create_directories(dir_ + "/servers/" + options_.server, ec);
+  std::string checkout = dir_ + "/recipes/" + recipe_;
+  fs::create_directories(checkout, ec);
+  if (ec) return Status::Infra("cannot lay out ABRA_DIR " + dir_ + ": " + ec.message());
+  // The staged folder holds the compose files (renamed back) and the files of configs and
+  // secrets, which the compose files name relative to themselves.
+  fs::path stage = fs::path(staged_files.front()).parent_path();
+  for (const auto& entry : fs::directory_iterator(stage, ec)) {
+    std::string name = entry.path().filename().string();
+    for (size_t i = 0; i < staged_files.size(); ++i) {
+      if (entry.path() == fs::path(staged_files[i])) name = compose_names[i];
+    }
+    fs::copy_file(entry.path(), checkout + "/" + name, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::Infra("cannot copy " + entry.path().string() + " into the abra checkout: " + ec.message());
+  }
+  if (fs::exists(recipe_dir + "/.env.sample")) {
+    fs::copy_file(recipe_dir + "/.env.sample", checkout + "/.env.sample", fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::Infra("cannot copy .env.sample into the abra checkout: " + ec.message());
+  }
+  return Status::Ok();
+}
+
+Status AbraApp::Abra(std::vector<std::string> args, PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
+  Command cmd;
+  cmd.argv = {options_.binary};
+  cmd.argv.insert(cmd.argv.end(), args.begin(), args.end());
+  cmd.env = {{"ABRA_DIR", dir_}, {"LC_ALL", "C"}, {"LANG", "C"}};
+  cmd.deadline = deadline;
+  auto r = exec_->Run(cmd, cancel);
+  if (log != nullptr) log->RecordCommand(cmd, r);
+  std::string what = "abra " + args[0] + " " + args[1];
+  if (!r.ok()) return r.status().Prefixed(what);
+  if (r->cancelled) return Status::Cancelled(what + " interrupted");
+  if (r->timed_out) return Status::Timeout(what + " " + r->Describe());
+  if (!r->ok()) {
+    std::string err = TailLines(r->err.empty() ? r->out : r->err, 3);
+    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
+    return Status::Infra(what + " failed (" + r->Describe() + "): " + err);
+  }
+  return Status::Ok();
+}
+
+Status AbraApp::New(const std::map<std::string, std::string>& env, PhaseLog* log, Deadline deadline,
+                    const CancelToken& cancel) {
+  if (Status s = Abra({"app", "new", recipe_, "--server", options_.server, "--domain", domain_, "--no-input", "--chaos"},
+                      log, deadline, cancel);
+      !s.ok()) {
+    return s;
+  }
+  // The run's own values win over the sample's: appended, the last assignment counts.
+  std::ofstream out(env_file(), std::ios::app);
+  out << "\n# recipe-harness\n";
+  for (const auto& [k, v] : env) out << k << "=" << v << "\n";
+  if (!out) return Status::Infra("cannot write " + env_file());
+  return Status::Ok();
+}
+
+Status AbraApp::InsertSecret(const std::string& secret, const std::string& version, const std::string& value,
+                             PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
+  std::string file = dir_ + "/secret-" + secret;
+  {
+    int fd = open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) return Status::Infra("cannot write a secret file in " + dir_);
+    bool ok = write(fd, value.data(), value.size()) == static_cast<ssize_t>(value.size());
+    close(fd);
+    if (!ok) return Status::Infra("cannot write a secret file in " + dir_);
+  }
+  ScopeGuard gone([&] { unlink(file.c_str()); });
+  return Abra({"app", "secret", "insert", domain_, secret, version, file, "--file", "--no-input"}, log, deadline,
+              cancel);
+}
+
+Status AbraApp::Deploy(PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
+  return Abra({"app", "deploy", domain_, "--no-input", "--chaos", "--no-converge-checks", "--no-domain-checks"}, log,
+              deadline, cancel);
+}
+
+Status AbraApp::Remove(PhaseLog* log, Deadline deadline) {
+  const CancelToken& never = CancelToken::None();
+  Status undeploy = Abra({"app", "undeploy", domain_, "--no-input"}, log, deadline, never);
+  Status remove = Abra({"app", "remove", domain_, "--no-input", "--force"}, log, deadline, never);
+  if (!undeploy.ok() && !remove.ok()) return remove.Prefixed("after a failed undeploy (" + undeploy.message() + ")");
+  return undeploy.ok() ? remove : undeploy;
+}
+
+}  // namespace harness
