@@ -53,6 +53,8 @@ struct GlobalOptions {
   bool plain = false;
   std::string target = "local";
   SshOptions ssh;
+  std::string runtime = "swarm";
+  AbraOptions abra;
 };
 
 std::vector<std::string> ListRecipes(const std::string& dir) {
@@ -225,6 +227,10 @@ int main(int argc, char** argv) {
   app.add_option("--domain-suffix", g.domain_suffix, "Domains are <namespace>.<suffix>")
       ->capture_default_str();
   app.add_option("--state", g.state, "Folder of the ledger and run locks")->capture_default_str();
+  app.add_option("--runtime", g.runtime, "How deploys are made: 'swarm' (docker stack deploy) or 'abra'")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"swarm", "abra"}));
+  app.add_option("--abra", g.abra.binary, "The abra command line to use with --runtime abra")->capture_default_str();
   app.add_option("--target", g.target,
                  "Where the Swarm is: 'local', or a manager over SSH, ssh://[user@]host[:port]")
       ->capture_default_str();
@@ -440,6 +446,10 @@ int main(int argc, char** argv) {
   base.artifacts_dir = g.artifacts;
   base.domain_suffix = g.domain_suffix;
   base.nodes = &reach;
+  base.runtime = g.runtime;
+  base.abra = g.abra;
+  // abra reaches the target through its own server entry: the SSH host, or "default".
+  if (!target->local) base.abra.server = target->host;
 
   if (*promote) {
     if (promote_status) return PromoteStatus(g);

@@ -261,6 +261,9 @@ bool ColdRun::Prepare() {
     }
   }
   domain_ = opts_.warm ? opts_.warm->domain : out_.namespace_name + "." + opts_.domain_suffix;
+  // abra names the stack after the domain ('.' → '_'): the domain is the namespace, so
+  // that the stack abra deploys is the namespace the harness watches and tears down.
+  if (opts_.runtime == "abra") domain_ = out_.namespace_name;
   engine_->SetRunInfo({out_.run_id, spec_->name, spec_->version, out_.namespace_name, domain_});
   prepare.Observe("recipe", {{"name", spec_->name}, {"version", spec_->version},
                              {"compose", spec_->compose}, {"namespace", out_.namespace_name},
@@ -294,6 +297,10 @@ bool ColdRun::Prepare() {
                              StageOptions{opts_.warm.has_value()});
   if (!staged.ok()) return refuse(staged.status());
   staged_ = std::move(*staged);
+  if (opts_.runtime == "abra") {
+    abra_ = std::make_unique<AbraApp>(&abra_exec_, opts_.abra, abra_dir_.path(), spec_->name, domain_);
+    if (Status s = abra_->Checkout(recipe_dir_, staged_->files, spec_->compose); !s.ok()) return refuse(s);
+  }
   if (Status s = CheckDerivedNames(out_.namespace_name, staged_->objects); !s.ok()) return refuse(s);
   for (const auto& key : staged_->objects.external_secrets) {
     if (!secret_values_.count(key)) {
@@ -339,7 +346,9 @@ Status ColdRun::Deploy() {
   if (!opts_.warm) guard_->Arm();
   out_.deployed = !opts_.warm;
   Status status;
+  if (abra_) status = abra_->New(env_, &deploy, deploy_deadline_, cancel_);
   for (const auto& sec : spec_->secrets) {
+    if (!status.ok()) break;
     std::string name = staged_->objects.secrets.count(sec.name)
                            ? staged_->objects.secrets.at(sec.name)
                            : out_.namespace_name + "_" + sec.name + "_v1";
@@ -351,13 +360,21 @@ Status ColdRun::Deploy() {
     } else {
       status = ledger_->PlanResource(out_.run_id, "secret", name);  // write-ahead
     }
-    if (status.ok()) {
+    if (status.ok() && abra_) {
+      std::string upper = sec.name;
+      for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+      auto version = env_.find("SECRET_" + upper + "_VERSION");
+      status = abra_->InsertSecret(sec.name, version == env_.end() ? "v1" : version->second, secret_values_[sec.name],
+                                   &deploy, deploy_deadline_, cancel_);
+    } else if (status.ok()) {
       status = swarm_.CreateSecret(name, secret_values_[sec.name], labels_, &deploy, deploy_deadline_, cancel_);
     }
     if (!status.ok()) break;
   }
   if (status.ok() && !opts_.warm) status = ledger_->PlanResource(out_.run_id, "stack", out_.namespace_name);
-  if (status.ok()) {
+  if (status.ok() && abra_) {
+    status = abra_->Deploy(&deploy, deploy_deadline_, cancel_);
+  } else if (status.ok()) {
     status = swarm_.DeployStack(out_.namespace_name, staged_->files, env_, &deploy, deploy_deadline_, cancel_);
   }
   if (status.ok() && cancel_.cancelled()) status = Interrupted();
@@ -658,7 +675,13 @@ Status ColdRun::TeardownNow() {
   PhaseLog p(99, "teardown", &redactor_);
   PhaseStarted(p, spec_->teardown_timeout);
   Say("teardown of " + out_.namespace_name);
-  Status s = swarm_.Teardown(out_.namespace_name, &p, Deadline::In(spec_->teardown_timeout));
+  Deadline teardown_deadline = Deadline::In(spec_->teardown_timeout);
+  // Through abra first (it removes volumes and secrets too); the harness's own verified
+  // teardown then checks, and removes whatever abra left. A failed abra removal stays an
+  // error even when the harness cleaned up after it.
+  Status via_abra = abra_ ? abra_->Remove(&p, teardown_deadline) : Status::Ok();
+  Status s = swarm_.Teardown(out_.namespace_name, &p, teardown_deadline);
+  if (s.ok() && !via_abra.ok()) s = via_abra.Prefixed("teardown through abra (the harness removed what it left)");
   if (s.ok()) s = ledger_->MarkRunResourcesRemoved(out_.run_id);
   RecordPhase(p, s);
   SetTeardownInProgress(false);

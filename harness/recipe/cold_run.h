@@ -30,6 +30,8 @@
 #include "recipe/teardown_guard.h"
 #include "report/phase_log.h"
 #include "runtime/compose.h"
+#include "exec/local_executor.h"
+#include "runtime/abra.h"
 #include "runtime/swarm.h"
 #include "script/engine.h"
 
@@ -95,6 +97,10 @@ class ColdRun {
   std::map<std::string, std::string> labels_;
   std::map<std::string, std::string> secret_values_;
   TempDir stage_{"harness-stage"};
+  // With the abra runtime: the run's own ABRA_DIR, and its app there.
+  TempDir abra_dir_{"harness-abra"};
+  LocalExecutor abra_exec_;
+  std::unique_ptr<AbraApp> abra_;
   std::optional<StagedCompose> staged_;
   std::vector<std::string> full_services_;
   std::unique_ptr<HttpClient> http_;

@@ -14,6 +14,7 @@
 
 #include "base/deadline.h"
 #include "base/status.h"
+#include "runtime/abra.h"
 #include "runtime/docker.h"
 
 namespace harness {
@@ -46,6 +47,10 @@ struct RunOptions {
   // How to reach the Swarm's other nodes (containers to probe or exec into, images,
   // volumes to remove); null: only the target's own node.
   NodeReach* nodes = nullptr;
+  // How the namespace is deployed: "swarm" (docker stack deploy and friends) or "abra"
+  // (through abra, as Co-op Cloud operators deploy; see runtime/abra.h).
+  std::string runtime = "swarm";
+  AbraOptions abra;
   // A warm-canon deploy instead of a cold run: into the recipe's warm namespace, with its
   // kept secrets, services on shared networks under unique names, and no teardown — the
   // deploy stays (a failed one is the promotion's to restore or remove).
