@@ -452,6 +452,11 @@ int main(int argc, char** argv) {
   if (!target->local) base.abra.server = target->host;
 
   if (*promote) {
+    if (g.runtime != "swarm") {
+      std::cerr << "harness: promote: the warm canon deploys with the swarm runtime; --runtime " << g.runtime
+                << " is for run, sweep and triage\n";
+      return 2;
+    }
     if (promote_status) return PromoteStatus(g);
     if (promote_recipe.empty()) {
       std::cerr << "harness: promote: a recipe is required (or --status)\n";
