@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "base/scope_guard.h"
+#include "runtime/docker.h"
 
 namespace harness {
 namespace fs = std::filesystem;
@@ -57,16 +58,7 @@ Status AbraApp::Abra(std::vector<std::string> args, PhaseLog* log, Deadline dead
   cmd.deadline = deadline;
   auto r = exec_->Run(cmd, cancel);
   if (log != nullptr) log->RecordCommand(cmd, r);
-  std::string what = "abra " + args[0] + " " + args[1];
-  if (!r.ok()) return r.status().Prefixed(what);
-  if (r->cancelled) return Status::Cancelled(what + " interrupted");
-  if (r->timed_out) return Status::Timeout(what + " " + r->Describe());
-  if (!r->ok()) {
-    std::string err = TailLines(r->err.empty() ? r->out : r->err, 3);
-    while (!err.empty() && (err.back() == '\n' || err.back() == ' ')) err.pop_back();
-    return Status::Infra(what + " failed (" + r->Describe() + "): " + err);
-  }
-  return Status::Ok();
+  return CheckCommand("abra " + args[0] + " " + args[1], r);
 }
 
 Status AbraApp::New(const std::map<std::string, std::string>& env, PhaseLog* log, Deadline deadline,

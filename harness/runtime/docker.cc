@@ -20,8 +20,12 @@ Result<ProcessResult> Docker::Run(const std::vector<std::string>& args, PhaseLog
 }
 
 Status Docker::Check(const std::vector<std::string>& args, const Result<ProcessResult>& r) {
-  std::string what = "docker " + (args.empty() ? std::string() : args[0]) +
-                     (args.size() > 1 ? " " + args[1] : std::string());
+  return CheckCommand("docker " + (args.empty() ? std::string() : args[0]) +
+                          (args.size() > 1 ? " " + args[1] : std::string()),
+                      r);
+}
+
+Status CheckCommand(const std::string& what, const Result<ProcessResult>& r) {
   if (!r.ok()) return r.status().Prefixed(what);
   if (r->cancelled) return Status::Cancelled(what + " interrupted");
   if (r->timed_out) return Status::Timeout(what + " " + r->Describe());

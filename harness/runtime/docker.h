@@ -12,6 +12,11 @@
 
 namespace harness {
 
+// Ok when the command ran and exited 0; otherwise Infra/Timeout/Cancelled naming the
+// command (`what`) and quoting the end of its stderr (or stdout). For any command line
+// the harness drives (docker, abra).
+Status CheckCommand(const std::string& what, const Result<ProcessResult>& r);
+
 class Docker {
  public:
   Docker(Executor* exec, std::string binary) : exec_(exec), binary_(std::move(binary)) {}
