@@ -46,15 +46,6 @@ std::string Target::Describe() const {
   return "ssh://" + user + "@" + h + ":" + std::to_string(port);
 }
 
-std::string Target::Key() const {
-  if (local) return "local";
-  std::string k = "ssh-" + user + "@" + host + "-" + std::to_string(port);
-  for (char& c : k) {
-    if (c == ':') c = '_';
-  }
-  return k;
-}
-
 Result<Target> ParseTarget(const std::string& spec) {
   Target t;
   if (spec.empty() || spec == "local") return t;

@@ -17,8 +17,6 @@ struct Target {
 
   // "local", or "ssh://user@host:port" with the user and port always spelled out.
   std::string Describe() const;
-  // A key for per-target state (locks): "local", or "ssh-user@host-port" (file-name safe).
-  std::string Key() const;
 };
 
 // Parses --target. Host names and user names are checked character by character, so that

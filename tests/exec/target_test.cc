@@ -10,7 +10,6 @@ TEST_CASE("targets: local, and ssh:// with user, host and port", "[target]") {
   REQUIRE(local.ok());
   CHECK(local->local);
   CHECK(local->Describe() == "local");
-  CHECK(local->Key() == "local");
   CHECK(ParseTarget("")->local);
 
   auto full = ParseTarget("ssh://deploy@swarm.example.org:2222");
@@ -20,7 +19,6 @@ TEST_CASE("targets: local, and ssh:// with user, host and port", "[target]") {
   CHECK(full->host == "swarm.example.org");
   CHECK(full->port == 2222);
   CHECK(full->Describe() == "ssh://deploy@swarm.example.org:2222");
-  CHECK(full->Key() == "ssh-deploy@swarm.example.org-2222");
 
   auto bare = ParseTarget("ssh://10.0.0.2");
   REQUIRE(bare.ok());
@@ -31,7 +29,6 @@ TEST_CASE("targets: local, and ssh:// with user, host and port", "[target]") {
   REQUIRE(v6.ok());
   CHECK(v6->host == "fd00::2");
   CHECK(v6->Describe() == "ssh://root@[fd00::2]:22");
-  CHECK(v6->Key() == "ssh-root@fd00__2-22");
 }
 
 TEST_CASE("targets: anything a shell or ssh would interpret is refused", "[target]") {
