@@ -27,6 +27,8 @@
 #include "runtime/nodes.h"
 #include "runtime/swarm.h"
 #include "sched/scheduler.h"
+#include "source/recipe_source.h"
+#include "warm/canon.h"
 #include "warm/collision.h"
 #include "warm/plan.h"
 #include "warm/promote.h"
@@ -258,6 +260,12 @@ int main(int argc, char** argv) {
   std::vector<std::string> only;
   int jobs = 2;
   sweep->add_option("--only", only, "Run just these recipes");
+  bool canon = false;
+  std::string sweep_policy = "warm/reserved.yaml";
+  sweep->add_flag("--canon", canon,
+                  "The nightly canon sweep: each enrolled recipe's newest release newer than its canonical "
+                  "version, cold-run, then promoted when green");
+  sweep->add_option("--warm-policy", sweep_policy, "With --canon: the reserved-names policy")->capture_default_str();
   sweep->add_option("-j,--jobs", jobs, "Slots for concurrent runs (a recipe takes its weight)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
@@ -471,10 +479,10 @@ int main(int argc, char** argv) {
       if (!promote_retire) {
         // Asked for first of all, so that an older promotion still checking gives way.
         std::string wanted = promote_version;
-        if (auto releases = ListReleases(g.recipes, promote_recipe); wanted.empty() && releases.ok() && !releases->empty()) {
-          wanted = releases->back();
-        }
-        if (!wanted.empty() && RecipeDir(g.recipes, promote_recipe, wanted).ok()) {
+        RecipeSources sources(g.recipes, g.state + "/git");
+        auto releases = sources.Releases(promote_recipe, true, CancelToken::Signals());
+        if (wanted.empty() && releases.ok() && !releases->empty()) wanted = releases->back();
+        if (!wanted.empty() && releases.ok() && std::find(releases->begin(), releases->end(), wanted) != releases->end()) {
           RequestPromotion(g.state, promote_recipe, wanted);
         }
       }
@@ -506,7 +514,19 @@ int main(int argc, char** argv) {
       return o.exit_code;
     }
     TempDir stage("warm-plan");
-    auto plan = PlanWarmDeploy(g.recipes, promote_recipe, promote_version, *reserved, stage.path());
+    RecipeSources sources(g.recipes, g.state + "/git");
+    std::string version = promote_version;
+    if (version.empty()) {
+      auto releases = sources.Releases(promote_recipe, true, CancelToken::Signals());
+      if (!releases.ok()) {
+        std::cerr << "harness: " << releases.status().message() << "\n";
+        return releases.status().code() == Status::Code::kInfra ? 3 : 2;
+      }
+      if (!releases->empty()) version = releases->back();
+    }
+    auto files = sources.Checkout(promote_recipe, version, "", CancelToken::Signals());
+    auto plan = files.ok() ? PlanWarmDeploy(*files, promote_recipe, *reserved, stage.path())
+                           : Result<WarmPlan>(files.status());
     if (!plan.ok()) {
       std::cerr << "harness: " << plan.status().message() << "\n";
       return plan.status().code() == Status::Code::kInfra ? 3 : 2;
@@ -560,13 +580,7 @@ int main(int argc, char** argv) {
       std::cerr << "harness: " << s.message() << "\n";
       return 2;
     }
-    if (!o.version.empty()) {
-      if (auto dir = RecipeDir(g.recipes, o.recipe, o.version); !dir.ok()) {
-        std::cerr << "harness: " << dir.status().message() << "\n";
-        return 2;
-      }
-    }
-    if (o.version.empty() && !fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua")) {
+    if (!fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua")) {
       auto names = ListRecipes(g.recipes);
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
@@ -619,6 +633,74 @@ int main(int argc, char** argv) {
       std::cout << "\n" << TriageTable({result});
     }
     return TriageExitCode(result);
+  }
+
+  if (canon) {
+    if (!only.empty()) {
+      std::cerr << "harness: sweep --canon tests the enrolled recipes; --only is for a plain sweep\n";
+      return 2;
+    }
+    if (g.runtime != "swarm") {
+      std::cerr << "harness: sweep --canon promotes into the warm canon, which deploys with the swarm runtime\n";
+      return 2;
+    }
+    auto reserved = LoadReservedPolicy(sweep_policy);
+    if (!reserved.ok()) {
+      std::cerr << "harness: " << reserved.status().message() << "\n";
+      return 2;
+    }
+    auto ledger = Ledger::Open(g.state);
+    if (!ledger.ok()) {
+      std::cerr << "harness: " << ledger.status().message() << "\n";
+      return 3;
+    }
+    RecipeSources sources(g.recipes, g.state + "/git");
+    auto candidates = PlanCanonSweep(ledger->get(), &sources, g.state, CancelToken::Signals());
+    if (!candidates.ok()) {
+      std::cerr << "harness: " << candidates.status().message() << "\n";
+      return candidates.status().code() == Status::Code::kInfra ? 3 : 2;
+    }
+    if (int rc = reap_dead(false, false); rc != 0) {
+      std::cerr << "harness: leftovers of dead runs could not be removed; not deploying\n";
+      return rc;
+    }
+    CanonSweepOptions c;
+    c.base = base;
+    c.base.sweep_id = "sweep-" + UtcStamp();
+    c.policy = *reserved;
+    c.jobs = jobs;
+    progress("canon sweep: " + std::to_string(candidates->size()) + " enrolled recipes, " + std::to_string(jobs) + " slots");
+    auto outcomes = RunCanonSweep(*candidates, c, &docker, progress);
+    std::vector<RunOutcome> runs;
+    for (const auto& o : outcomes) {
+      if (o.cold) runs.push_back(*o.cold);
+    }
+    if (!runs.empty()) {
+      ReportRequest req;
+      req.sweep = c.base.sweep_id;
+      WriteReportSet(g, req, runs, progress);
+    }
+    int code = CanonExitCode(outcomes);
+    if (g.json) {
+      nlohmann::json all = nlohmann::json::array();
+      for (const auto& o : outcomes) {
+        nlohmann::json j = {{"recipe", o.plan.recipe}, {"canonical", o.plan.canonical}, {"candidate", o.plan.candidate},
+                            {"state", o.plan.state}, {"detail", o.plan.detail}, {"exit_code", o.exit_code}};
+        if (o.cold) j["cold"] = SummaryJson(*o.cold);
+        if (o.promotion) {
+          j["promotion"] = {{"result", o.promotion->result}, {"from", o.promotion->from}, {"to", o.promotion->to},
+                            {"message", o.promotion->message}};
+        }
+        all.push_back(j);
+      }
+      std::cout << nlohmann::json{{"schema", "recipe-harness/canon-sweep/v1"}, {"sweep", c.base.sweep_id},
+                                  {"recipes", all}, {"exit_code", code}}.dump(2)
+                << "\n";
+    } else {
+      std::cout << "\n" << CanonTable(outcomes);
+    }
+    if (CancelToken::Signals().cancelled()) return ExitCodeForSignal(CancelToken::Signals().signal());
+    return code;
   }
 
   // sweep

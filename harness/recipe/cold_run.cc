@@ -160,12 +160,20 @@ bool ColdRun::Start() {
     return false;
   };
   if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return stop(s.message(), "error", 2);
-  auto dir = RecipeDir(opts_.recipes_dir, opts_.recipe, opts_.version);
-  if (!dir.ok()) return stop(dir.status().message(), "error", 2);
-  recipe_dir_ = *dir;
+  RecipeSources sources(opts_.recipes_dir, (opts_.state_dir.empty() ? DefaultStateDir() : opts_.state_dir) + "/git");
+  auto checkout = sources.Checkout(opts_.recipe, opts_.version, opts_.commit, cancel_);
+  if (!checkout.ok()) {
+    Status s = checkout.status();
+    bool infra = s.code() == Status::Code::kInfra;
+    return stop(s.message(), infra ? "infra" : s.code() == Status::Code::kCancelled ? "interrupted" : "error",
+                infra ? 3 : s.code() == Status::Code::kCancelled ? ExitCodeForSignal(cancel_.signal()) : 2);
+  }
+  checkout_ = std::move(*checkout);
+  out_.version = checkout_.version;
+  recipe_dir_ = checkout_.files_dir;
   bool read_ok = false;
-  source_ = ReadFile(recipe_dir_ + "/recipe.lua", &read_ok);
-  if (!read_ok) return stop("no recipe script at " + recipe_dir_ + "/recipe.lua", "error", 2);
+  source_ = ReadFile(checkout_.script, &read_ok);
+  if (!read_ok) return stop("no recipe script at " + checkout_.script, "error", 2);
 
   out_.namespace_name = opts_.warm ? opts_.warm->namespace_name : NewNamespace(opts_.recipe);
   out_.run_id = UtcStamp() + "-" + out_.namespace_name;
@@ -236,17 +244,21 @@ bool ColdRun::Prepare() {
 
   // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short
   // and name the recipe.
-  std::string chunk = "recipes/" + opts_.recipe + (opts_.version.empty() ? "" : "/releases/" + opts_.version) +
-                      "/recipe.lua";
+  const std::string& chunk = checkout_.chunk;
   engine_ = std::make_unique<ScriptEngine>(chunk, opts_.recipe);
   auto spec = engine_->Load(source_);
   for (const auto& line : engine_->load_output()) log_.Line("print: " + line, false);
   if (!spec.ok()) {
-    prepare.AddEvidence({{"script", recipe_dir_ + "/recipe.lua"}, {"error", spec.status().message()}});
+    prepare.AddEvidence({{"script", checkout_.script}, {"error", spec.status().message()}});
     return refuse(spec.status());
   }
   spec_ = std::move(*spec);
-  if (!opts_.version.empty() && spec_->version != opts_.version) {
+  if (!checkout_.commit.empty()) {
+    // A git recipe's version is the release tag (or commit) checked out.
+    spec_->version = checkout_.version;
+    prepare.AddEvidence({{"source", {{"git", checkout_.origin}, {"path", spec_->source_path}, {"commit", checkout_.commit},
+                                     {"version", checkout_.version}}}});
+  } else if (!opts_.version.empty() && spec_->version != opts_.version) {
     return refuse(Status::InvalidArgument(chunk + ": the release folder " + opts_.version +
                                           " declares version '" + spec_->version + "'"));
   }

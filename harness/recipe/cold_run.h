@@ -34,6 +34,7 @@
 #include "runtime/abra.h"
 #include "runtime/swarm.h"
 #include "script/engine.h"
+#include "source/recipe_source.h"
 
 namespace harness {
 
@@ -84,6 +85,7 @@ class ColdRun {
 
   std::string recipe_dir_;
   std::string source_;
+  RecipeCheckout checkout_;   // the run's files (a git recipe's own copy lives as long as the run)
   std::optional<SwarmLock> swarm_lock_;
   std::optional<RunLock> run_lock_;
   std::unique_ptr<Ledger> ledger_;

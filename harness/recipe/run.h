@@ -26,7 +26,8 @@ class EventSink;
 struct RunOptions {
   std::string recipes_dir = "recipes";
   std::string recipe;
-  std::string version;          // a release (recipes/<recipe>/releases/<version>/); "" the recipe as it is
+  std::string version;          // a release (a release folder or tag); "" the recipe as it is
+  std::string commit;           // a git recipe's commit (a full id) instead of a release
   std::string artifacts_dir = "artifacts";
   std::string domain_suffix = "harness.localhost";
   std::string state_dir;        // the ledger and run locks (see ledger/)

@@ -41,6 +41,10 @@ struct TransientClass {
 struct RecipeSpec {
   std::string name;                       // the folder name unless the script says otherwise
   std::string version;                    // the release tested, e.g. "1.0.0+2.4"
+  // A git-sourced recipe: its files are the repository (or `source_path` in it) at a
+  // release tag or commit (see source/); empty for a recipe carried in its folder.
+  std::string source_git;
+  std::string source_path;
   std::vector<std::string> compose;       // compose files relative to the recipe folder
   std::map<std::string, std::string> env; // extra environment for compose interpolation
   std::vector<SecretSpec> secrets;

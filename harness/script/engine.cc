@@ -240,6 +240,8 @@ Result<RecipeSpec> ScriptEngine::Load(const std::string& source) {
 Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->name = FieldString(L, idx, "name");
   spec->version = FieldString(L, idx, "version");
+  spec->source_git = FieldString(L, idx, "source_git");
+  spec->source_path = FieldString(L, idx, "source_path");
 
   ForEachItem(L, idx, "compose", [&](int item) { spec->compose.emplace_back(lua_tostring(L, item)); });
 

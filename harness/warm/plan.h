@@ -6,14 +6,14 @@
 #include <string>
 
 #include "base/status.h"
+#include "source/recipe_source.h"
 #include "warm/collision.h"
 
 namespace harness {
 
-// Plans `recipe` at `version` (its newest release when empty; the recipe folder as it is
-// when it has no releases). Stages into `stage_dir`, which the caller owns.
-Result<WarmPlan> PlanWarmDeploy(const std::string& recipes_dir, const std::string& recipe,
-                                const std::string& version, const ReservedPolicy& policy,
-                                const std::string& stage_dir);
+// Plans `recipe` from the files of one of its releases (RecipeSources::Checkout). Stages
+// into `stage_dir`, which the caller owns.
+Result<WarmPlan> PlanWarmDeploy(const RecipeCheckout& files, const std::string& recipe,
+                                const ReservedPolicy& policy, const std::string& stage_dir);
 
 }  // namespace harness

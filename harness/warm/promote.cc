@@ -1,5 +1,7 @@
 #include "warm/promote.h"
 
+#include "source/recipe_source.h"
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/file.h>
@@ -216,16 +218,21 @@ void Promotion::DropSnapshots() {
 PromoteOutcome Promotion::Run() {
   const std::string& recipe = opts_.recipe;
   if (Status s = ValidateRecipeName(recipe); !s.ok()) return Done("refused", 2, s.message());
-  auto releases = ListReleases(opts_.base.recipes_dir, recipe);
-  if (!releases.ok()) return Done("refused", 2, releases.status().message());
+  RecipeSources sources(opts_.base.recipes_dir, opts_.base.state_dir + "/git");
+  auto releases = sources.Releases(recipe, true, CancelToken::Signals());
+  if (!releases.ok()) {
+    return Done(releases.status().code() == Status::Code::kInfra ? "failed" : "refused",
+                releases.status().code() == Status::Code::kInfra ? 3 : 2, releases.status().message());
+  }
   if (releases->empty()) {
-    return Done("refused", 2, "recipe '" + recipe + "' has no releases under " + opts_.base.recipes_dir + "/" +
-                                  recipe + "/releases/: nothing can be promoted");
+    return Done("refused", 2, "recipe '" + recipe + "' has no releases (release folders under " + opts_.base.recipes_dir +
+                                  "/" + recipe + "/releases/, or tags of its git source): nothing can be promoted");
   }
   std::string target = opts_.version.empty() ? releases->back() : opts_.version;
   out_.to = target;
-  auto release_dir = RecipeDir(opts_.base.recipes_dir, recipe, target);
-  if (!release_dir.ok()) return Done("refused", 2, release_dir.status().message());
+  auto release = sources.Checkout(recipe, target, "", CancelToken::Signals());
+  if (!release.ok()) return Done("refused", 2, release.status().message());
+  const std::string* release_dir = &release->files_dir;
   auto ledger = Ledger::Open(opts_.base.state_dir);
   if (!ledger.ok()) return Done("failed", 3, ledger.status().message());
   ledger_ = std::move(*ledger);
@@ -254,7 +261,7 @@ PromoteOutcome Promotion::Run() {
       std::string hold;
       if (MajorVersion(target) > MajorVersion(out_.from)) {
         hold = "major version bump " + out_.from + " → " + target + ": review it, then promote with --force";
-      } else if (NeedsManualMigration(*release_dir)) {
+      } else if (NeedsManualMigration(*release_dir, target)) {
         hold = "the release notes of " + target + " ask for a manual migration: promote with --force once done";
       }
       if (!hold.empty()) {
@@ -272,7 +279,7 @@ PromoteOutcome Promotion::Run() {
   }
   // Nothing may collide with the policy or what runs on the Swarm.
   TempDir stage("warm-plan");
-  auto plan = PlanWarmDeploy(opts_.base.recipes_dir, recipe, target, opts_.policy, stage.path());
+  auto plan = PlanWarmDeploy(*release, recipe, opts_.policy, stage.path());
   if (!plan.ok()) return Done("refused", plan.status().code() == Status::Code::kInfra ? 3 : 2, plan.status().message());
   plan->namespace_name = ns_;
   domain_ = plan->domain;
@@ -389,11 +396,14 @@ Status RequestPromotion(const std::string& state_dir, const std::string& recipe,
   return ok ? Status::Ok() : Status::Infra("cannot write " + WantedFile(state_dir, recipe));
 }
 
-bool NeedsManualMigration(const std::string& release_dir) {
-  std::ifstream f(release_dir + "/NOTES.md");
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return Lower(ss.str()).find("manual migration") != std::string::npos;
+bool NeedsManualMigration(const std::string& release_dir, const std::string& version) {
+  for (const std::string& notes : {release_dir + "/NOTES.md", release_dir + "/release/" + version}) {
+    std::ifstream f(notes);
+    std::stringstream ss;
+    ss << f.rdbuf();
+    if (Lower(ss.str()).find("manual migration") != std::string::npos) return true;
+  }
+  return false;
 }
 
 PromoteOutcome Promote(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress) {

@@ -54,8 +54,9 @@ Status RequestPromotion(const std::string& state_dir, const std::string& recipe,
 // secret values) and its ledger record.
 Status RetireWarm(const PromoteOptions& opts, Docker* docker, const ProgressFn& progress);
 
-// The release notes of `version` ask for a manual migration: NOTES.md in the release
-// folder mentions "manual migration" (any case).
-bool NeedsManualMigration(const std::string& release_dir);
+// The release notes of `version` ask for a manual migration: NOTES.md in the release's
+// files, or Co-op Cloud's release note `release/<version>`, mentions "manual migration"
+// (any case).
+bool NeedsManualMigration(const std::string& release_dir, const std::string& version);
 
 }  // namespace harness

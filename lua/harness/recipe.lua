@@ -8,8 +8,9 @@ local RECIPE = {}  -- metatable marking tables made by recipe()
 local fields = {
   name = true, version = true, compose = true, env = true, secrets = true,
   timeouts = true, ready = true, tests = true, description = true, weight = true,
-  transient = true,
+  transient = true, source = true,
 }
+local source_fields = { git = true, path = true }
 local timeout_fields = { deploy = true, test = true, teardown = true, settle = true }
 
 -- Validation errors are tables {msg=, field=}; check_result turns them into
@@ -59,6 +60,34 @@ local function validate(t, http)
   if t.version ~= nil then check_name(t.version, "version", "^[%w][%w.+_-]*$", "is not a release tag") end
   r.version = t.version or defaults.version
   if t.description ~= nil then typed(t.description, "string", "description") end
+
+  -- source = { git = "<repository>", path = "<subfolder>" }: the recipe's files come from a
+  -- git repository whose tags are its releases, not from the recipe folder.
+  if t.source ~= nil then
+    typed(t.source, "table", "source")
+    for k in pairs(t.source) do
+      if not source_fields[k] then
+        fail("unknown recipe field 'source." .. tostring(k) .. "'" .. suggest(tostring(k), source_fields), tostring(k))
+      end
+    end
+    typed(t.source.git, "string", "source.git")
+    local url = t.source.git
+    if url == "" or url:sub(1, 1) == "-" or url:find("[%c%s]") or url:find("::", 1, true) then
+      fail("recipe field 'source.git' is not a repository address: \"" .. url .. "\"", "git")
+    end
+    if t.version ~= nil then
+      fail("recipe field 'version' cannot be set with 'source': a git recipe's versions are its release tags", "version")
+    end
+    r.source_git = url
+    r.source_path = ""
+    if t.source.path ~= nil then
+      check_name(t.source.path, "source.path", "^[%w][%w._/-]*$", "must be a folder inside the repository")
+      if t.source.path:find("..", 1, true) then
+        fail("recipe field 'source.path' must not leave the repository: \"" .. t.source.path .. "\"", "path")
+      end
+      r.source_path = t.source.path:gsub("/+$", "")
+    end
+  end
 
   r.compose = {}
   if t.compose ~= nil then
