@@ -14,6 +14,17 @@ std::atomic<int> g_signal{0};
 std::atomic<int> g_signal_count{0};
 std::atomic<bool> g_teardown{false};
 int g_pipe[2] = {-1, -1};
+// Write ends of the CancelSources' pipes plus one, woken by signals too (0: a free slot).
+constexpr int kSlots = 64;
+std::atomic<int> g_source_fds[kSlots] = {};
+
+void WakeSources() {
+  for (auto& slot : g_source_fds) {
+    int fd = slot.load() - 1;
+    char c = 1;
+    if (fd >= 0) (void)!write(fd, &c, 1);
+  }
+}
 
 void EnsurePipe() {
   if (g_pipe[0] >= 0) return;
@@ -41,6 +52,7 @@ void OnSignal(int sig) {
     char c = 1;
     (void)!write(g_pipe[1], &c, 1);
   }
+  WakeSources();
   if (count == 1) {
     WriteAll(2, "\nharness: interrupted; tearing down before exit (this can take a while)\n");
   } else if (g_teardown.load()) {
@@ -63,14 +75,53 @@ const CancelToken& CancelToken::None() {
   return token;
 }
 
-bool CancelToken::cancelled() const { return live_ && g_signal.load() != 0; }
+bool CancelToken::cancelled() const {
+  return (live_ && g_signal.load() != 0) || (source_ != nullptr && source_->cancelled());
+}
 
 int CancelToken::signal() const { return live_ ? g_signal.load() : 0; }
 
 int CancelToken::fd() const {
+  if (source_ != nullptr && source_->pipe_[0] >= 0) return source_->pipe_[0];
   if (!live_) return -1;
   EnsurePipe();
   return g_pipe[0];
+}
+
+CancelSource::CancelSource() : token_(true, this) {
+  if (pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    pipe_[0] = pipe_[1] = -1;
+    return;
+  }
+  for (int i = 0; i < kSlots; ++i) {
+    int expected = 0;
+    if (g_source_fds[i].compare_exchange_strong(expected, pipe_[1] + 1)) {
+      slot_ = i;
+      break;
+    }
+  }
+  if (slot_ < 0) {  // no slot: signals would not wake this pipe, so do not hand it out
+    close(pipe_[0]);
+    close(pipe_[1]);
+    pipe_[0] = pipe_[1] = -1;
+  } else if (g_signal.load() != 0) {
+    char c = 1;
+    (void)!write(pipe_[1], &c, 1);
+  }
+}
+
+CancelSource::~CancelSource() {
+  if (slot_ >= 0) g_source_fds[slot_].store(0);
+  if (pipe_[0] >= 0) close(pipe_[0]);
+  if (pipe_[1] >= 0) close(pipe_[1]);
+}
+
+void CancelSource::Cancel() {
+  cancelled_.store(true);
+  if (pipe_[1] >= 0) {
+    char c = 1;
+    (void)!write(pipe_[1], &c, 1);
+  }
 }
 
 void CancelToken::RaiseForTest(int sig) {
@@ -81,6 +132,7 @@ void CancelToken::RaiseForTest(int sig) {
     char c = 1;
     (void)!write(g_pipe[1], &c, 1);
   }
+  WakeSources();
 }
 
 void CancelToken::ResetForTest() {

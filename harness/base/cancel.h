@@ -5,12 +5,17 @@
 // `cancelled()` or polls `fd()`. Teardown runs with CancelToken::None(), so a signal during
 // teardown never abandons it; a second signal only prints a notice.
 //
+// A CancelSource adds a token of its own, for stopping one piece of work (a superseded
+// run) without a signal: its token is cancelled by the source or by a signal.
+//
 // Thread-safety: all members may be called from any thread.
 #pragma once
 
 #include <atomic>
 
 namespace harness {
+
+class CancelSource;
 
 class CancelToken {
  public:
@@ -31,8 +36,32 @@ class CancelToken {
   static void ResetForTest();
 
  private:
-  explicit CancelToken(bool live) : live_(live) {}
+  friend class CancelSource;
+  explicit CancelToken(bool live, const CancelSource* source = nullptr) : live_(live), source_(source) {}
   bool live_;
+  const CancelSource* source_;
+};
+
+// Owns a token that Cancel() (or a signal) cancels. At most 64 sources exist at once;
+// beyond that a source works without its own descriptor (fd() is the signals' one).
+class CancelSource {
+ public:
+  CancelSource();
+  ~CancelSource();
+  CancelSource(const CancelSource&) = delete;
+  CancelSource& operator=(const CancelSource&) = delete;
+
+  void Cancel();
+  bool cancelled() const { return cancelled_.load(); }
+  // Valid as long as the source lives.
+  const CancelToken& token() const { return token_; }
+
+ private:
+  friend class CancelToken;
+  std::atomic<bool> cancelled_{false};
+  int pipe_[2] = {-1, -1};
+  int slot_ = -1;
+  CancelToken token_;
 };
 
 // Installs handlers for SIGINT and SIGTERM, and ignores SIGPIPE. Call once from main.

@@ -34,8 +34,8 @@ std::string ReadFile(const std::string& path, bool* ok) {
 }
 
 // Sleeps up to `d`, returning early when the run is cancelled.
-void Nap(Duration d) {
-  pollfd p{CancelToken::Signals().fd(), POLLIN, 0};
+void Nap(Duration d, const CancelToken& cancel) {
+  pollfd p{cancel.fd(), POLLIN, 0};
   poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(d.count()));
 }
 
@@ -57,7 +57,7 @@ Status WriteSecretsFile(const std::string& path, const std::string& content) {
 ColdRun::ColdRun(RunOptions opts, Docker* docker, ProgressFn progress)
     : opts_(std::move(opts)),
       progress_(std::move(progress)),
-      cancel_(CancelToken::Signals()),
+      cancel_(opts_.cancel != nullptr ? *opts_.cancel : CancelToken::Signals()),
       started_(Clock::now()),
       log_(&redactor_, progress_),
       swarm_(docker) {
@@ -453,7 +453,7 @@ Status ColdRun::WaitForVersion(PhaseLog& converge) {
       return Status::Timeout("the deployed version did not become " + want + " within the deploy budget of " +
                              FormatDuration(spec_->deploy_timeout) + " (" + last + ")");
     }
-    Nap(Duration(250));
+    Nap(Duration(250), cancel_);
   }
 }
 
@@ -499,7 +499,7 @@ Status ColdRun::WaitForSwarm(PhaseLog& converge) {
       status = Status::Failed(j.reason);
       break;
     }
-    Nap(std::min(interval, deploy_deadline_.remaining()));
+    Nap(std::min(interval, deploy_deadline_.remaining()), cancel_);
     interval = std::min(interval * 3 / 2, Duration(1000));
   }
   converge.Observe("polls", polls);
@@ -533,7 +533,7 @@ Status ColdRun::WaitForReadiness(PhaseLog& converge) {
                                " tries); last observation: " + observation);
       break;
     }
-    Nap(std::min(wait, deploy_deadline_.remaining()));
+    Nap(std::min(wait, deploy_deadline_.remaining()), cancel_);
     wait = std::min(wait * 3 / 2, Duration(2000));
   }
   converge.Observe("readiness_tries", tries);

@@ -9,7 +9,7 @@ namespace harness {
 RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const ProgressFn& progress) {
   RunOutcome first = RunRecipe(opts, docker, progress);
   if (first.result != "failed" || first.transient_class.empty() ||
-      CancelToken::Signals().cancelled()) {
+      (opts.cancel != nullptr ? *opts.cancel : CancelToken::Signals()).cancelled()) {
     return first;
   }
   if (progress) {

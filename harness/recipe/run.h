@@ -45,6 +45,9 @@ struct RunOptions {
   };
   std::optional<FirstAttempt> retry_of;
   EventSink* events = nullptr;  // the run's events (run, phases, tests), when set
+  // Stops the run (then it tears down) besides SIGINT/SIGTERM: a CancelSource's token,
+  // e.g. for a run that a newer one superseded. Null: signals only.
+  const CancelToken* cancel = nullptr;
   // How to reach the Swarm's other nodes (containers to probe or exec into, images,
   // volumes to remove); null: only the target's own node.
   NodeReach* nodes = nullptr;
