@@ -27,6 +27,8 @@
 #include "runtime/nodes.h"
 #include "runtime/swarm.h"
 #include "sched/scheduler.h"
+#include "serve/queue.h"
+#include "serve/server.h"
 #include "source/recipe_source.h"
 #include "warm/canon.h"
 #include "warm/collision.h"
@@ -270,6 +272,36 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
 
+  CLI::App* serve = app.add_subcommand("serve", "Receive !testme from Gitea/Forgejo and test pull requests");
+  ServeOptions serve_opts;
+  std::string listen = "127.0.0.1:8088", forge_url, forge_token_file, secret_file;
+  int poll_seconds = 0;
+  ForgeOptions forge_opts;
+  serve->add_option("--listen", listen, "Address and port for webhooks (port 0: any free one)")->capture_default_str();
+  serve->add_option("--port-file", serve_opts.port_file, "Write the port listened on to this file");
+  serve->add_option("--forge-url", forge_url, "The forge's address, e.g. https://git.coopcloud.tech")->required();
+  serve->add_option("--forge-token-file", forge_token_file,
+                    "File holding the forge API token (or $HARNESS_FORGE_TOKEN)");
+  serve->add_option("--webhook-secret-file", secret_file,
+                    "File holding the webhooks' shared secret (or $HARNESS_WEBHOOK_SECRET)");
+  serve->add_option("--allow-user", serve_opts.allow_users, "A user who may start runs (repeatable)");
+  serve->add_option("--allow-org", serve_opts.allow_orgs, "Members of this organisation may start runs (repeatable)");
+  serve->add_flag("--allow-collaborators", serve_opts.allow_collaborators,
+                  "Collaborators of the recipe's repository may start runs");
+  serve->add_option("--max-body", serve_opts.max_body, "Largest webhook body in bytes (413 beyond)")
+      ->capture_default_str()->check(CLI::Range(1024, 64 << 20));
+  serve->add_option("--per-pr-per-hour", serve_opts.per_pr_per_hour, "Runs per pull request per hour")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+  serve->add_option("--per-user-per-hour", serve_opts.per_user_per_hour, "Runs per user per hour")
+      ->capture_default_str()->check(CLI::Range(1, 1000));
+  serve->add_option("-j,--jobs", serve_opts.jobs, "Runs at a time")->capture_default_str()->check(CLI::Range(1, 16));
+  serve->add_option("--poll-repo", serve_opts.poll_repos,
+                    "Poll this repository (owner/name) for !testme comments instead of, or besides, webhooks");
+  serve->add_option("--poll-interval", poll_seconds, "Seconds between polls (with --poll-repo)")
+      ->capture_default_str()->check(CLI::Range(0, 86400));
+  serve->add_option("--status-context", serve_opts.status_context, "Commit status context (/<recipe> is added)")
+      ->capture_default_str();
+
   CLI::App* triage = app.add_subcommand(
       "triage", "Re-run a failing recipe alone and under load until a verdict is decisive");
   std::string triage_recipe;
@@ -458,6 +490,79 @@ int main(int argc, char** argv) {
   base.abra = g.abra;
   // abra reaches the target through its own server entry: the SSH host, or "default".
   if (!target->local) base.abra.server = target->host;
+
+  if (*serve) {
+    auto secret_from = [](const std::string& file, const char* env, std::string* out) -> Status {
+      if (!file.empty()) {
+        std::ifstream f(file);
+        if (!f) return Status::InvalidArgument("cannot read " + file);
+        std::getline(f, *out);
+      } else if (const char* v = std::getenv(env); v != nullptr) {
+        *out = v;
+      }
+      while (!out->empty() && (out->back() == '\r' || out->back() == ' ')) out->pop_back();
+      return Status::Ok();
+    };
+    if (Status s = secret_from(forge_token_file, "HARNESS_FORGE_TOKEN", &forge_opts.token); !s.ok()) {
+      std::cerr << "harness: serve: --forge-token-file: " << s.message() << "\n";
+      return 2;
+    }
+    if (Status s = secret_from(secret_file, "HARNESS_WEBHOOK_SECRET", &serve_opts.webhook_secret); !s.ok()) {
+      std::cerr << "harness: serve: --webhook-secret-file: " << s.message() << "\n";
+      return 2;
+    }
+    if (forge_opts.token.empty()) {
+      std::cerr << "harness: serve: no forge token (--forge-token-file or $HARNESS_FORGE_TOKEN): results could not be posted\n";
+      return 2;
+    }
+    if (serve_opts.webhook_secret.empty() && serve_opts.poll_repos.empty()) {
+      std::cerr << "harness: serve: no webhook secret (--webhook-secret-file or $HARNESS_WEBHOOK_SECRET); without one "
+                   "every delivery is refused — give one, or poll with --poll-repo\n";
+      return 2;
+    }
+    if (serve_opts.allow_users.empty() && serve_opts.allow_orgs.empty() && !serve_opts.allow_collaborators) {
+      std::cerr << "harness: serve: nobody may start runs: give --allow-user, --allow-org or --allow-collaborators\n";
+      return 2;
+    }
+    for (const auto& r : serve_opts.poll_repos) {
+      if (r.find('/') == std::string::npos || r.front() == '/' || r.back() == '/') {
+        std::cerr << "harness: serve: --poll-repo '" << r << "' is not owner/name\n";
+        return 2;
+      }
+    }
+    if (!serve_opts.poll_repos.empty() && poll_seconds == 0) poll_seconds = 60;
+    serve_opts.poll_interval = Duration(static_cast<int64_t>(poll_seconds) * 1000);
+    auto colon = listen.rfind(':');
+    try {
+      if (colon == std::string::npos) throw std::invalid_argument("no port");
+      serve_opts.host = listen.substr(0, colon);
+      serve_opts.port = std::stoi(listen.substr(colon + 1));
+      if (serve_opts.port < 0 || serve_opts.port > 65535 || serve_opts.host.empty()) throw std::out_of_range("port");
+    } catch (const std::exception&) {
+      std::cerr << "harness: serve: --listen '" << listen << "' is not HOST:PORT\n";
+      return 2;
+    }
+    forge_opts.base_url = forge_url;
+    forge_opts.cancel = &CancelToken::Signals();
+    auto forge = NewGiteaClient(forge_opts);
+    auto queue = ServeQueue::Open(g.state);
+    if (!queue.ok()) {
+      std::cerr << "harness: " << queue.status().message() << "\n";
+      return 3;
+    }
+    if (int rc = reap_dead(false, false); rc != 0) {
+      std::cerr << "harness: leftovers of dead runs could not be removed; not serving\n";
+      return rc;
+    }
+    serve_opts.base = base;
+    Server server(serve_opts, forge.get(), queue->get(), &docker, progress);
+    Status s = server.Run(CancelToken::Signals());
+    if (!s.ok()) {
+      std::cerr << "harness: serve: " << s.message() << "\n";
+      return 3;
+    }
+    return ExitCodeForSignal(CancelToken::Signals().signal());
+  }
 
   if (*promote) {
     if (g.runtime != "swarm") {

@@ -72,6 +72,8 @@ class Result {
   T& operator*() { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
+  // The value, or `fallback` when there is none.
+  T value_or(T fallback) const { return ok() ? std::get<T>(v_) : std::move(fallback); }
   // Ok() when a value is held.
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
 

@@ -1,0 +1,436 @@
+#include "serve/server.h"
+
+#include <httplib.h>
+#include <poll.h>
+
+#include <algorithm>
+#include <cctype>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "events/events.h"
+#include "report/phase_log.h"
+#include "source/recipe_source.h"
+
+namespace harness {
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kMarker = "<!-- recipe-harness -->";
+
+std::string Lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+std::string Short(const std::string& sha) { return sha.substr(0, 12); }
+
+std::string OneLine(std::string s, size_t max) {
+  if (auto nl = s.find('\n'); nl != std::string::npos) s = s.substr(0, nl);
+  if (s.size() > max) s = s.substr(0, max - 3) + "...";
+  return s;
+}
+
+// A run's phases, as edits of the pull request's comment.
+class PhaseReporter : public EventSink {
+ public:
+  explicit PhaseReporter(std::function<void(const std::string&)> on_phase) : on_phase_(std::move(on_phase)) {}
+  void OnEvent(const Event& e) override {
+    if (e.kind == EventKind::kPhaseStarted) on_phase_(e.name);
+  }
+
+ private:
+  std::function<void(const std::string&)> on_phase_;
+};
+
+std::string Header(const std::vector<std::pair<std::string, std::string>>& headers, const std::string& name) {
+  for (const auto& [k, v] : headers) {
+    if (k == name) return v;
+  }
+  return "";
+}
+
+std::string Json(const nlohmann::json& j) { return j.dump(); }
+
+std::string HourAgo() { return IsoTime(std::chrono::system_clock::now() - std::chrono::hours(1)); }
+
+}  // namespace
+
+Server::Server(ServeOptions options, Forge* forge, ServeQueue* queue, Docker* docker, ProgressFn progress)
+    : opts_(std::move(options)), forge_(forge), queue_(queue), docker_(docker), progress_(std::move(progress)) {}
+
+Server::~Server() = default;
+
+void Server::Say(const std::string& line) {
+  if (progress_) progress_("serve: " + line);
+}
+
+// ---- webhooks
+
+Server::Reply Server::HandleWebhook(const std::vector<std::pair<std::string, std::string>>& headers,
+                                    const std::string& body) {
+  std::string signature = Header(headers, "x-forgejo-signature");
+  if (signature.empty()) signature = Header(headers, "x-gitea-signature");
+  if (signature.empty()) signature = Header(headers, "x-hub-signature-256");
+  if (!VerifySignature(opts_.webhook_secret, body, signature)) {
+    Say("refused a delivery: " + std::string(signature.empty() ? "no signature" : "the signature does not match"));
+    return {401, Json({{"error", "signature missing or wrong"}})};
+  }
+  std::string event = Header(headers, "x-forgejo-event");
+  if (event.empty()) event = Header(headers, "x-gitea-event");
+  auto parsed = ParseWebhook(event, body);
+  if (!parsed.ok()) return {400, Json({{"error", parsed.status().message()}})};
+  ForgeEvent e = std::move(*parsed);
+  e.delivery = Header(headers, "x-forgejo-delivery");
+  if (e.delivery.empty()) e.delivery = Header(headers, "x-gitea-delivery");
+  if (!e.delivery.empty()) {
+    auto first = queue_->FirstSighting("delivery:" + e.delivery);
+    if (!first.ok()) return {503, Json({{"error", "the queue is not available"}})};
+    if (!*first) return {200, Json({{"duplicate", e.delivery}})};
+  }
+  switch (e.kind) {
+    case ForgeEvent::Kind::kTestme:
+      return HandleTestme(e);
+    case ForgeEvent::Kind::kPullUpdated:
+      HandlePullUpdated(e);
+      return {202, Json({{"pull_request", e.pr}, {"action", e.action}})};
+    case ForgeEvent::Kind::kIgnored:
+      break;
+  }
+  return {202, Json({{"ignored", e.why_ignored}})};
+}
+
+Server::Reply Server::HandleTestme(const ForgeEvent& e) {
+  const std::string where = e.full_name + "#" + std::to_string(e.pr);
+  auto first = queue_->FirstSighting("comment:" + std::to_string(e.comment_id));
+  if (!first.ok()) return {503, Json({{"error", "the queue is not available"}})};
+  if (!*first) return {200, Json({{"duplicate", e.comment_id}})};
+
+  auto allowed = Allowed(e.owner, e.repo, e.user);
+  if (!allowed.ok()) {
+    Say(where + ": cannot check whether @" + e.user + " may start runs: " + allowed.status().message());
+    return {503, Json({{"error", "cannot check permissions with the forge"}})};
+  }
+  if (!*allowed) {
+    Say(where + ": @" + e.user + " may not start runs");
+    if (auto once = queue_->FirstSighting("denied:" + where + ":" + e.user); once.ok() && *once) {
+      forge_->CreateComment(e.owner, e.repo, e.pr,
+                            std::string(kMarker) + "\nThanks, @" + e.user +
+                                "! Test runs start on a shared machine, so only maintainers of this recipe can "
+                                "ask for them. A maintainer can comment `!testme` to test this pull request.");
+    }
+    return {202, Json({{"ignored", "not allowed to start runs"}})};
+  }
+  auto recipe = RecipeFor(e.full_name, e.clone_url);
+  if (!recipe.ok()) {
+    Say(where + ": " + recipe.status().message());
+    forge_->CreateComment(e.owner, e.repo, e.pr,
+                          std::string(kMarker) + "\nThis harness has no recipe built from " + e.full_name +
+                              ", so there is nothing to test here.");
+    return {202, Json({{"ignored", "no recipe for this repository"}})};
+  }
+  for (auto [count, limit, who] : {std::tuple{queue_->CountSince(e.full_name, e.pr, "", HourAgo()), opts_.per_pr_per_hour,
+                                              std::string("this pull request")},
+                                   std::tuple{queue_->CountSince("", 0, e.user, HourAgo()), opts_.per_user_per_hour,
+                                              "@" + e.user}}) {
+    if (count.ok() && *count >= limit) {
+      Say(where + ": rate limit for " + who);
+      forge_->CreateComment(e.owner, e.repo, e.pr,
+                            std::string(kMarker) + "\n" + std::to_string(limit) + " test runs per hour is the limit for " +
+                                who + "; please ask again later.");
+      return {429, Json({{"error", "rate limit"}})};
+    }
+  }
+  auto pull = forge_->GetPull(e.owner, e.repo, e.pr);
+  if (!pull.ok()) {
+    Say(where + ": cannot read the pull request: " + pull.status().message());
+    return {502, Json({{"error", "cannot read the pull request from the forge"}})};
+  }
+  if (pull->state != "open" || pull->head_sha.empty()) {
+    forge_->CreateComment(e.owner, e.repo, e.pr, std::string(kMarker) + "\nThis pull request is closed: nothing to test.");
+    return {202, Json({{"ignored", "pull request closed"}})};
+  }
+  ServeJob job;
+  job.repo = e.full_name;
+  job.pr = e.pr;
+  job.sha = pull->head_sha;
+  job.recipe = *recipe;
+  job.user = e.user;
+  int64_t id = 0;
+  {
+    // Queued and announced under the posting lock: an older run cannot write between.
+    std::lock_guard<std::mutex> lock(mu_);
+    std::vector<int64_t> running;
+    auto queued = queue_->Enqueue(job, &running);
+    if (!queued.ok()) return {503, Json({{"error", "the queue is not available"}})};
+    id = *queued;
+    for (int64_t old : running) {
+      if (auto it = running_.find(old); it != running_.end()) it->second->Cancel();
+    }
+  }
+  Say(where + ": queued job " + std::to_string(id) + ": " + job.recipe + " at " + Short(job.sha) + " for @" + e.user);
+  Post(id, e.full_name, e.pr,
+       "**" + job.recipe + "** at `" + Short(job.sha) + "`: queued (asked by @" + e.user + ")");
+  SetCommitStatus(id, job, "pending", "queued");
+  wake_.notify_all();
+  return {202, Json({{"queued", id}, {"sha", job.sha}, {"recipe", job.recipe}})};
+}
+
+void Server::HandlePullUpdated(const ForgeEvent& e) {
+  std::vector<int64_t> running;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    // A push leaves runs of the new head alone (none yet); closing supersedes everything.
+    Status s = queue_->Supersede(e.full_name, e.pr, e.action == "closed" ? "" : e.head_sha, &running);
+    if (!s.ok()) Say(s.message());
+    for (int64_t old : running) {
+      if (auto it = running_.find(old); it != running_.end()) it->second->Cancel();
+    }
+  }
+  if (!running.empty()) {
+    Say(e.full_name + "#" + std::to_string(e.pr) + ": " + e.action + ": cancelled " + std::to_string(running.size()) +
+        " running job(s)");
+  }
+}
+
+Result<bool> Server::Allowed(const std::string& owner, const std::string& repo, const std::string& user) {
+  if (std::find(opts_.allow_users.begin(), opts_.allow_users.end(), user) != opts_.allow_users.end()) return true;
+  for (const auto& org : opts_.allow_orgs) {
+    auto member = forge_->IsOrgMember(org, user);
+    if (!member.ok()) return member.status();
+    if (*member) return true;
+  }
+  if (opts_.allow_collaborators) return forge_->IsCollaborator(owner, repo, user);
+  return false;
+}
+
+Result<std::string> Server::RecipeFor(const std::string& full_name, const std::string& clone_url) {
+  RecipeSources sources(opts_.base.recipes_dir, opts_.base.state_dir + "/git");
+  std::string by_name;
+  const std::string repo_name = full_name.substr(full_name.find('/') + 1);
+  std::error_code ec;
+  std::vector<std::string> names;
+  for (const auto& entry : fs::directory_iterator(opts_.base.recipes_dir, ec)) {
+    if (fs::exists(entry.path() / "recipe.lua")) names.push_back(entry.path().filename().string());
+  }
+  std::sort(names.begin(), names.end());
+  auto ends_with = [](const std::string& s, const std::string& tail) {
+    return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+  };
+  for (const auto& name : names) {
+    auto origin = sources.OriginOf(name);
+    if (!origin.ok() || !origin->has_value()) continue;
+    const std::string& url = (*origin)->url;
+    if ((!clone_url.empty() && url == clone_url) || ends_with(url, "/" + full_name + ".git") ||
+        ends_with(url, "/" + full_name) || ends_with(url, ":" + full_name + ".git")) {
+      return name;
+    }
+    if (name == repo_name) by_name = name;
+  }
+  if (!by_name.empty()) return by_name;
+  return Status::NotFound("no git recipe under " + opts_.base.recipes_dir + " is built from " + full_name);
+}
+
+// ---- results on the forge
+
+void Server::Post(int64_t job_id, const std::string& repo, int64_t pr, const std::string& text) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto latest = queue_->IsLatest(job_id);
+  if (!latest.ok() || !*latest) return;  // a newer request speaks for this pull request now
+  const std::string owner = repo.substr(0, repo.find('/'));
+  const std::string name = repo.substr(repo.find('/') + 1);
+  const std::string body = std::string(kMarker) + "\n" + text;
+  auto existing = queue_->ReplyComment(repo, pr);
+  if (existing.ok() && *existing != 0) {
+    Status s = forge_->EditComment(owner, name, *existing, body);
+    if (s.ok()) return;
+    if (s.code() != Status::Code::kNotFound) {
+      Say(repo + "#" + std::to_string(pr) + ": cannot edit the comment: " + s.message());
+      return;
+    }
+  }
+  auto created = forge_->CreateComment(owner, name, pr, body);
+  if (!created.ok()) {
+    Say(repo + "#" + std::to_string(pr) + ": cannot comment: " + created.status().message());
+    return;
+  }
+  queue_->SetReplyComment(repo, pr, *created);
+}
+
+void Server::SetCommitStatus(int64_t job_id, const ServeJob& job, const std::string& state,
+                             const std::string& description) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto latest = queue_->IsLatest(job_id);
+  if (!latest.ok() || !*latest) return;
+  const std::string owner = job.repo.substr(0, job.repo.find('/'));
+  const std::string name = job.repo.substr(job.repo.find('/') + 1);
+  Status s = forge_->SetStatus(owner, name, job.sha, state, opts_.status_context + "/" + job.recipe,
+                               OneLine(description, 140), "");
+  if (!s.ok()) Say(job.repo + "#" + std::to_string(job.pr) + ": cannot set the commit status: " + s.message());
+}
+
+// ---- workers
+
+void Server::RunJob(const ServeJob& job) {
+  CancelSource source;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_[job.id] = &source;
+  }
+  const std::string head = "**" + job.recipe + "** at `" + Short(job.sha) + "`";
+  Say("job " + std::to_string(job.id) + ": " + job.repo + "#" + std::to_string(job.pr) + ": running " + job.recipe +
+      " at " + Short(job.sha));
+  SetCommitStatus(job.id, job, "pending", "running");
+  PhaseReporter phases([&](const std::string& phase) {
+    Post(job.id, job.repo, job.pr, head + ": running — " + phase + " (asked by @" + job.user + ")");
+  });
+  RunOptions o = opts_.base;
+  o.recipe = job.recipe;
+  o.commit = job.sha;
+  o.cancel = &source.token();
+  o.events = &phases;
+  RunOutcome r = RunRecipe(o, docker_, progress_);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    running_.erase(job.id);
+  }
+  if (stopping_ || CancelToken::Signals().cancelled()) {
+    queue_->Requeue(job.id);
+    Say("job " + std::to_string(job.id) + ": stopped by serve stopping (" + r.result + ", teardown " +
+        (r.teardown.ok() ? "ok" : r.teardown.message()) + "); queued again");
+    return;
+  }
+  std::string detail = r.result == "passed"
+                           ? std::to_string(r.tests.size()) + " tests passed in " + FormatDuration(r.elapsed)
+                           : r.result + " in " + r.failed_phase + ": " + OneLine(r.reason, 300);
+  auto finished = queue_->Finish(job.id, r.result, detail);
+  if (!finished.ok() || !*finished || source.cancelled()) {
+    Say("job " + std::to_string(job.id) + ": superseded; torn down (" +
+        (r.teardown.ok() ? std::string("ok") : r.teardown.message()) + "), nothing posted");
+    return;
+  }
+  std::string text = head + ": " + (r.result == "passed" ? "✅ passed" : "❌ " + r.result) + "\n\n" +
+                     (r.result == "passed" ? detail : "Failed in " + r.failed_phase + ": " + OneLine(r.reason, 300)) +
+                     "\n\nRun `" + r.run_id + "` (asked by @" + job.user + ").";
+  Post(job.id, job.repo, job.pr, text);
+  SetCommitStatus(job.id, job, r.result == "passed" ? "success" : r.result == "failed" ? "failure" : "error", detail);
+  Say("job " + std::to_string(job.id) + ": " + detail + " (posted)");
+}
+
+void Server::Worker(const CancelToken& stop) {
+  while (!stopping_ && !stop.cancelled()) {
+    auto job = queue_->Claim();
+    if (!job.ok()) {
+      Say(job.status().message());
+    } else if (job->has_value()) {
+      RunJob(**job);
+      continue;
+    }
+    std::unique_lock<std::mutex> lock(mu_);
+    // Woken by a new job or by stopping; the timeout only covers a failed queue read.
+    wake_.wait_for(lock, std::chrono::seconds(job.ok() ? 300 : 5),
+                   [&] { return stopping_.load() || queue_->CountInState("queued").value_or(0) > 0; });
+  }
+}
+
+void Server::Poller(const CancelToken& stop) {
+  const std::string started = IsoTime(std::chrono::system_clock::now());
+  while (!stopping_ && !stop.cancelled()) {
+    for (const auto& full : opts_.poll_repos) {
+      const std::string owner = full.substr(0, full.find('/'));
+      const std::string repo = full.substr(full.find('/') + 1);
+      std::string since = queue_->Cursor("poll:" + full).value_or("");
+      if (since.empty()) since = started;  // comments from before serve first ran are history
+      // A little overlap: comments are deduplicated by id.
+      std::string now = IsoTime(std::chrono::system_clock::now() - std::chrono::seconds(5));
+      auto comments = forge_->CommentsSince(owner, repo, since);
+      if (!comments.ok()) {
+        Say("poll " + full + ": " + comments.status().message());
+        continue;
+      }
+      for (const auto& c : *comments) {
+        if (!c.on_pull || !IsTestmeComment(c.body) || c.body.find(kMarker) != std::string::npos) continue;
+        ForgeEvent e;
+        e.kind = ForgeEvent::Kind::kTestme;
+        e.owner = owner;
+        e.repo = repo;
+        e.full_name = full;
+        e.pr = c.pr;
+        e.user = c.user;
+        e.comment_id = c.id;
+        HandleTestme(e);
+      }
+      queue_->SetCursor("poll:" + full, now);
+    }
+    pollfd p{stop.fd(), POLLIN, 0};
+    poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(opts_.poll_interval.count()));
+  }
+}
+
+Status Server::Run(const CancelToken& stop) {
+  if (auto n = queue_->RecoverInterrupted(); n.ok() && *n > 0) {
+    Say(std::to_string(*n) + " run(s) were cut short when serve last stopped: queued again");
+  }
+  if (auto queued = queue_->CountInState("queued"); queued.ok() && *queued > 0) {
+    Say("resuming the queue: " + std::to_string(*queued) + " run(s) waiting");
+  }
+  httplib::Server http;
+  http.set_payload_max_length(opts_.max_body);
+  http.set_read_timeout(10, 0);
+  http.set_write_timeout(10, 0);
+  http.Post("/webhook", [&](const httplib::Request& req, httplib::Response& res) {
+    std::vector<std::pair<std::string, std::string>> headers;
+    for (const auto& [k, v] : req.headers) headers.emplace_back(Lower(k), v);
+    Reply reply = HandleWebhook(headers, req.body);
+    res.status = reply.status;
+    res.set_content(reply.body, "application/json");
+  });
+  http.Get("/healthz", [&](const httplib::Request&, httplib::Response& res) {
+    res.set_content(Json({{"queued", queue_->CountInState("queued").value_or(-1)},
+                          {"running", queue_->CountInState("running").value_or(-1)}}),
+                    "application/json");
+  });
+  http.set_logger([&](const httplib::Request& req, const httplib::Response& res) {
+    Say(req.method + " " + req.path + " → " + std::to_string(res.status));
+  });
+  int port = opts_.port;
+  if (port == 0) {
+    port = http.bind_to_any_port(opts_.host);
+    if (port <= 0) return Status::Infra("cannot listen on " + opts_.host);
+  } else if (!http.bind_to_port(opts_.host, port)) {
+    return Status::Infra("cannot listen on " + opts_.host + ":" + std::to_string(port));
+  }
+  if (!opts_.port_file.empty()) {
+    std::string tmp = opts_.port_file + ".tmp";
+    std::ofstream(tmp) << port << "\n";
+    fs::rename(tmp, opts_.port_file);
+  }
+  Say("listening on http://" + opts_.host + ":" + std::to_string(port) + "/webhook, " + std::to_string(opts_.jobs) +
+      " run(s) at a time");
+  std::thread listener([&] { http.listen_after_bind(); });
+  std::vector<std::thread> threads;
+  for (int i = 0; i < std::max(1, opts_.jobs); ++i) threads.emplace_back([&] { Worker(stop); });
+  if (opts_.poll_interval.count() > 0 && !opts_.poll_repos.empty()) threads.emplace_back([&] { Poller(stop); });
+
+  while (!stop.cancelled()) {
+    pollfd p{stop.fd(), POLLIN, 0};
+    poll(&p, p.fd >= 0 ? 1 : 0, -1);
+  }
+  Say("stopping: no new work; running runs tear down and stay queued");
+  stopping_ = true;
+  http.stop();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, source] : running_) source->Cancel();
+  }
+  wake_.notify_all();
+  listener.join();
+  for (auto& t : threads) t.join();
+  return Status::Ok();
+}
+
+}  // namespace harness
