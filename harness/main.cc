@@ -255,6 +255,9 @@ int main(int argc, char** argv) {
                   "Recipe name (a folder under --recipes), or <name>@<version> for one of its releases")
       ->required();
   bool isolated = false, no_wait = false;
+  std::string upgrade_from;
+  run->add_option("--upgrade-from", upgrade_from,
+                  "An upgrade run: deploy this release first, then upgrade it in place to the recipe's version, and test");
   run->add_flag("--isolated", isolated, "Run with nothing else of ours on the Swarm (waits for other runs)");
   run->add_flag("--no-wait", no_wait, "With --isolated: refuse (exit 3) instead of waiting");
 
@@ -681,11 +684,13 @@ int main(int argc, char** argv) {
     std::tie(o.recipe, o.version) = SplitRecipeVersion(recipe);
     o.isolated = isolated;
     o.wait_for_isolation = !no_wait;
+    o.upgrade_from = upgrade_from;
     if (Status s = ValidateRecipeName(o.recipe); !s.ok()) {
       std::cerr << "harness: " << s.message() << "\n";
       return 2;
     }
-    if (!fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua")) {
+    if (!fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua") &&
+        (o.version.empty() || !fs::is_directory(fs::path(g.recipes) / o.recipe / "releases"))) {
       auto names = ListRecipes(g.recipes);
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;

@@ -70,6 +70,7 @@ RunOutcome ColdRun::Execute() {
   guard_ = std::make_unique<TeardownGuard>([this] { return TeardownNow(); });
   Status status = Deploy();
   if (status.ok()) status = Converge();
+  if (status.ok() && !opts_.upgrade_from.empty()) status = Upgrade();
   if (status.ok()) status = Test();
   JudgeInfrastructure();
   MatchTransientClass();
@@ -170,6 +171,19 @@ bool ColdRun::Start() {
   }
   checkout_ = std::move(*checkout);
   out_.version = checkout_.version;
+  if (!opts_.upgrade_from.empty()) {
+    if (opts_.warm || opts_.runtime == "abra") {
+      return stop("an upgrade run deploys with the swarm runtime into a cold namespace", "error", 2);
+    }
+    auto from = sources.Checkout(opts_.recipe, opts_.upgrade_from, "", cancel_);
+    if (!from.ok()) {
+      return stop("the release to upgrade from: " + from.status().message(),
+                  from.status().code() == Status::Code::kInfra ? "infra" : "error",
+                  from.status().code() == Status::Code::kInfra ? 3 : 2);
+    }
+    from_ = std::move(*from);
+    out_.upgraded_from = from_.version.empty() ? opts_.upgrade_from : from_.version;
+  }
   recipe_dir_ = checkout_.files_dir;
   bool read_ok = false;
   source_ = ReadFile(checkout_.script, &read_ok);
@@ -256,8 +270,8 @@ bool ColdRun::Prepare() {
   if (!checkout_.commit.empty()) {
     // A git recipe's version is the release tag (or commit) checked out.
     spec_->version = checkout_.version;
-    prepare.AddEvidence({{"source", {{"git", checkout_.origin}, {"path", spec_->source_path}, {"commit", checkout_.commit},
-                                     {"version", checkout_.version}}}});
+    prepare.Observe("source", {{"git", checkout_.origin}, {"path", spec_->source_path}, {"commit", checkout_.commit},
+                               {"version", checkout_.version}});
   } else if (!opts_.version.empty() && spec_->version != opts_.version) {
     return refuse(Status::InvalidArgument(chunk + ": the release folder " + opts_.version +
                                           " declares version '" + spec_->version + "'"));
@@ -309,6 +323,20 @@ bool ColdRun::Prepare() {
                              StageOptions{opts_.warm.has_value()});
   if (!staged.ok()) return refuse(staged.status());
   staged_ = std::move(*staged);
+  if (!opts_.upgrade_from.empty()) {
+    // The release comes up first, under the same script, namespace, labels and secrets.
+    auto from_env = DeployEnvironment(from_.files_dir, *spec_, out_.namespace_name, domain_);
+    auto from = StageCompose(from_.files_dir, spec_->compose, labels_, from_env, out_.namespace_name,
+                             stage_from_.path(), StageOptions{false});
+    if (!from.ok()) return refuse(from.status().Prefixed("the release to upgrade from (" + out_.upgraded_from + ")"));
+    staged_from_ = std::move(*from);
+    prepare.Observe("upgrade_from", out_.upgraded_from);
+    for (const auto& image : staged_from_->objects.images) {
+      if (std::find(staged_->objects.images.begin(), staged_->objects.images.end(), image) == staged_->objects.images.end()) {
+        staged_->objects.images.push_back(image);  // checked and spread like the run's own
+      }
+    }
+  }
   if (opts_.runtime == "abra") {
     abra_ = std::make_unique<AbraApp>(&abra_exec_, opts_.abra, abra_dir_.path(), spec_->name, domain_);
     if (Status s = abra_->Checkout(recipe_dir_, staged_->files, spec_->compose); !s.ok()) return refuse(s);
@@ -387,7 +415,8 @@ Status ColdRun::Deploy() {
   if (status.ok() && abra_) {
     status = abra_->Deploy(&deploy, deploy_deadline_, cancel_);
   } else if (status.ok()) {
-    status = swarm_.DeployStack(out_.namespace_name, staged_->files, env_, &deploy, deploy_deadline_, cancel_);
+    status = swarm_.DeployStack(out_.namespace_name, staged_from_ ? staged_from_->files : staged_->files, env_, &deploy,
+                                deploy_deadline_, cancel_);
   }
   if (status.ok() && cancel_.cancelled()) status = Interrupted();
   if (status.code() == Status::Code::kTimeout) {
@@ -413,6 +442,30 @@ Status ColdRun::Converge() {
     if (status.code() != Status::Code::kCancelled) CollectEvidence(converge);
   }
   RecordPhase(converge, status);
+  return status;
+}
+
+// ---- upgrade: the run's own version over the release, in place
+
+Status ColdRun::Upgrade() {
+  PhaseLog upgrade(phase_number_++, "upgrade", &redactor_);
+  deploy_deadline_ = Deadline::In(spec_->deploy_timeout);
+  PhaseStarted(upgrade, spec_->deploy_timeout);
+  Say("upgrade from " + out_.upgraded_from + " to " + out_.version + " started");
+  upgrade.Observe("upgrade", {{"from", out_.upgraded_from}, {"to", out_.version}});
+  Status status = swarm_.DeployStack(out_.namespace_name, staged_->files, env_, &upgrade, deploy_deadline_, cancel_);
+  if (status.ok() && cancel_.cancelled()) status = Interrupted();
+  if (status.ok()) status = WaitForSwarm(upgrade);
+  if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(upgrade);
+  if (status.code() == Status::Code::kTimeout) {
+    status = Status::Timeout("the upgrade did not converge within the deploy budget of " +
+                             FormatDuration(spec_->deploy_timeout) + ": " + status.message());
+  }
+  if (!status.ok()) {
+    Fail("upgrade", status);
+    if (status.code() != Status::Code::kCancelled) CollectEvidence(upgrade);
+  }
+  RecordPhase(upgrade, status);
   return status;
 }
 

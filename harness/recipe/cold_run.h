@@ -52,6 +52,9 @@ class ColdRun {
   bool Prepare();
   Status Deploy();
   Status Converge();
+  // An upgrade run: the first deploy was the `upgrade_from` release; now the run's own
+  // files are deployed over it in place, and it must converge again.
+  Status Upgrade();
   Status WaitForSwarm(PhaseLog& phase);
   Status WaitForVersion(PhaseLog& phase);
   Status WaitForReadiness(PhaseLog& phase);
@@ -86,6 +89,7 @@ class ColdRun {
   std::string recipe_dir_;
   std::string source_;
   RecipeCheckout checkout_;   // the run's files (a git recipe's own copy lives as long as the run)
+  RecipeCheckout from_;       // an upgrade run's first deploy: the release it upgrades from
   std::optional<SwarmLock> swarm_lock_;
   std::optional<RunLock> run_lock_;
   std::unique_ptr<Ledger> ledger_;
@@ -104,6 +108,8 @@ class ColdRun {
   LocalExecutor abra_exec_;
   std::unique_ptr<AbraApp> abra_;
   std::optional<StagedCompose> staged_;
+  TempDir stage_from_{"harness-stage-from"};
+  std::optional<StagedCompose> staged_from_;
   std::vector<std::string> full_services_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<RunHost> host_;

@@ -28,6 +28,9 @@ struct RunOptions {
   std::string recipe;
   std::string version;          // a release (a release folder or tag); "" the recipe as it is
   std::string commit;           // a git recipe's commit (a full id) instead of a release
+  // An upgrade run: deploy this release first, converge, then deploy the run's own version
+  // over it in place (phase "upgrade"), converge again, and test. "" for a cold run.
+  std::string upgrade_from;
   std::string artifacts_dir = "artifacts";
   std::string domain_suffix = "harness.localhost";
   std::string state_dir;        // the ledger and run locks (see ledger/)
@@ -92,6 +95,7 @@ struct RunOutcome {
   std::string reason;
   std::vector<PhaseOutcome> phases;
   std::vector<TestOutcome> tests;
+  std::string upgraded_from;    // an upgrade run's first release
   bool deployed = false;        // something may have been created
   int weight = 1;
   std::string transient_class;  // the declared transient class the failure matched, if any

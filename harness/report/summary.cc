@@ -21,6 +21,7 @@ nlohmann::json SummaryJson(const RunOutcome& run) {
   j["run_id"] = run.run_id;
   j["recipe"] = run.recipe;
   j["version"] = run.version;
+  if (!run.upgraded_from.empty()) j["upgraded_from"] = run.upgraded_from;
   j["namespace"] = run.namespace_name;
   j["result"] = run.result;
   // Runs whose failure is the infrastructure's carry that verdict already; the others get

@@ -288,36 +288,59 @@ void Server::RunJob(const ServeJob& job) {
   PhaseReporter phases([&](const std::string& phase) {
     Post(job.id, job.repo, job.pr, head + ": running — " + phase + " (asked by @" + job.user + ")");
   });
+  // The head cold, then (when the recipe has releases) an upgrade from the newest release
+  // to the head: both must pass.
   RunOptions o = opts_.base;
   o.recipe = job.recipe;
   o.commit = job.sha;
   o.cancel = &source.token();
   o.events = &phases;
-  RunOutcome r = RunRecipe(o, docker_, progress_);
+  std::vector<RunOutcome> runs = {RunRecipe(o, docker_, progress_)};
+  auto interrupted = [&] { return stopping_ || CancelToken::Signals().cancelled() || source.cancelled(); };
+  if (!interrupted()) {
+    RecipeSources sources(opts_.base.recipes_dir, opts_.base.state_dir + "/git");
+    auto releases = sources.Releases(job.recipe, false, source.token());
+    if (releases.ok() && !releases->empty()) {
+      o.upgrade_from = releases->back();
+      runs.push_back(RunRecipe(o, docker_, progress_));
+    }
+  }
   {
     std::lock_guard<std::mutex> lock(mu_);
     running_.erase(job.id);
   }
+  auto teardowns = [&] {
+    std::string all;
+    for (const auto& r : runs) all += (all.empty() ? "" : ", ") + (r.teardown.ok() ? std::string("ok") : r.teardown.message());
+    return all;
+  };
   if (stopping_ || CancelToken::Signals().cancelled()) {
     queue_->Requeue(job.id);
-    Say("job " + std::to_string(job.id) + ": stopped by serve stopping (" + r.result + ", teardown " +
-        (r.teardown.ok() ? "ok" : r.teardown.message()) + "); queued again");
+    Say("job " + std::to_string(job.id) + ": stopped by serve stopping (teardown " + teardowns() + "); queued again");
     return;
   }
-  std::string detail = r.result == "passed"
-                           ? std::to_string(r.tests.size()) + " tests passed in " + FormatDuration(r.elapsed)
-                           : r.result + " in " + r.failed_phase + ": " + OneLine(r.reason, 300);
-  auto finished = queue_->Finish(job.id, r.result, detail);
+  int failed = -1;
+  for (size_t i = 0; i < runs.size(); ++i) {
+    if (runs[i].result != "passed" && failed < 0) failed = static_cast<int>(i);
+  }
+  auto describe = [](const RunOutcome& r) {
+    std::string what = r.upgraded_from.empty() ? "cold deploy" : "upgrade from " + r.upgraded_from;
+    return r.result == "passed"
+               ? what + ": " + std::to_string(r.tests.size()) + " tests passed in " + FormatDuration(r.elapsed)
+               : what + ": " + r.result + " in " + r.failed_phase + ": " + OneLine(r.reason, 300);
+  };
+  const RunOutcome& verdict = failed < 0 ? runs.back() : runs[failed];
+  std::string detail = failed < 0 ? "passed (" + std::to_string(runs.size()) + " run(s))" : describe(verdict);
+  auto finished = queue_->Finish(job.id, verdict.result, detail);
   if (!finished.ok() || !*finished || source.cancelled()) {
-    Say("job " + std::to_string(job.id) + ": superseded; torn down (" +
-        (r.teardown.ok() ? std::string("ok") : r.teardown.message()) + "), nothing posted");
+    Say("job " + std::to_string(job.id) + ": superseded; torn down (" + teardowns() + "), nothing posted");
     return;
   }
-  std::string text = head + ": " + (r.result == "passed" ? "✅ passed" : "❌ " + r.result) + "\n\n" +
-                     (r.result == "passed" ? detail : "Failed in " + r.failed_phase + ": " + OneLine(r.reason, 300)) +
-                     "\n\nRun `" + r.run_id + "` (asked by @" + job.user + ").";
+  std::string text = head + ": " + (failed < 0 ? "✅ passed" : "❌ " + verdict.result) + "\n";
+  for (const auto& r : runs) text += "\n- " + describe(r) + " (run `" + r.run_id + "`)";
+  text += "\n\nAsked by @" + job.user + ".";
   Post(job.id, job.repo, job.pr, text);
-  SetCommitStatus(job.id, job, r.result == "passed" ? "success" : r.result == "failed" ? "failure" : "error", detail);
+  SetCommitStatus(job.id, job, failed < 0 ? "success" : verdict.result == "failed" ? "failure" : "error", detail);
   Say("job " + std::to_string(job.id) + ": " + detail + " (posted)");
 }
 
@@ -337,35 +360,39 @@ void Server::Worker(const CancelToken& stop) {
   }
 }
 
-void Server::Poller(const CancelToken& stop) {
-  const std::string started = IsoTime(std::chrono::system_clock::now());
-  while (!stopping_ && !stop.cancelled()) {
-    for (const auto& full : opts_.poll_repos) {
-      const std::string owner = full.substr(0, full.find('/'));
-      const std::string repo = full.substr(full.find('/') + 1);
-      std::string since = queue_->Cursor("poll:" + full).value_or("");
-      if (since.empty()) since = started;  // comments from before serve first ran are history
-      // A little overlap: comments are deduplicated by id.
-      std::string now = IsoTime(std::chrono::system_clock::now() - std::chrono::seconds(5));
-      auto comments = forge_->CommentsSince(owner, repo, since);
-      if (!comments.ok()) {
-        Say("poll " + full + ": " + comments.status().message());
-        continue;
-      }
-      for (const auto& c : *comments) {
-        if (!c.on_pull || !IsTestmeComment(c.body) || c.body.find(kMarker) != std::string::npos) continue;
-        ForgeEvent e;
-        e.kind = ForgeEvent::Kind::kTestme;
-        e.owner = owner;
-        e.repo = repo;
-        e.full_name = full;
-        e.pr = c.pr;
-        e.user = c.user;
-        e.comment_id = c.id;
-        HandleTestme(e);
-      }
-      queue_->SetCursor("poll:" + full, now);
+void Server::PollOnce() {
+  if (poll_started_.empty()) poll_started_ = IsoTime(std::chrono::system_clock::now());
+  for (const auto& full : opts_.poll_repos) {
+    const std::string owner = full.substr(0, full.find('/'));
+    const std::string repo = full.substr(full.find('/') + 1);
+    std::string since = queue_->Cursor("poll:" + full).value_or("");
+    if (since.empty()) since = poll_started_;
+    // A little overlap: comments are deduplicated by id.
+    std::string next = IsoTime(std::chrono::system_clock::now() - std::chrono::seconds(5));
+    auto comments = forge_->CommentsSince(owner, repo, since);
+    if (!comments.ok()) {
+      Say("poll " + full + ": " + comments.status().message());
+      continue;
     }
+    for (const auto& c : *comments) {
+      if (!c.on_pull || !IsTestmeComment(c.body) || c.body.find(kMarker) != std::string::npos) continue;
+      ForgeEvent e;
+      e.kind = ForgeEvent::Kind::kTestme;
+      e.owner = owner;
+      e.repo = repo;
+      e.full_name = full;
+      e.pr = c.pr;
+      e.user = c.user;
+      e.comment_id = c.id;
+      HandleTestme(e);
+    }
+    queue_->SetCursor("poll:" + full, next);
+  }
+}
+
+void Server::Poller(const CancelToken& stop) {
+  while (!stopping_ && !stop.cancelled()) {
+    PollOnce();
     pollfd p{stop.fd(), POLLIN, 0};
     poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(opts_.poll_interval.count()));
   }

@@ -72,6 +72,8 @@ class Server {
   };
   // One webhook delivery; `headers` with lower-case names.
   Reply HandleWebhook(const std::vector<std::pair<std::string, std::string>>& headers, const std::string& body);
+  // One round of polling every --poll-repo for `!testme` comments (the poller's step).
+  void PollOnce();
 
  private:
   Reply HandleTestme(const ForgeEvent& e);
@@ -80,6 +82,7 @@ class Server {
   Result<std::string> RecipeFor(const std::string& full_name, const std::string& clone_url);
   void Worker(const CancelToken& stop);
   void Poller(const CancelToken& stop);
+  std::string poll_started_;              // comments from before serve first polled are history
   void RunJob(const ServeJob& job);
   // Writes the pull request's one comment (creating it once); only while `job_id` is current.
   void Post(int64_t job_id, const std::string& repo, int64_t pr, const std::string& text);

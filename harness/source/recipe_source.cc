@@ -31,6 +31,8 @@ Result<std::optional<GitOrigin>> RecipeSources::OriginOf(const std::string& reci
   if (Status s = ValidateRecipeName(recipe); !s.ok()) return s;
   std::string path = recipes_dir_ + "/" + recipe + "/recipe.lua";
   std::ifstream f(path);
+  // A folder of release folders only (releases/<version>/recipe.lua) is carried in its folder.
+  if (!f && fs::is_directory(recipes_dir_ + "/" + recipe + "/releases")) return std::optional<GitOrigin>();
   if (!f) return Status::NotFound("no recipe script at " + path);
   std::stringstream src;
   src << f.rdbuf();

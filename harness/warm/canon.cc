@@ -36,6 +36,15 @@ Result<std::vector<CanonCandidate>> PlanCanonSweep(Ledger* ledger, RecipeSources
     } else {
       c.candidate = releases->back();
       c.state = "new";
+      // A release held back (major bump, manual migration) waits for `promote --force`;
+      // it is not tested again every night.
+      if (!w.hold.empty()) {
+        if (auto last = ledger->Promotions(w.recipe, 1);
+            last.ok() && !last->empty() && last->front().to_version == c.candidate && last->front().result == "held") {
+          c.state = "held";
+          c.detail = w.hold;
+        }
+      }
     }
     plan.push_back(std::move(c));
   }

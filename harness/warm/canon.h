@@ -25,7 +25,7 @@ struct CanonCandidate {
   std::string recipe;
   std::string canonical;   // the warm canon's version
   std::string candidate;   // the newest release newer than it ("" when none)
-  // new | nothing new | unreachable | broken
+  // new | nothing new | held | unreachable | broken
   std::string state;
   std::string detail;      // why, for everything but "new"
   Status status;           // unreachable (Infra) or broken (InvalidArgument/NotFound)

@@ -221,13 +221,14 @@ TEST_CASE("serve: a member's !testme tests the pull request's head and posts; st
   auto again = Deliver(port, Comment(7, 504, "alice", "!testme"));  // a redelivery
   REQUIRE(again);
   CHECK(again->status == 200);
-  REQUIRE(serve.WaitForLine("tests passed", Duration(240000)));
+  REQUIRE(serve.WaitForLine("job 1: passed (2 run(s)) (posted)", Duration(300000)));
   INFO(serve.err() << "\n" << f.forge->Log());
 
   CHECK(f.CallsOf("POST", "/issues/7/comments").size() == 1);  // created once…
   CHECK(f.CallsOf("PATCH", "/issues/comments/").size() >= 2);   // …and edited as it went
   std::string last = LastText(f, 7);
-  CHECK_THAT(last, Catch::Contains("passed") && Catch::Contains(head.substr(0, 12)));
+  CHECK_THAT(last, Catch::Contains("passed") && Catch::Contains(head.substr(0, 12)) &&
+                       Catch::Contains("cold deploy: 1 tests passed") && Catch::Contains("upgrade from 1.0.0+1: 1 tests passed"));
   CHECK(last.find(kSecret) == std::string::npos);
   CHECK(last.find(kToken) == std::string::npos);
   auto statuses = f.CallsOf("POST", "/statuses/" + head);
@@ -257,7 +258,7 @@ TEST_CASE("serve: of two !testme in quick succession only the newer result is po
   REQUIRE(b);
   CHECK(b->status == 202);
   REQUIRE(serve.WaitForLine("nothing posted", Duration(240000)));   // the older one gave way
-  REQUIRE(serve.WaitForLine("tests passed", Duration(240000)));
+  REQUIRE(serve.WaitForLine("job 2: passed (2 run(s)) (posted)", Duration(300000)));
   INFO(serve.err());
 
   CHECK(f.CallsOf("POST", "/issues/7/comments").size() == 1);
@@ -297,8 +298,8 @@ TEST_CASE("serve: stopped mid-queue, serve resumes the queue when it starts agai
   CHECK(f.CallsOf("POST", "/statuses/" + nine).size() == 1);  // queued, never started
   HarnessProcess serve(f.ServeArgs());
   REQUIRE(serve.WaitForLine("resuming the queue: 2 run(s) waiting", Duration(30000)));
-  REQUIRE(serve.WaitForLine("job 1: 1 tests passed", Duration(240000)));
-  REQUIRE(serve.WaitForLine("job 2: 1 tests passed", Duration(240000)));
+  REQUIRE(serve.WaitForLine("job 1: passed (2 run(s)) (posted)", Duration(300000)));
+  REQUIRE(serve.WaitForLine("job 2: passed (2 run(s)) (posted)", Duration(300000)));
   INFO(serve.err());
   CHECK_THAT(LastText(f, 7), Catch::Contains("passed") && Catch::Contains(seven.substr(0, 12)));
   CHECK_THAT(LastText(f, 9), Catch::Contains("passed") && Catch::Contains(nine.substr(0, 12)));

@@ -1,0 +1,259 @@
+// serve's decisions behind the Forge seam: who may start runs, rate limits, supersession,
+// redeliveries and polling — with a fake forge and the real SQLite queue. The webhook path
+// against a real HTTP server, the recording forge stand-in and the Swarm is
+// tests/e2e/serve_test.cc.
+#include "serve/server.h"
+
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "base/temp_dir.h"
+#include "support/git_fixture.h"
+
+using namespace harness;
+using nlohmann::json;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char* kSecret = "s3cret-for-unit-tests";
+
+class FakeForge : public Forge {
+ public:
+  std::vector<std::string> members = {"alice"};
+  std::map<int64_t, PullRequest> pulls;
+  std::vector<std::pair<int64_t, std::string>> created;   // pr, body
+  std::vector<std::pair<int64_t, std::string>> edited;    // comment id, body
+  std::vector<std::pair<std::string, std::string>> statuses;  // sha, state
+  std::vector<ForgeComment> comments;
+  int next_id = 100;
+
+  Result<bool> IsOrgMember(const std::string& org, const std::string& user) override {
+    return org == "coop" && std::find(members.begin(), members.end(), user) != members.end();
+  }
+  Result<bool> IsCollaborator(const std::string&, const std::string&, const std::string& user) override {
+    return user == "carol";
+  }
+  Result<PullRequest> GetPull(const std::string&, const std::string&, int64_t number) override {
+    if (!pulls.count(number)) return Status::NotFound("no pull");
+    return pulls[number];
+  }
+  Result<int64_t> CreateComment(const std::string&, const std::string&, int64_t pr, const std::string& body) override {
+    created.emplace_back(pr, body);
+    return int64_t{next_id++};
+  }
+  Status EditComment(const std::string&, const std::string&, int64_t id, const std::string& body) override {
+    edited.emplace_back(id, body);
+    return Status::Ok();
+  }
+  Status SetStatus(const std::string&, const std::string&, const std::string& sha, const std::string& state,
+                   const std::string&, const std::string&, const std::string&) override {
+    statuses.emplace_back(sha, state);
+    return Status::Ok();
+  }
+  Result<std::vector<ForgeComment>> CommentsSince(const std::string&, const std::string&, const std::string&) override {
+    return comments;
+  }
+};
+
+struct Fixture {
+  TempDir tmp{"serve-unit"};
+  harness::testing::GitFixture repo{tmp.path() + "/git"};
+  FakeForge forge;
+  std::unique_ptr<ServeQueue> queue;
+  std::unique_ptr<Server> server;
+  ServeOptions opts;
+
+  explicit Fixture(const std::function<void(ServeOptions&)>& tweak = nullptr) {
+    repo.Write("compose.yml", "services: {app: {image: busybox}}\n");
+    repo.Commit("one");
+    repo.Tag("1.0.0+1");
+    repo.Push();
+    fs::create_directories(tmp.path() + "/recipes/app");
+    std::ofstream(tmp.path() + "/recipes/app/recipe.lua") << "return recipe { source = { git = \"" << repo.url() << "\" } }\n";
+    fs::create_directories(tmp.path() + "/recipes/folder");
+    std::ofstream(tmp.path() + "/recipes/folder/recipe.lua") << "return recipe {}\n";
+    opts.webhook_secret = kSecret;
+    opts.allow_orgs = {"coop"};
+    opts.base.recipes_dir = tmp.path() + "/recipes";
+    opts.base.state_dir = tmp.path() + "/state";
+    opts.poll_repos = {"coop/app"};
+    if (tweak) tweak(opts);
+    Reopen();
+    for (int64_t pr : {7, 8}) forge.pulls[pr] = {pr, "open", std::string(40, pr == 7 ? 'a' : 'b'), "f", "", "", ""};
+  }
+  void Reopen() {
+    server.reset();
+    queue.reset();
+    auto q = ServeQueue::Open(opts.base.state_dir);
+    REQUIRE(q.ok());
+    queue = std::move(*q);
+    server = std::make_unique<Server>(opts, &forge, queue.get(), nullptr, nullptr);
+  }
+  Server::Reply Deliver(const json& payload, const std::string& event = "issue_comment", const std::string& secret = kSecret,
+                        const std::string& delivery = "") {
+    std::string body = payload.dump();
+    std::vector<std::pair<std::string, std::string>> headers = {{"x-gitea-event", event},
+                                                                {"x-gitea-signature", HmacSha256Hex(secret, body)}};
+    if (!delivery.empty()) headers.emplace_back("x-gitea-delivery", delivery);
+    return server->HandleWebhook(headers, body);
+  }
+};
+
+json Comment(int64_t pr, int64_t id, const std::string& user, const std::string& body = "!testme",
+             const std::string& repo = "app") {
+  return {{"action", "created"},
+          {"issue", {{"number", pr}, {"pull_request", {{"merged", false}}}}},
+          {"comment", {{"id", id}, {"body", body}, {"user", {{"login", user}}}}},
+          {"repository", {{"full_name", "coop/" + repo}, {"name", repo}, {"owner", {{"login", "coop"}}},
+                          {"clone_url", "https://forge.invalid/coop/" + repo + ".git"}}},
+          {"sender", {{"login", user}}},
+          {"is_pull", true}};
+}
+
+json Push(int64_t pr, const std::string& action, const std::string& sha) {
+  return {{"action", action},
+          {"number", pr},
+          {"pull_request", {{"number", pr}, {"state", action == "closed" ? "closed" : "open"},
+                            {"head", {{"sha", sha}, {"ref", "f"}, {"repo", {{"clone_url", "x"}}}}},
+                            {"base", {{"repo", {{"clone_url", "x"}}}}}}},
+          {"repository", {{"full_name", "coop/app"}, {"name", "app"}, {"owner", {{"login", "coop"}}},
+                          {"clone_url", "https://forge.invalid/coop/app.git"}}},
+          {"sender", {{"login", "alice"}}}};
+}
+
+}  // namespace
+
+TEST_CASE("serve: only members, the allow-list or collaborators start runs; others get one reply", "[serve-unit]") {
+  Fixture f([](ServeOptions& o) { o.allow_users = {"bob"}; });
+  CHECK(f.Deliver(Comment(7, 1, "mallory")).status == 202);
+  CHECK(f.Deliver(Comment(7, 2, "mallory")).status == 202);
+  REQUIRE(f.forge.created.size() == 1);  // one polite reply per user and pull request
+  CHECK_THAT(f.forge.created[0].second, Catch::Contains("@mallory"));
+  CHECK(f.queue->CountInState("queued").value() == 0);
+  CHECK(f.Deliver(Comment(7, 3, "carol")).status == 202);  // a collaborator, not allowed here
+  CHECK(f.queue->CountInState("queued").value() == 0);
+
+  auto alice = f.Deliver(Comment(7, 4, "alice"));
+  CHECK(alice.status == 202);
+  CHECK_THAT(alice.body, Catch::Contains("\"queued\""));
+  auto bob = f.Deliver(Comment(8, 5, "bob"));
+  CHECK(bob.status == 202);
+  CHECK(f.queue->CountInState("queued").value() == 2);
+  auto job = f.queue->Claim();
+  REQUIRE(job.ok());
+  REQUIRE(job->has_value());
+  CHECK((*job)->recipe == "app");
+  CHECK((*job)->sha == std::string(40, 'a'));
+  CHECK((*job)->user == "alice");
+  // Queued: a comment on the pull request and a pending status for its head.
+  auto on7 = std::find_if(f.forge.created.rbegin(), f.forge.created.rend(), [](auto& c) { return c.first == 7; });
+  REQUIRE(on7 != f.forge.created.rend());
+  CHECK_THAT(on7->second, Catch::Contains("queued (asked by @alice)"));
+  CHECK(f.forge.statuses.front() == std::make_pair(std::string(40, 'a'), std::string("pending")));
+}
+
+TEST_CASE("serve: collaborators may start runs when allowed", "[serve-unit]") {
+  Fixture f([](ServeOptions& o) {
+    o.allow_orgs.clear();
+    o.allow_collaborators = true;
+  });
+  f.Deliver(Comment(7, 1, "carol"));
+  f.Deliver(Comment(8, 2, "alice"));
+  CHECK(f.queue->CountInState("queued").value() == 1);
+}
+
+TEST_CASE("serve: bad signatures, malformed bodies, redeliveries and other events start nothing", "[serve-unit]") {
+  Fixture f;
+  CHECK(f.Deliver(Comment(7, 1, "alice"), "issue_comment", "wrong").status == 401);
+  CHECK(f.Deliver(Comment(7, 1, "alice"), "issue_comment", "").status == 401);
+  {
+    std::string junk = "[1,2";
+    auto r = f.server->HandleWebhook({{"x-gitea-event", "issue_comment"}, {"x-gitea-signature", HmacSha256Hex(kSecret, junk)}}, junk);
+    CHECK(r.status == 400);
+  }
+  CHECK(f.Deliver(Comment(7, 1, "alice", "please !testme")).status == 202);  // not a command
+  CHECK(f.Deliver(Comment(7, 2, "alice"), "issue_comment", kSecret, "d-1").status == 202);
+  CHECK(f.Deliver(Comment(7, 3, "alice"), "issue_comment", kSecret, "d-1").status == 200);  // the same delivery
+  CHECK(f.Deliver(Comment(7, 2, "alice")).status == 200);  // the same comment again
+  CHECK(f.queue->CountInState("queued").value() == 1);
+  CHECK(f.Deliver(Comment(7, 9, "alice", "!testme", "unknown")).status == 202);  // no recipe builds from it
+  CHECK_THAT(f.forge.created.back().second, Catch::Contains("no recipe built from coop/unknown"));
+  CHECK(f.queue->CountInState("queued").value() == 1);
+}
+
+TEST_CASE("serve: a newer request or a push supersedes; a superseded job never speaks", "[serve-unit]") {
+  Fixture f;
+  f.Deliver(Comment(7, 1, "alice"));
+  auto first = f.queue->Claim();
+  REQUIRE(first.ok());
+  REQUIRE(first->has_value());
+  const int64_t old_id = (*first)->id;
+  CHECK(f.queue->IsLatest(old_id).value());
+  f.forge.pulls[7].head_sha = std::string(40, 'c');
+  f.Deliver(Comment(7, 2, "alice"));
+  CHECK_FALSE(f.queue->IsLatest(old_id).value());
+  CHECK_FALSE(f.queue->Finish(old_id, "passed", "x").value());  // superseded: nothing to post
+  auto job = f.queue->Get(old_id);
+  REQUIRE(job.ok());
+  CHECK((*job)->state == "superseded");
+
+  SECTION("a push to another commit supersedes the queued run") {
+    f.Deliver(Push(7, "synchronized", std::string(40, 'd')), "pull_request");
+    CHECK(f.queue->CountInState("queued").value() == 0);
+  }
+  SECTION("a push of the same head keeps it; closing supersedes it") {
+    f.Deliver(Push(7, "synchronized", std::string(40, 'c')), "pull_request");
+    CHECK(f.queue->CountInState("queued").value() == 1);
+    f.Deliver(Push(7, "closed", std::string(40, 'c')), "pull_request");
+    CHECK(f.queue->CountInState("queued").value() == 0);
+  }
+}
+
+TEST_CASE("serve: rate limits per pull request and per user", "[serve-unit]") {
+  Fixture f([](ServeOptions& o) {
+    o.per_pr_per_hour = 2;
+    o.per_user_per_hour = 3;
+  });
+  CHECK(f.Deliver(Comment(7, 1, "alice")).status == 202);
+  CHECK(f.Deliver(Comment(7, 2, "alice")).status == 202);
+  CHECK(f.Deliver(Comment(7, 3, "alice")).status == 429);
+  CHECK_THAT(f.forge.created.back().second, Catch::Contains("this pull request"));
+  CHECK(f.Deliver(Comment(8, 4, "alice")).status == 202);
+  CHECK(f.Deliver(Comment(8, 5, "alice")).status == 429);
+  CHECK_THAT(f.forge.created.back().second, Catch::Contains("@alice"));
+}
+
+TEST_CASE("serve: the queue survives a restart; interrupted runs are queued again", "[serve-unit]") {
+  Fixture f;
+  f.Deliver(Comment(7, 1, "alice"));
+  f.Deliver(Comment(8, 2, "alice"));
+  auto running = f.queue->Claim();
+  REQUIRE(running.ok());
+  REQUIRE(running->has_value());
+  f.Reopen();  // serve died mid-run
+  CHECK(f.queue->RecoverInterrupted().value() == 1);
+  CHECK(f.queue->CountInState("queued").value() == 2);
+  auto again = f.queue->Claim();
+  REQUIRE(again.ok());
+  CHECK((*again)->id == (*running)->id);  // oldest first
+  CHECK(f.queue->Finish((*again)->id, "passed", "ok").value());
+  CHECK(f.queue->IsLatest((*again)->id).value());  // done, still the pull request's latest word
+  CHECK(f.queue->ReplyComment("coop/app", 7).value() != 0);  // the comment is remembered too
+}
+
+TEST_CASE("serve: polling finds new !testme comments once, and ignores its own", "[serve-unit]") {
+  Fixture f;
+  f.forge.comments = {{50, 7, true, "alice", "!testme", "2026-11-26T10:00:00Z"},
+                      {51, 7, false, "alice", "!testme", "2026-11-26T10:00:00Z"},  // on an issue
+                      {52, 8, true, "harness-bot", "<!-- recipe-harness -->\n!testme", "2026-11-26T10:00:00Z"},
+                      {53, 8, true, "mallory", "!testme", "2026-11-26T10:00:00Z"}};
+  f.server->PollOnce();
+  CHECK(f.queue->CountInState("queued").value() == 1);
+  f.server->PollOnce();
+  CHECK(f.queue->CountInState("queued").value() == 1);
+  CHECK(f.queue->Cursor("poll:coop/app").value() != "");
+}
