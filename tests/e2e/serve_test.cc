@@ -11,6 +11,7 @@
 
 #include "base/temp_dir.h"
 #include "forge/webhook.h"
+#include "report/phase_log.h"
 #include "support/e2e.h"
 #include "support/forge_standin.h"
 #include "support/git_fixture.h"
@@ -30,9 +31,11 @@ json Payload(const std::string& name) {
   return json::parse(f);
 }
 
-// A Gitea issue_comment delivery: `user` comments `body` on pull request `pr`.
-json Comment(int64_t pr, int64_t comment_id, const std::string& user, const std::string& body) {
-  json p = Payload("gitea_issue_comment_pr.json");
+// An issue_comment delivery shaped like Gitea's (or Forgejo's): `user` comments `body` on
+// pull request `pr`.
+json Comment(int64_t pr, int64_t comment_id, const std::string& user, const std::string& body,
+             const std::string& shape = "gitea_issue_comment_pr.json") {
+  json p = Payload(shape);
   p["repository"]["full_name"] = kRepo;
   p["repository"]["name"] = "srvapp";
   p["repository"]["owner"]["login"] = "coop";
@@ -254,7 +257,9 @@ TEST_CASE("serve: of two !testme in quick succession only the newer result is po
   CHECK(a->status == 202);
   REQUIRE(serve.WaitForLine("running srvapp at " + first.substr(0, 12), Duration(60000)));
   std::string second = f.PullHead(7, "head-second");  // a push, then a new !testme
-  auto b = Deliver(port, Comment(7, 602, "alice", "!testme please"));
+  // This one as Forgejo delivers it (its headers and payload).
+  auto b = Deliver(port, Comment(7, 602, "alice", "!testme please", "forgejo_issue_comment_pr.json"), kSecret,
+                   "issue_comment", "Forgejo");
   REQUIRE(b);
   CHECK(b->status == 202);
   REQUIRE(serve.WaitForLine("nothing posted", Duration(240000)));   // the older one gave way
@@ -305,6 +310,36 @@ TEST_CASE("serve: stopped mid-queue, serve resumes the queue when it starts agai
   CHECK_THAT(LastText(f, 9), Catch::Contains("passed") && Catch::Contains(nine.substr(0, 12)));
   CHECK(f.CallsOf("POST", "/issues/7/comments").size() == 1);
   CHECK(f.CallsOf("POST", "/issues/9/comments").size() == 1);
+  serve.Signal(SIGTERM);
+  CHECK(serve.Wait(Duration(60000)) == 143);
+  CheckNothingOfServeLeft(f);
+}
+
+}  // namespace
+}  // namespace harness::testing
+
+namespace harness::testing {
+namespace {
+
+TEST_CASE("serve: polling the forge finds a new !testme without any webhook", "[serve]") {
+  Fixture f;
+  std::string head = f.PullHead(7, "head-polled");
+  std::vector<std::string> args = {"--state", f.state, "--recipes", f.recipes, "--artifacts", f.artifacts, "--plain",
+                                   "serve", "--listen", "127.0.0.1:0", "--forge-url", f.forge->base_url(),
+                                   "--forge-token-file", f.tmp.path() + "/token", "--allow-user", "alice",
+                                   "--poll-repo", kRepo, "--poll-interval", "1"};
+  HarnessProcess serve(args);
+  REQUIRE(serve.WaitForLine("listening on", Duration(30000)));
+  // Comments from before serve first polled are history; this one is new.
+  const std::string now = IsoTime(std::chrono::system_clock::now() + std::chrono::seconds(2));
+  f.config["comments"] = {{kRepo, {{{"id", 950}, {"pr", 7}, {"user", "alice"}, {"body", "!testme"}, {"created_at", now},
+                                    {"updated_at", now}}}}};
+  f.forge->SetConfig(f.config);
+  REQUIRE(serve.WaitForLine("job 1: passed (2 run(s)) (posted)", Duration(300000)));
+  INFO(serve.err());
+  CHECK_THAT(LastText(f, 7), Catch::Contains("passed") && Catch::Contains(head.substr(0, 12)));
+  CHECK(serve.err().find("job 2") == std::string::npos);  // the same comment is acted on once
+  CHECK_FALSE(f.CallsOf("GET", "/issues/comments").empty());
   serve.Signal(SIGTERM);
   CHECK(serve.Wait(Duration(60000)) == 143);
   CheckNothingOfServeLeft(f);
