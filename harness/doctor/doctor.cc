@@ -14,6 +14,8 @@
 #include "ledger/liveness.h"
 #include "runtime/compose.h"
 #include "runtime/nodes.h"
+#include "script/engine.h"
+#include "source/recipe_source.h"
 
 namespace harness {
 namespace fs = std::filesystem;
@@ -22,6 +24,16 @@ namespace {
 
 constexpr Duration kStep{20000};
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
+
+// The compose files a recipe script names (its defaults when it cannot be loaded).
+std::vector<std::string> ScriptComposeFiles(const std::string& script, const std::string& recipe) {
+  std::ifstream f(script);
+  std::stringstream src;
+  src << f.rdbuf();
+  ScriptEngine engine("recipes/" + recipe + "/recipe.lua", recipe);
+  auto spec = engine.Load(src.str());
+  return spec.ok() ? spec->compose : std::vector<std::string>{"compose.yml"};
+}
 
 Finding Ok(std::string check, std::string detail) {
   return {std::move(check), Finding::Level::kOk, std::move(detail), ""};
@@ -181,6 +193,30 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
     auto staged = StageCompose(dir, files, {}, env, "doctor", stage.path());
     if (!staged.ok()) continue;
     for (const auto& img : staged->objects.images) needed[img].push_back(entry.path().filename().string());
+  }
+  // Git-sourced recipes: their repositories answer, and their newest release's images.
+  {
+    RecipeSources sources(opts.recipes_dir, opts.state_dir + "/git");
+    for (const auto& entry : fs::directory_iterator(opts.recipes_dir, ec)) {
+      const std::string name = entry.path().filename().string();
+      auto origin = sources.OriginOf(name);
+      if (!origin.ok() || !origin->has_value()) continue;
+      auto files = sources.Checkout(name, "", "", never);
+      if (!files.ok()) {
+        out.push_back(Bad("source", files.status().message(),
+                          "check the repository's address in recipes/" + name + "/recipe.lua and that git can reach it"));
+        continue;
+      }
+      out.push_back(Ok("source", name + ": " + (*origin)->url + " at " + files->version));
+      auto spec_files = ScriptComposeFiles(files->script, name);
+      TempDir stage("harness-doctor");
+      std::ifstream sample(files->files_dir + "/.env.sample");
+      std::stringstream ss;
+      ss << sample.rdbuf();
+      auto staged = StageCompose(files->files_dir, spec_files, {}, ParseEnvFile(ss.str()), "doctor", stage.path());
+      if (!staged.ok()) continue;
+      for (const auto& img : staged->objects.images) needed[img].push_back(name);
+    }
   }
   if (needed.empty()) {
     out.push_back(Warn("images", "no compose files found under " + opts.recipes_dir,

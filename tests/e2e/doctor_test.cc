@@ -4,7 +4,9 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/temp_dir.h"
 #include "support/e2e.h"
+#include "support/git_fixture.h"
 #include "support/schema_check.h"
 
 namespace harness::testing {
@@ -37,6 +39,26 @@ TEST_CASE("doctor: a working machine passes every check that matters", "[errors]
   CHECK(levels["network"] == "ok");
   CHECK(levels["images"] == "ok");
   CHECK(levels["state"] == "ok");
+}
+
+TEST_CASE("doctor: git-sourced recipes: the repository answers, and its images are checked", "[errors]") {
+  TempDir tmp("harness-doctor-git");
+  GitFixture repo(tmp.path() + "/git");
+  repo.Write("compose.yml", "services:\n  app:\n    image: recipe-harness/busybox:1\n");
+  repo.Commit("release");
+  repo.Tag("1.0.0+1");
+  repo.Push();
+  std::string recipes = tmp.path() + "/recipes";
+  std::filesystem::create_directories(recipes + "/good");
+  std::filesystem::create_directories(recipes + "/gone");
+  std::ofstream(recipes + "/good/recipe.lua") << "return recipe { source = { git = \"" << repo.url() << "\" } }\n";
+  std::ofstream(recipes + "/gone/recipe.lua") << "return recipe { source = { git = \"" << tmp.path() << "/nope.git\" } }\n";
+  auto r = RunHarness({"--state", tmp.path() + "/state", "doctor", "--recipes", recipes}, Duration(120000));
+  INFO(r.out << r.err);
+  CHECK(r.exit_code == 3);
+  CHECK_THAT(r.out, Catch::Contains("ok    source: good: " + repo.url() + " at 1.0.0+1"));
+  CHECK_THAT(r.out, Catch::Contains("FAIL  source: gone: cannot reach the recipe repository"));
+  CHECK_THAT(r.out, Catch::Contains("ok    images: recipe-harness/busybox:1 present (good)"));
 }
 
 TEST_CASE("doctor: a Docker that does not answer fails with a fix hint", "[errors]") {
