@@ -29,6 +29,7 @@
 #include "sched/scheduler.h"
 #include "serve/queue.h"
 #include "serve/server.h"
+#include "source/git.h"
 #include "source/recipe_source.h"
 #include "warm/canon.h"
 #include "warm/collision.h"
@@ -255,7 +256,9 @@ int main(int argc, char** argv) {
                   "Recipe name (a folder under --recipes), or <name>@<version> for one of its releases")
       ->required();
   bool isolated = false, no_wait = false;
-  std::string upgrade_from;
+  std::string upgrade_from, run_commit;
+  run->add_option("--commit", run_commit,
+                  "A git-sourced recipe at this commit (a full id, e.g. a pull request's head) instead of a release");
   run->add_option("--upgrade-from", upgrade_from,
                   "An upgrade run: deploy this release first, then upgrade it in place to the recipe's version, and test");
   run->add_flag("--isolated", isolated, "Run with nothing else of ours on the Swarm (waits for other runs)");
@@ -685,6 +688,11 @@ int main(int argc, char** argv) {
     o.isolated = isolated;
     o.wait_for_isolation = !no_wait;
     o.upgrade_from = upgrade_from;
+    o.commit = run_commit;
+    if (!run_commit.empty() && (!IsCommitId(run_commit) || !o.version.empty())) {
+      std::cerr << "harness: --commit takes a full commit id (40 hex digits), and no @version beside it\n";
+      return 2;
+    }
     if (Status s = ValidateRecipeName(o.recipe); !s.ok()) {
       std::cerr << "harness: " << s.message() << "\n";
       return 2;

@@ -124,3 +124,20 @@ TEST_CASE("a sweep over an empty folder fails instead of passing", "[errors]") {
 
 }  // namespace
 }  // namespace harness::testing
+
+namespace harness::testing {
+namespace {
+
+TEST_CASE("run --commit: only a full commit id of a git-sourced recipe; nothing is deployed otherwise", "[errors]") {
+  auto short_id = RunHarness({"run", "pass", "--commit", "abc123", "--recipes", FixtureRecipes()}, Duration(60000));
+  CHECK(short_id.exit_code == 2);
+  CHECK_THAT(short_id.err, Catch::Contains("full commit id"));
+  auto folder = RunHarness({"run", "pass", "--commit", std::string(40, 'a'), "--recipes", FixtureRecipes()},
+                           Duration(60000));
+  CHECK(folder.exit_code == 2);
+  CHECK_THAT(folder.out + folder.err, Catch::Contains("carried in its folder"));
+  CHECK(folder.namespace_name.empty());
+}
+
+}  // namespace
+}  // namespace harness::testing
