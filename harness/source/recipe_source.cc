@@ -61,6 +61,9 @@ Result<std::vector<std::string>> RecipeSources::Releases(const std::string& reci
 Result<RecipeCheckout> RecipeSources::Checkout(const std::string& recipe, const std::string& version,
                                                const std::string& commit, const CancelToken& cancel) {
   auto origin = OriginOf(recipe);
+  // A script that does not load is taken for a folder recipe: the run reports its error
+  // where every script error is reported, in prepare, with file and line.
+  if (!origin.ok() && origin.status().code() == Status::Code::kInvalidArgument) origin = std::optional<GitOrigin>();
   if (!origin.ok()) return origin.status();
   RecipeCheckout out;
   if (!origin->has_value()) {

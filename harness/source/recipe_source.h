@@ -49,7 +49,8 @@ class RecipeSources {
 
   // The run's files: of release `version`, or of `commit` (a full id; git recipes), or with
   // both empty the recipe as it is (a folder recipe's folder; a git recipe's newest release,
-  // or its default branch when it has none).
+  // or its default branch when it has none). A script that does not load counts as a folder
+  // recipe's: its error is the run's to report, in prepare.
   Result<RecipeCheckout> Checkout(const std::string& recipe, const std::string& version, const std::string& commit,
                                   const CancelToken& cancel);
 

@@ -124,6 +124,13 @@ TEST_CASE("recipe sources: folder recipes, bad declarations and unreachable repo
     auto commit = sources.Checkout("web", "", std::string(40, 'a'), CancelToken::None());
     CHECK(commit.status().code() == Status::Code::kInvalidArgument);
   }
+  SECTION("a script that does not load is checked out as a folder recipe, for prepare to report") {
+    WriteFile(recipes + "/broken/recipe.lua", "return recipe {\n");
+    auto c = sources.Checkout("broken", "", "", CancelToken::None());
+    REQUIRE(c.ok());
+    CHECK(c->files_dir == recipes + "/broken");
+    CHECK(sources.OriginOf("broken").status().code() == Status::Code::kInvalidArgument);
+  }
   SECTION("an unreachable repository is an infrastructure error naming it") {
     GitRecipe(recipes, "gone", tmp.path() + "/no-such-repo.git");
     auto r = sources.Releases("gone", true, CancelToken::None());
