@@ -1,0 +1,70 @@
+#!/usr/bin/python3
+"""Makespan of `harness sweep` against its lower bound, at --jobs 1, 2 and 4.
+
+N synthetic recipes (one busybox httpd with a healthcheck; one test that keeps the
+container busy for a known time, spread from --shortest to --longest seconds) are swept
+at each --jobs level. The lower bound of a sweep is max(longest run, total of runs /
+jobs), with each run's own duration from the sweep's summary; the ratio is the sweep's
+wall time over that bound.
+
+Usage: bench/makespan.py [--recipes N] [--jobs 1,2,4] [--harness build/harness]
+"""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def make_recipes(folder, count, shortest, longest):
+    compose_src = os.path.join(ROOT, "tests/fixtures/recipes/pass/compose.yml")
+    for i in range(count):
+        busy = shortest + (longest - shortest) * i / max(1, count - 1)
+        d = os.path.join(folder, f"synth{i:02d}")
+        os.makedirs(d)
+        shutil.copy(compose_src, os.path.join(d, "compose.yml"))
+        with open(os.path.join(d, "recipe.lua"), "w") as f:
+            f.write("return recipe {\n"
+                    f"  tests = {{ {{ \"busy {busy:.1f}s\", function()\n"
+                    f"      local r = exec(\"app\", {{ \"sleep\", \"{busy:.1f}\" }})\n"
+                    "      expect.eq(r.code, 0, \"sleep in app\")\n"
+                    "    end } },\n"
+                    "}\n")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--recipes", type=int, default=6)
+    ap.add_argument("--jobs", default="1,2,4")
+    ap.add_argument("--shortest", type=float, default=1.0)
+    ap.add_argument("--longest", type=float, default=12.0)
+    ap.add_argument("--harness", default=os.path.join(ROOT, "build/harness"))
+    args = ap.parse_args()
+    work = tempfile.mkdtemp(prefix="harness-makespan-")
+    try:
+        recipes = os.path.join(work, "recipes")
+        make_recipes(recipes, args.recipes, args.shortest, args.longest)
+        print(f"{args.recipes} synthetic recipes, busy {args.shortest:.0f}-{args.longest:.0f} s each")
+        for jobs in [int(j) for j in args.jobs.split(",")]:
+            started = time.monotonic()
+            r = subprocess.run([args.harness, "--recipes", recipes, "--artifacts", os.path.join(work, f"a{jobs}"),
+                                "--state", os.path.join(work, "state"), "--json", "-q", "sweep", "--jobs", str(jobs)],
+                               capture_output=True, text=True)
+            wall = time.monotonic() - started
+            if r.returncode != 0:
+                sys.exit(f"sweep --jobs {jobs} failed ({r.returncode}): {r.stderr[-2000:]}")
+            runs = [x["elapsed_ms"] / 1000 for x in json.loads(r.stdout)["runs"]]
+            bound = max(max(runs), sum(runs) / jobs)
+            print(f"--jobs {jobs}: makespan {wall:6.1f} s, bound {bound:6.1f} s (longest {max(runs):.1f} s, "
+                  f"total {sum(runs):.1f} s), ratio {wall / bound:.3f}  (target <= 1.10)", flush=True)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
