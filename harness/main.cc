@@ -697,6 +697,21 @@ int main(int argc, char** argv) {
       std::cerr << "harness: " << s.message() << "\n";
       return 2;
     }
+    if (!o.version.empty()) {
+      // Before anything runs (no command on the target for a bad version): the version is
+      // well-formed, and a recipe carried in its folder has that release folder.
+      if (Status s = ValidateVersion(o.version); !s.ok()) {
+        std::cerr << "harness: " << s.message() << "\n";
+        return 2;
+      }
+      RecipeSources sources(g.recipes, g.state + "/git");
+      if (auto origin = sources.OriginOf(o.recipe); origin.ok() && !origin->has_value()) {
+        if (auto dir = RecipeDir(g.recipes, o.recipe, o.version); !dir.ok()) {
+          std::cerr << "harness: " << dir.status().message() << "\n";
+          return 2;
+        }
+      }
+    }
     if (!fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua") &&
         (o.version.empty() || !fs::is_directory(fs::path(g.recipes) / o.recipe / "releases"))) {
       auto names = ListRecipes(g.recipes);
