@@ -32,6 +32,7 @@ class FakeForge : public Forge {
   int next_id = 100;
 
   Result<bool> IsOrgMember(const std::string& org, const std::string& user) override {
+    if (user == "unknowable") return Status::Infra("GET /api/v1/orgs/coop/members/unknowable: 503 after 4 attempts");
     return org == "coop" && std::find(members.begin(), members.end(), user) != members.end();
   }
   Result<bool> IsCollaborator(const std::string&, const std::string&, const std::string& user) override {
@@ -256,4 +257,19 @@ TEST_CASE("serve: polling finds new !testme comments once, and ignores its own",
   f.server->PollOnce();
   CHECK(f.queue->CountInState("queued").value() == 1);
   CHECK(f.queue->Cursor("poll:coop/app").value() != "");
+}
+
+TEST_CASE("serve: when the forge cannot answer, nothing is queued and the delivery says so", "[serve-unit]") {
+  Fixture f;
+  auto unknowable = f.Deliver(Comment(7, 1, "unknowable"));
+  CHECK(unknowable.status == 503);  // membership could not be checked: no run, no reply
+  CHECK(f.forge.created.empty());
+  auto no_pull = f.Deliver(Comment(9, 2, "alice"));  // the forge has no pull request 9
+  CHECK(no_pull.status == 502);
+  CHECK(f.queue->CountInState("queued").value() == 0);
+  CHECK(f.forge.statuses.empty());
+  f.forge.pulls[7].state = "closed";
+  CHECK(f.Deliver(Comment(7, 3, "alice")).status == 202);
+  CHECK_THAT(f.forge.created.back().second, Catch::Contains("closed"));
+  CHECK(f.queue->CountInState("queued").value() == 0);
 }
