@@ -97,6 +97,22 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
     }
     if (s.update_state == "updating") pending.push_back(name + " update in progress");
   }
+  // `docker service ls` and `docker stack ps` are separate reads: a task may have crashed
+  // between them, so the service's count alone is not trusted. Its running tasks in this
+  // same snapshot must reach the desired count too.
+  std::map<std::string, int> running_tasks;
+  for (const auto& t : snap.tasks) {
+    if (t.desired_state == "Running" && StartsWith(t.current_state, "Running")) ++running_tasks[t.service];
+  }
+  for (const auto& name : expected) {
+    auto it = by_name.find(name);
+    if (it == by_name.end() || it->second->desired == 0 || it->second->running < it->second->desired) continue;
+    int n = running_tasks[name];
+    if (n < it->second->desired) {
+      pending.push_back(name + " has " + std::to_string(n) + " of " + std::to_string(it->second->desired) +
+                        " tasks running");
+    }
+  }
   for (const auto& c : snap.containers) {
     std::string h = HealthOf(c.status);
     if (h == "starting" || h == "unhealthy") pending.push_back(c.service + " container " + h);

@@ -82,6 +82,18 @@ TEST_CASE("repeated task failures are a crash loop, with the task error", "[conv
   CHECK(JudgeConvergence(Parse(kLsStarting, "", two, ""), kApp).kind == Judgement::Kind::kPending);
 }
 
+TEST_CASE("a service count of N/N with a task that has just crashed is not converged", "[converge]") {
+  // service ls read while the task ran; stack ps read after it failed, before its
+  // replacement (restart delay) exists.
+  const char* ps =
+      R"j({"CurrentState":"Failed 1 second ago","DesiredState":"Shutdown","Error":"task: non-zero exit (1)","ID":"t0","Name":"web-k3x9a2_app.1","Node":"vm"})j";
+  auto j = JudgeConvergence(Parse(kLsRunning, "", ps, ""), kApp);
+  CHECK(j.kind == Judgement::Kind::kPending);
+  CHECK_THAT(j.reason, Catch::Contains("has 0 of 1 tasks running"));
+  // No tasks at all in the snapshot (stack ps not answering yet) is not converged either.
+  CHECK(JudgeConvergence(Parse(kLsRunning, "", "", kHealthy), kApp).kind == Judgement::Kind::kPending);
+}
+
 TEST_CASE("a rejected task fails at once", "[converge]") {
   const char* ps =
       R"j({"CurrentState":"Rejected 1 second ago","DesiredState":"Shutdown","Error":"No such image: nope:1","ID":"t1","Name":"web-k3x9a2_app.1"})j";
