@@ -385,6 +385,7 @@ Status ColdRun::Deploy() {
   // A warm deploy stays, and is no dead run's leftover: not armed, not in the resources.
   if (!opts_.warm) guard_->Arm();
   out_.deployed = !opts_.warm;
+  watch_ = std::make_unique<EventWatch>(swarm_.docker(), out_.namespace_name);
   Status status;
   if (abra_) status = abra_->New(env_, &deploy, deploy_deadline_, cancel_);
   for (const auto& sec : spec_->secrets) {
@@ -513,7 +514,7 @@ Status ColdRun::WaitForVersion(PhaseLog& converge) {
 Status ColdRun::WaitForSwarm(PhaseLog& converge) {
   Duration interval{100};
   std::string last_reason;
-  int polls = 0;
+  int polls = 0, woken = 0;
   nlohmann::json history = nlohmann::json::array();
   std::map<std::string, Clock::time_point> first_running;  // task id → first seen running
   Status status;
@@ -527,7 +528,7 @@ Status ColdRun::WaitForSwarm(PhaseLog& converge) {
                                FormatDuration(spec_->deploy_timeout) + "; last state: " + last_reason);
       break;
     }
-    auto snap = swarm_.Observe(out_.namespace_name, nullptr, deploy_deadline_, cancel_);
+    auto snap = swarm_.Observe(out_.namespace_name, nullptr, deploy_deadline_, cancel_, full_services_);
     ++polls;
     if (!snap.ok()) {
       if (snap.status().code() == Status::Code::kTimeout) continue;  // the deadline decides
@@ -552,10 +553,23 @@ Status ColdRun::WaitForSwarm(PhaseLog& converge) {
       status = Status::Failed(j.reason);
       break;
     }
-    Nap(std::min(interval, deploy_deadline_.remaining()), cancel_);
+    // Docker's next event of the namespace ends the wait early; a task that only has to
+    // stay up wakes it when its settle time is over.
+    Duration next = std::min(interval, deploy_deadline_.remaining());
+    for (const auto& [id, up] : running_for) {
+      if (up < spec_->settle) next = std::min(next, spec_->settle - up + Duration(1));
+    }
+    if (watch_ != nullptr && watch_->Wait(next, cancel_)) {
+      // Docker's other views (task states) follow an event within moments: look again soon.
+      ++woken;
+      interval = Duration(100);
+      continue;
+    }
+    if (watch_ == nullptr) Nap(next, cancel_);
     interval = std::min(interval * 3 / 2, Duration(1000));
   }
   converge.Observe("polls", polls);
+  converge.Observe("woken_by_events", woken);
   converge.Observe("states", history);
   return status;
 }
@@ -737,6 +751,7 @@ void ColdRun::MatchTransientClass() {
 
 Status ColdRun::TeardownNow() {
   SetTeardownInProgress(true);
+  watch_.reset();  // the removal follows the events itself
   PhaseLog p(99, "teardown", &redactor_);
   PhaseStarted(p, spec_->teardown_timeout);
   Say("teardown of " + out_.namespace_name);

@@ -32,6 +32,7 @@
 #include "runtime/compose.h"
 #include "exec/local_executor.h"
 #include "runtime/abra.h"
+#include "runtime/event_watch.h"
 #include "runtime/swarm.h"
 #include "script/engine.h"
 #include "source/recipe_source.h"
@@ -114,6 +115,8 @@ class ColdRun {
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<RunHost> host_;
   Deadline deploy_deadline_ = Deadline::Never();
+  // Docker's events of the namespace from deploy to teardown: they wake the convergence wait.
+  std::unique_ptr<EventWatch> watch_;
   // Last member: destroyed first, so an unfinished teardown runs while the locks are held.
   std::unique_ptr<TeardownGuard> guard_;
 };

@@ -83,7 +83,13 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
     }
   }
 
-  // Then what is still missing.
+  // Then what is still missing. A service's running count is read off its tasks in this
+  // snapshot, not off `docker service ls`: that count lags the tasks by up to a second,
+  // and it is a separate read (a task may have crashed in between).
+  std::map<std::string, int> running_tasks;
+  for (const auto& t : snap.tasks) {
+    if (t.desired_state == "Running" && StartsWith(t.current_state, "Running")) ++running_tasks[t.service];
+  }
   std::vector<std::string> pending;
   for (const auto& name : expected) {
     auto it = by_name.find(name);
@@ -92,26 +98,11 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
       continue;
     }
     const ServiceState& s = *it->second;
-    if (s.desired == 0 || s.running < s.desired) {
-      pending.push_back(name + " " + std::to_string(s.running) + "/" + std::to_string(s.desired));
+    int running = running_tasks[name];
+    if (s.desired == 0 || running < s.desired) {
+      pending.push_back(name + " " + std::to_string(running) + "/" + std::to_string(s.desired));
     }
     if (s.update_state == "updating") pending.push_back(name + " update in progress");
-  }
-  // `docker service ls` and `docker stack ps` are separate reads: a task may have crashed
-  // between them, so the service's count alone is not trusted. Its running tasks in this
-  // same snapshot must reach the desired count too.
-  std::map<std::string, int> running_tasks;
-  for (const auto& t : snap.tasks) {
-    if (t.desired_state == "Running" && StartsWith(t.current_state, "Running")) ++running_tasks[t.service];
-  }
-  for (const auto& name : expected) {
-    auto it = by_name.find(name);
-    if (it == by_name.end() || it->second->desired == 0 || it->second->running < it->second->desired) continue;
-    int n = running_tasks[name];
-    if (n < it->second->desired) {
-      pending.push_back(name + " has " + std::to_string(n) + " of " + std::to_string(it->second->desired) +
-                        " tasks running");
-    }
   }
   for (const auto& c : snap.containers) {
     std::string h = HealthOf(c.status);

@@ -1,6 +1,7 @@
 #include "runtime/docker.h"
 
 #include <sstream>
+#include <thread>
 
 namespace harness {
 
@@ -17,6 +18,25 @@ Result<ProcessResult> Docker::Run(const std::vector<std::string>& args, PhaseLog
   Result<ProcessResult> r = exec_->Run(cmd, cancel);
   if (log != nullptr) log->RecordCommand(cmd, r);
   return r;
+}
+
+std::vector<Result<ProcessResult>> Docker::RunAll(const std::vector<Job>& jobs, PhaseLog* log, Deadline deadline,
+                                                  const CancelToken& cancel) {
+  std::vector<Command> cmds(jobs.size());
+  std::vector<Result<ProcessResult>> results(jobs.size(), Status::Infra("not run"));
+  std::vector<std::thread> threads;
+  threads.reserve(jobs.size());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    cmds[i].argv.push_back(jobs[i].on->binary_);
+    cmds[i].argv.insert(cmds[i].argv.end(), jobs[i].args.begin(), jobs[i].args.end());
+    cmds[i].deadline = deadline;
+    threads.emplace_back([&, i] { results[i] = jobs[i].on->exec_->Run(cmds[i], cancel); });
+  }
+  for (auto& t : threads) t.join();
+  if (log != nullptr) {
+    for (size_t i = 0; i < jobs.size(); ++i) log->RecordCommand(cmds[i], results[i]);
+  }
+  return results;
 }
 
 Status Docker::Check(const std::vector<std::string>& args, const Result<ProcessResult>& r) {

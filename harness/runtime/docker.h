@@ -27,6 +27,15 @@ class Docker {
                             const CancelToken& cancel, const std::string& stdin_data = "",
                             const std::vector<std::pair<std::string, std::string>>& env = {});
 
+  // Runs several commands at once, each `docker <args>` on its own Docker (a node's), and
+  // records them in `log` in the given order once all have ended. Results in that order.
+  struct Job {
+    Docker* on;
+    std::vector<std::string> args;
+  };
+  static std::vector<Result<ProcessResult>> RunAll(const std::vector<Job>& jobs, PhaseLog* log, Deadline deadline,
+                                                   const CancelToken& cancel);
+
   // Ok when the command ran and exited 0; otherwise Infra/Timeout/Cancelled naming the
   // command and quoting the end of its stderr.
   static Status Check(const std::vector<std::string>& args, const Result<ProcessResult>& r);

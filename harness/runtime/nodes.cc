@@ -6,14 +6,13 @@ namespace harness {
 
 Result<std::vector<SwarmNode>> ListNodes(Docker* docker, Deadline deadline) {
   const CancelToken& none = CancelToken::None();
-  std::vector<std::string> self_args = {"info", "--format", "{{.Swarm.NodeID}}"};
-  auto self = docker->Run(self_args, nullptr, deadline, none);
-  if (Status s = Docker::Check(self_args, self); !s.ok()) return s;
-  std::string self_id = self->out.substr(0, self->out.find('\n'));
-
-  std::vector<std::string> ls = {"node", "ls", "--quiet"};
-  auto ids = docker->Run(ls, nullptr, deadline, none);
-  if (Status s = Docker::Check(ls, ids); !s.ok()) return s;
+  std::vector<Docker::Job> jobs = {{docker, {"info", "--format", "{{.Swarm.NodeID}}"}},
+                                   {docker, {"node", "ls", "--quiet"}}};
+  auto r0 = Docker::RunAll(jobs, nullptr, deadline, none);
+  if (Status s = Docker::Check(jobs[0].args, r0[0]); !s.ok()) return s;
+  if (Status s = Docker::Check(jobs[1].args, r0[1]); !s.ok()) return s;
+  std::string self_id = r0[0]->out.substr(0, r0[0]->out.find('\n'));
+  const auto& ids = r0[1];
   std::vector<std::string> inspect = {
       "node", "inspect", "--format",
       "{{.ID}}|{{.Description.Hostname}}|{{.Status.Addr}}|{{.Spec.Role}}|{{.Status.State}}|{{.Spec.Availability}}"};
@@ -33,6 +32,19 @@ Result<std::vector<SwarmNode>> ListNodes(Docker* docker, Deadline deadline) {
     if (f.size() != 6) continue;
     nodes.push_back({f[0], f[1], f[2], f[3], f[4], f[5], f[0] == self_id});
   }
+  return nodes;
+}
+
+Result<std::vector<SwarmNode>> NodeReach::Nodes(Docker* docker, Deadline deadline) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (nodes_ && Clock::now() - nodes_at_ < kNodesFresh) return *nodes_;
+  }
+  auto nodes = ListNodes(docker, deadline);
+  if (!nodes.ok()) return nodes;
+  std::lock_guard<std::mutex> lock(mu_);
+  nodes_ = *nodes;
+  nodes_at_ = Clock::now();
   return nodes;
 }
 

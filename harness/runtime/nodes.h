@@ -45,6 +45,10 @@ class NodeReach {
 
   // The executor for `node`, or why it cannot be reached.
   Result<Executor*> For(const SwarmNode& node);
+  // ListNodes through `docker` (the target's), remembered for kNodesFresh: the runs of one
+  // process ask once, not each.
+  Result<std::vector<SwarmNode>> Nodes(Docker* docker, Deadline deadline);
+  static constexpr Duration kNodesFresh{30000};
 
  private:
   Executor* target_;
@@ -52,6 +56,8 @@ class NodeReach {
   SshOptions options_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Executor>> opened_;  // node id → executor
+  std::optional<std::vector<SwarmNode>> nodes_;
+  Clock::time_point nodes_at_{};
 };
 
 }  // namespace harness

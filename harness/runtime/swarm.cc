@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "base/scope_guard.h"
+#include "runtime/event_watch.h"
 
 namespace harness {
 
@@ -16,7 +17,8 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr Duration kStepTimeout{30000};    // one docker command
-constexpr Duration kTeardownPoll{200};
+constexpr Duration kTeardownPoll{200};          // without Docker's event stream
+constexpr Duration kTeardownFallbackPoll{1000};  // with it: in case an event was missed
 
 std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
@@ -165,36 +167,46 @@ Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::s
   return Docker::Check(args, docker_->Run(args, log, deadline, cancel, "", envv));
 }
 
-Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* log,
-                                               Deadline deadline, const CancelToken& cancel) {
+Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* log, Deadline deadline,
+                                               const CancelToken& cancel, const std::vector<std::string>& expected) {
   ConvergeSnapshot snap;
-  std::vector<std::string> ls = {"service", "ls", "--filter", StackLabel(ns), "--format",
-                                 "{{json .}}"};
-  auto r = docker_->Run(ls, log, Step(deadline), cancel);
-  if (Status s = Docker::Check(ls, r); !s.ok()) return s;
-  if (Status s = ParseServiceLs(r->out, &snap.services); !s.ok()) return s;
-  if (!snap.services.empty()) {
-    std::vector<std::string> inspect = {"service", "inspect", "--format",
-                                        "{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"};
+  // Services, tasks, containers (and the update states of the expected services) are read
+  // at once; the judging does not trust one read against another (a task may change
+  // between them).
+  const std::string update_format = "{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}";
+  std::vector<Docker::Job> jobs = {
+      {docker_, {"service", "ls", "--filter", StackLabel(ns), "--format", "{{json .}}"}},
+      {docker_, {"stack", "ps", "--no-trunc", "--format", "{{json .}}", ns}},
+      {docker_, {"ps", "--no-trunc", "--filter", StackLabel(ns), "--format", "{{json .}}"}},
+  };
+  if (!expected.empty()) {
+    jobs.push_back({docker_, {"service", "inspect", "--format", update_format}});
+    jobs.back().args.insert(jobs.back().args.end(), expected.begin(), expected.end());
+  }
+  auto r = Docker::RunAll(jobs, log, Step(deadline), cancel);
+  if (Status s = Docker::Check(jobs[0].args, r[0]); !s.ok()) return s;
+  if (Status s = ParseServiceLs(r[0]->out, &snap.services); !s.ok()) return s;
+  if (!r[1].ok()) return r[1].status();
+  // "nothing found in stack" is not an error while the stack is being created.
+  if (r[1]->ok()) {
+    if (Status s = ParseStackPs(r[1]->out, &snap.tasks); !s.ok()) return s;
+  } else if (r[1]->cancelled) {
+    return Status::Cancelled("interrupted");
+  }
+  if (Status s = Docker::Check(jobs[2].args, r[2]); !s.ok()) return s;
+  if (Status s = ParseDockerPs(r[2]->out, &snap.containers); !s.ok()) return s;
+  if (!expected.empty()) {
+    // A service that does not exist yet makes inspect fail; the others are still printed.
+    if (!r[3].ok()) return r[3].status();
+    if (r[3]->cancelled) return Status::Cancelled("interrupted");
+    ApplyUpdateStates(r[3]->out, &snap.services);
+  } else if (!snap.services.empty()) {
+    std::vector<std::string> inspect = {"service", "inspect", "--format", update_format};
     for (const auto& s : snap.services) inspect.push_back(s.name);
     auto ri = docker_->Run(inspect, log, Step(deadline), cancel);
     if (Status s = Docker::Check(inspect, ri); !s.ok()) return s;
     ApplyUpdateStates(ri->out, &snap.services);
   }
-  std::vector<std::string> ps = {"stack", "ps", "--no-trunc", "--format", "{{json .}}", ns};
-  auto rp = docker_->Run(ps, log, Step(deadline), cancel);
-  if (!rp.ok()) return rp.status();
-  // "nothing found in stack" is not an error while the stack is being created.
-  if (rp->ok()) {
-    if (Status s = ParseStackPs(rp->out, &snap.tasks); !s.ok()) return s;
-  } else if (rp->cancelled) {
-    return Status::Cancelled("interrupted");
-  }
-  std::vector<std::string> dps = {"ps", "--no-trunc", "--filter", StackLabel(ns), "--format",
-                                  "{{json .}}"};
-  auto rc = docker_->Run(dps, log, Step(deadline), cancel);
-  if (Status s = Docker::Check(dps, rc); !s.ok()) return s;
-  if (Status s = ParseDockerPs(rc->out, &snap.containers); !s.ok()) return s;
   return snap;
 }
 
@@ -267,19 +279,14 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
       {{"volume", "ls", "-q"}, ".Labels"},            {{"ps", "-a", "-q"}, ".Config.Labels"},
   };
   std::map<std::string, LabelledNamespace> found;
-  auto scan = [&](const Kind& k, Docker* on) -> Status {
-    std::vector<std::string> list = k.list;
-    list.push_back("--filter");
-    list.push_back("label=harness.namespace");
-    auto ids = Ids(list, nullptr, deadline, on);
-    if (!ids.ok()) return ids.status();
-    if (ids->empty()) return Status::Ok();
+  auto read = [&](const Kind& k, Docker* on, const std::vector<std::string>& ids) -> Status {
+    if (ids.empty()) return Status::Ok();
     std::vector<std::string> inspect = {k.list[0] == "ps" ? "container" : k.list[0], "inspect",
                                         "--format",
                                         "{{index " + k.labels + " \"harness.namespace\"}}|{{index " +
                                             k.labels + " \"harness.run\"}}|{{index " + k.labels +
                                             " \"harness.owner\"}}|{{index " + k.labels + " \"harness.warm\"}}"};
-    inspect.insert(inspect.end(), ids->begin(), ids->end());
+    inspect.insert(inspect.end(), ids.begin(), ids.end());
     auto r = on->Run(inspect, nullptr, Step(deadline), CancelToken::None());
     if (!r.ok()) return r.status();
     // Objects may vanish between ls and inspect; what was printed still counts.
@@ -304,17 +311,35 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
     }
     return Status::Ok();
   };
-  for (const auto& k : kinds) {
-    if (Status s = scan(k, docker_); !s.ok()) return s;
-  }
-  // Networks, volumes and containers are each node's own.
+  // Every kind listed at once, here and (networks, volumes, containers: each node's own)
+  // on every other node; then the labels of whatever was found.
+  struct Ask {
+    const Kind* kind;
+    Docker* on;
+    std::string node;  // "" for the target's node
+  };
+  std::vector<Ask> asks;
+  std::vector<Docker::Job> jobs;
+  auto add = [&](const Kind& k, Docker* on, const std::string& node) {
+    std::vector<std::string> list = k.list;
+    list.push_back("--filter");
+    list.push_back("label=harness.namespace");
+    asks.push_back({&k, on, node});
+    jobs.push_back({on, std::move(list)});
+  };
+  for (const auto& k : kinds) add(k, docker_, "");
   auto others = OtherNodes(deadline);
   if (!others.ok()) return others.status();
   for (auto& o : **others) {
     for (const auto& k : kinds) {
-      if (k.list[0] != "network" && k.list[0] != "volume" && k.list[0] != "ps") continue;
-      if (Status s = scan(k, o.docker.get()); !s.ok()) return s.Prefixed("node " + o.node.hostname);
+      if (k.list[0] == "network" || k.list[0] == "volume" || k.list[0] == "ps") add(k, o.docker.get(), o.node.hostname);
     }
+  }
+  auto results = Docker::RunAll(jobs, nullptr, Step(deadline), CancelToken::None());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    Status s = Docker::Check(jobs[i].args, results[i]);
+    if (s.ok()) s = read(*asks[i].kind, asks[i].on, Words(results[i]->out));
+    if (!s.ok()) return asks[i].node.empty() ? s : s.Prefixed("node " + asks[i].node);
   }
   std::vector<LabelledNamespace> out;
   for (auto& [ns, l] : found) out.push_back(l);
@@ -383,32 +408,41 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
       {{"volume", "ls", "--format", fmt}, &left.volumes},
   };
   if (!all) queries.resize(3);  // services, containers, networks: what stack rm removes
-  auto collect = [&](const Query& q, Docker* on, const std::string& prefix) -> Status {
+  // Every query, by both labels, on every node that has such objects: all at once.
+  struct Ask {
+    const Query* q;
+    std::string prefix;  // "<node>:" on another node
+  };
+  std::vector<Ask> asks;
+  std::vector<Docker::Job> jobs;
+  auto add = [&](const Query& q, Docker* on, const std::string& prefix) {
     for (const auto& label : {StackLabel(ns), HarnessLabel(ns)}) {
       std::vector<std::string> args = q.base;
       args.push_back("--filter");
       args.push_back(label);
-      auto ids = Ids(args, log, deadline, on);
-      if (!ids.ok()) return ids.status();
-      for (const auto& id : *ids) {
-        std::string name = prefix + id;
-        if (std::find(q.into->begin(), q.into->end(), name) == q.into->end()) q.into->push_back(name);
-      }
+      asks.push_back({&q, prefix});
+      jobs.push_back({on, std::move(args)});
     }
-    return Status::Ok();
   };
-  for (auto& q : queries) {
-    if (Status s = collect(q, nullptr, ""); !s.ok()) return s;
-  }
+  for (const auto& q : queries) add(q, docker_, "");
   // Containers, networks and volumes are each node's own: look on every other node too.
   auto others = OtherNodes(deadline);
   if (!others.ok()) return others.status();
   for (auto& o : **others) {
-    for (auto& q : queries) {
+    for (const auto& q : queries) {
       if (q.into == &left.services || q.into == &left.secrets || q.into == &left.configs) continue;
-      if (Status s = collect(q, o.docker.get(), o.node.hostname + ":"); !s.ok()) {
-        return s.Prefixed("node " + o.node.hostname);
-      }
+      add(q, o.docker.get(), o.node.hostname + ":");
+    }
+  }
+  auto results = Docker::RunAll(jobs, log, Step(deadline), CancelToken::None());
+  for (size_t i = 0; i < jobs.size(); ++i) {
+    if (Status s = Docker::Check(jobs[i].args, results[i]); !s.ok()) {
+      return asks[i].prefix.empty() ? s : s.Prefixed("node " + asks[i].prefix.substr(0, asks[i].prefix.size() - 1));
+    }
+    for (const auto& id : Words(results[i]->out)) {
+      std::string name = asks[i].prefix + id;
+      auto& into = *asks[i].q->into;
+      if (std::find(into.begin(), into.end(), name) == into.end()) into.push_back(name);
     }
   }
   return left;
@@ -428,9 +462,12 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   // A failed `stack rm` is not fatal by itself: what counts is what is left afterwards.
   // While Docker does not answer (a daemon restart), keep trying until the deadline.
   bool removed = false;
-  int polls = 0;
+  int polls = 0, woken = 0;
   Leftovers left;
+  std::vector<std::string> forced;  // containers removed directly
   Status last_error;
+  // Each removal Docker reports wakes the wait; without the stream, it polls.
+  EventWatch watch(docker_, ns);
   while (true) {
     if (!removed) {
       auto r = docker_->Run(rm, log, Step(deadline), never);
@@ -442,6 +479,14 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
       last_error = Status::Ok();
       left = *found;
       if (left.services.empty() && left.containers.empty() && left.networks.empty()) break;
+      // Once the services are gone, Swarm's agent takes seconds to stop their containers
+      // and more to remove them. A throwaway deploy's data goes with it, so its containers
+      // are removed at once instead (kept data is stopped by Swarm, gracefully).
+      if (!keep_data && removed && left.services.empty() && !left.containers.empty() && left.containers != forced) {
+        RemoveOnNodes("container", left.containers, log);
+        forced = left.containers;
+        continue;
+      }
     } else {
       last_error = found.status();
     }
@@ -455,9 +500,16 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
       args.insert(args.end(), left.services.begin(), left.services.end());
       docker_->Run(args, log, Step(deadline), never);
     }
-    Pause(found.ok() ? kTeardownPoll : Duration(1000));
+    if (!found.ok()) {
+      Pause(Duration(1000));
+    } else if (watch.Wait(watch.live() ? kTeardownFallbackPoll : kTeardownPoll, never)) {
+      ++woken;
+    }
   }
-  if (log) log->Observe("teardown_polls", polls);
+  if (log) {
+    log->Observe("teardown_polls", polls);
+    log->Observe("teardown_woken_by_events", woken);
+  }
   if (!left.containers.empty() && left.services.empty()) {
     // Containers whose services are gone but which did not stop in time.
     RemoveOnNodes("container", left.containers, log);
@@ -480,6 +532,7 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   auto rest = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true);
   if (!rest.ok()) return rest.status().Prefixed("teardown of " + ns);
   left = *rest;
+  if (left.empty()) return Status::Ok();  // that look at every kind was the verification
   auto remove = [&](const char* kind, const std::vector<std::string>& names) {
     if (names.empty()) return;
     std::vector<std::string> args = {kind, "rm"};
@@ -532,7 +585,7 @@ Result<std::vector<SwarmRuntime::OtherNode>*> SwarmRuntime::OtherNodes(Deadline 
   if (other_nodes_) return &*other_nodes_;
   std::vector<OtherNode> out;
   if (nodes_ != nullptr) {
-    auto nodes = ListNodes(docker_, Step(deadline));
+    auto nodes = nodes_->Nodes(docker_, Step(deadline));
     if (!nodes.ok()) return nodes.status();
     for (const auto& n : *nodes) {
       if (n.self || n.state != "ready") continue;

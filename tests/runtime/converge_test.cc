@@ -89,9 +89,14 @@ TEST_CASE("a service count of N/N with a task that has just crashed is not conve
       R"j({"CurrentState":"Failed 1 second ago","DesiredState":"Shutdown","Error":"task: non-zero exit (1)","ID":"t0","Name":"web-k3x9a2_app.1","Node":"vm"})j";
   auto j = JudgeConvergence(Parse(kLsRunning, "", ps, ""), kApp);
   CHECK(j.kind == Judgement::Kind::kPending);
-  CHECK_THAT(j.reason, Catch::Contains("has 0 of 1 tasks running"));
+  CHECK_THAT(j.reason, Catch::Contains("web-k3x9a2_app 0/1"));
   // No tasks at all in the snapshot (stack ps not answering yet) is not converged either.
   CHECK(JudgeConvergence(Parse(kLsRunning, "", "", kHealthy), kApp).kind == Judgement::Kind::kPending);
+}
+
+TEST_CASE("the running count comes from the tasks, not from service ls, which lags", "[converge]") {
+  auto j = JudgeConvergence(Parse(kLsStarting, "", kPsRunning, kHealthy), kApp);
+  CHECK(j.kind == Judgement::Kind::kConverged);
 }
 
 TEST_CASE("a rejected task fails at once", "[converge]") {

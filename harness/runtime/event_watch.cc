@@ -1,0 +1,97 @@
+#include "runtime/event_watch.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+namespace harness {
+
+EventWatch::EventWatch(Docker* docker, std::string ns) : docker_(docker), ns_(std::move(ns)) {
+  if (pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
+    live_ = false;
+    return;
+  }
+  thread_ = std::thread([this] { Follow(); });
+}
+
+EventWatch::~EventWatch() {
+  stop_.Cancel();
+  if (thread_.joinable()) thread_.join();
+  for (int fd : pipe_) {
+    if (fd >= 0) close(fd);
+  }
+}
+
+void EventWatch::Follow() {
+  Command cmd;
+  cmd.argv = {docker_->binary(), "events", "--format", "{{json .}}", "--filter", "type=container",
+              "--filter", "type=service", "--filter", "type=network"};
+  cmd.max_output = 0;  // the lines are handled as they come, not kept
+  cmd.on_output = [this](int stream, std::string_view data) {
+    if (stream == 1) Consume(data);
+  };
+  docker_->executor()->Run(cmd, stop_.token());
+  live_ = false;
+  char byte = 0;
+  (void)!write(pipe_[1], &byte, 1);  // a waiter stops waiting for a stream that ended
+}
+
+void EventWatch::Consume(std::string_view data) {
+  partial_.append(data);
+  size_t start = 0, nl;
+  bool any = false;
+  while ((nl = partial_.find('\n', start)) != std::string::npos) {
+    if (Concerns(std::string_view(partial_).substr(start, nl - start), ns_)) {
+      ++events_;
+      any = true;
+    }
+    start = nl + 1;
+  }
+  partial_.erase(0, start);
+  if (any) {
+    char byte = 1;
+    (void)!write(pipe_[1], &byte, 1);
+  }
+}
+
+bool EventWatch::Concerns(std::string_view line, const std::string& ns) {
+  auto j = nlohmann::json::parse(line, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return false;
+  std::string type = j.value("Type", "");
+  std::string action = j.value("Action", "");
+  if (action.rfind("exec_", 0) == 0) return false;
+  auto actor = j.find("Actor");
+  if (actor == j.end() || !actor->is_object()) return false;
+  auto attrs = actor->find("Attributes");
+  if (attrs == actor->end() || !attrs->is_object()) return false;
+  auto text = [&](const char* key) {
+    auto it = attrs->find(key);
+    return it != attrs->end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  if (type == "container") return text("com.docker.stack.namespace") == ns;
+  if (type == "service" || type == "network") return text("name").rfind(ns + "_", 0) == 0;
+  return false;
+}
+
+bool EventWatch::Wait(Duration max, const CancelToken& cancel) {
+  auto until = Clock::now() + max;
+  while (true) {
+    char buf[64];
+    bool event = false;
+    ssize_t n;
+    while ((n = read(pipe_[0], buf, sizeof buf)) > 0) {
+      for (ssize_t i = 0; i < n; ++i) event = event || buf[i] == 1;
+    }
+    if (event) return true;
+    if (cancel.cancelled()) return false;
+    auto now = Clock::now();
+    if (now >= until) return false;
+    auto left = std::chrono::ceil<std::chrono::milliseconds>(until - now);
+    pollfd fds[2] = {{live() ? pipe_[0] : -1, POLLIN, 0}, {cancel.fd(), POLLIN, 0}};
+    poll(fds, 2, static_cast<int>(left.count()));
+  }
+}
+
+}  // namespace harness

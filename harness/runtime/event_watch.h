@@ -1,0 +1,60 @@
+// EventWatch: Docker's event stream for one namespace, used to wake waits.
+//
+// Follows `docker events` (containers, services, networks) through the namespace's
+// executor on a thread of its own, and counts the events that concern the namespace: a
+// container labelled com.docker.stack.namespace=<ns>, a service or network named
+// "<ns>_...". Healthcheck executions (`exec_*`) are not counted. Waits built on it
+// (convergence, removal) wake on such an event instead of the next poll tick and then
+// look at Docker's state as before: the stream decides when to look, never what is true.
+// Without a stream (it could not start, it ended, a signal stopped it) Wait() sleeps its
+// whole `max`, which makes the callers plain pollers again.
+//
+// Thread-safety: Wait() from one thread at a time; live() and events() from any.
+#pragma once
+
+#include <atomic>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "base/cancel.h"
+#include "base/deadline.h"
+#include "runtime/docker.h"
+
+namespace harness {
+
+class EventWatch {
+ public:
+  // Starts following at once; events before the stream is connected are not seen, so a
+  // caller looks at the state after starting the watch, not before.
+  EventWatch(Docker* docker, std::string ns);
+  ~EventWatch();
+  EventWatch(const EventWatch&) = delete;
+  EventWatch& operator=(const EventWatch&) = delete;
+
+  // Waits until an event of the namespace arrives that no earlier Wait() consumed, `max`
+  // passes, or `cancel` fires. True when woken by an event.
+  bool Wait(Duration max, const CancelToken& cancel);
+  // The stream is running.
+  bool live() const { return live_.load(); }
+  // Events of the namespace seen so far.
+  int events() const { return events_.load(); }
+
+  // Whether one line of `docker events --format '{{json .}}'` concerns namespace `ns`.
+  static bool Concerns(std::string_view line, const std::string& ns);
+
+ private:
+  void Follow();
+  void Consume(std::string_view data);
+
+  Docker* docker_;
+  std::string ns_;
+  CancelSource stop_;
+  int pipe_[2] = {-1, -1};
+  std::string partial_;
+  std::atomic<bool> live_{true};
+  std::atomic<int> events_{0};
+  std::thread thread_;
+};
+
+}  // namespace harness

@@ -1,0 +1,91 @@
+// EventWatch against the real Docker: it wakes on the namespace's events and on nothing
+// else, and without a stream it is a plain timer.
+#include "runtime/event_watch.h"
+
+#include <catch2/catch.hpp>
+
+#include "exec/local_executor.h"
+#include "support/e2e.h"
+
+namespace harness {
+namespace {
+
+std::string Docker1(LocalExecutor& exec, const std::vector<std::string>& args) {
+  Command c;
+  c.argv = {"docker"};
+  c.argv.insert(c.argv.end(), args.begin(), args.end());
+  c.deadline = Deadline::In(Duration(30000));
+  auto r = exec.Run(c, CancelToken::None());
+  REQUIRE(r.ok());
+  INFO(r->err);
+  REQUIRE(r->exit_code == 0);
+  return r->out;
+}
+
+TEST_CASE("an event watch wakes on its namespace's container events only", "[docker-events]") {
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  const std::string ns = "evwatch-" + std::to_string(getpid());
+  const std::string other = "evother-" + std::to_string(getpid());
+  EventWatch watch(&docker, ns);
+  // The stream is connected once an event of the namespace gets through; until then a
+  // container made now might not be seen, so make them until one is.
+  std::vector<std::string> made;
+  auto cleanup = [&] {
+    for (const auto& id : made) Docker1(exec, {"rm", "-f", id});
+  };
+  bool woke = false;
+  for (int i = 0; i < 20 && !woke; ++i) {
+    made.push_back(Docker1(exec, {"create", "--label", "com.docker.stack.namespace=" + ns,
+                                  "recipe-harness/busybox:1", "true"}).substr(0, 12));
+    woke = watch.Wait(Duration(2000), CancelToken::None());
+  }
+  CHECK(woke);
+  CHECK(watch.live());
+  int seen = watch.events();
+  CHECK(seen >= 1);
+  while (watch.Wait(Duration(300), CancelToken::None())) {}  // the rest of the burst
+
+  // Another namespace's container: no wake-up, no count.
+  made.push_back(Docker1(exec, {"create", "--label", "com.docker.stack.namespace=" + other,
+                                "recipe-harness/busybox:1", "true"}).substr(0, 12));
+  CHECK_FALSE(watch.Wait(Duration(1500), CancelToken::None()));
+  CHECK(watch.events() == seen);
+
+  // Removing one of ours is an event again.
+  Docker1(exec, {"rm", made.front()});
+  made.erase(made.begin());
+  CHECK(watch.Wait(Duration(10000), CancelToken::None()));
+  CHECK(watch.events() > seen);
+  cleanup();
+}
+
+TEST_CASE("an event watch whose stream cannot start waits like a timer", "[docker-events]") {
+  LocalExecutor exec;
+  Docker docker(&exec, "/nonexistent/docker");
+  EventWatch watch(&docker, "evwatch-none");
+  auto started = Clock::now();
+  while (watch.live() && Clock::now() - started < std::chrono::seconds(10)) watch.Wait(Duration(50), CancelToken::None());
+  CHECK_FALSE(watch.live());
+  auto before = Clock::now();
+  CHECK_FALSE(watch.Wait(Duration(300), CancelToken::None()));
+  CHECK(Clock::now() - before >= std::chrono::milliseconds(300));
+}
+
+TEST_CASE("an event watch's wait ends when the work is cancelled", "[docker-events]") {
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  EventWatch watch(&docker, "evwatch-cancel");
+  CancelSource source;
+  std::thread canceller([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    source.Cancel();
+  });
+  auto before = Clock::now();
+  CHECK_FALSE(watch.Wait(Duration(20000), source.token()));
+  canceller.join();
+  CHECK(Clock::now() - before < std::chrono::seconds(10));
+}
+
+}  // namespace
+}  // namespace harness
