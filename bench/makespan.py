@@ -5,7 +5,8 @@ N synthetic recipes (one busybox httpd with a healthcheck; one test that keeps t
 container busy for a known time, spread from --shortest to --longest seconds) are swept
 at each --jobs level. The lower bound of a sweep is max(longest run, total of runs /
 jobs), with each run's own duration from the sweep's summary; the ratio is the sweep's
-wall time over that bound.
+wall time over that bound. The sweep process's own CPU time (its docker children excluded)
+and peak RSS are printed with each level: the engine's cost with that many runs at once.
 
 Usage: bench/makespan.py [--recipes N] [--jobs 1,2,4] [--harness build/harness]
 """
@@ -19,6 +20,8 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "bench"))
+from overhead import own_usage  # noqa: E402  the same /proc reading
 
 
 def make_recipes(folder, count, shortest, longest):
@@ -52,16 +55,23 @@ def main():
         print(f"{args.recipes} synthetic recipes, busy {args.shortest:.0f}-{args.longest:.0f} s each")
         for jobs in [int(j) for j in args.jobs.split(",")]:
             started = time.monotonic()
-            r = subprocess.run([args.harness, "--recipes", recipes, "--artifacts", os.path.join(work, f"a{jobs}"),
-                                "--state", os.path.join(work, "state"), "--json", "-q", "sweep", "--jobs", str(jobs)],
-                               capture_output=True, text=True)
+            p = subprocess.Popen([args.harness, "--recipes", recipes, "--artifacts", os.path.join(work, f"a{jobs}"),
+                                  "--state", os.path.join(work, "state"), "--json", "-q", "sweep", "--jobs", str(jobs)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            usage = None
+            while p.poll() is None:
+                usage = own_usage(p.pid) or usage
+                time.sleep(0.05)
+            out, err = p.communicate()
             wall = time.monotonic() - started
-            if r.returncode != 0:
-                sys.exit(f"sweep --jobs {jobs} failed ({r.returncode}): {r.stderr[-2000:]}")
-            runs = [x["elapsed_ms"] / 1000 for x in json.loads(r.stdout)["runs"]]
+            if p.returncode != 0:
+                sys.exit(f"sweep --jobs {jobs} failed ({p.returncode}): {err[-2000:]}")
+            runs = [x["elapsed_ms"] / 1000 for x in json.loads(out)["runs"]]
             bound = max(max(runs), sum(runs) / jobs)
+            cost = "" if usage is None else (f"; the harness's own CPU {100 * usage[0] / wall:.2f}% of the wall time, "
+                                             f"peak RSS {usage[1] / 1024:.1f} MiB")
             print(f"--jobs {jobs}: makespan {wall:6.1f} s, bound {bound:6.1f} s (longest {max(runs):.1f} s, "
-                  f"total {sum(runs):.1f} s), ratio {wall / bound:.3f}  (target <= 1.10)", flush=True)
+                  f"total {sum(runs):.1f} s), ratio {wall / bound:.3f}  (target <= 1.10){cost}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

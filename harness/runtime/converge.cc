@@ -86,9 +86,17 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
   // Then what is still missing. A service's running count is read off its tasks in this
   // snapshot, not off `docker service ls`: that count lags the tasks by up to a second,
   // and it is a separate read (a task may have crashed in between).
+  std::map<std::string, bool> healthy_task;  // task id → its container is healthy
+  for (const auto& c : snap.containers) {
+    if (!c.task_id.empty() && HealthOf(c.status) == "healthy") healthy_task[c.task_id] = true;
+  }
+  auto running_now = [&](const TaskState& t) {
+    return StartsWith(t.current_state, "Running") ||
+           (StartsWith(t.current_state, "Starting") && healthy_task.count(t.id) > 0);
+  };
   std::map<std::string, int> running_tasks;
   for (const auto& t : snap.tasks) {
-    if (t.desired_state == "Running" && StartsWith(t.current_state, "Running")) ++running_tasks[t.service];
+    if (t.desired_state == "Running" && running_now(t)) ++running_tasks[t.service];
   }
   std::vector<std::string> pending;
   for (const auto& name : expected) {
@@ -110,7 +118,7 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
   }
   // Tasks that are meant to run but are not running yet (e.g. a replacement starting).
   for (const auto& t : snap.tasks) {
-    if (t.desired_state == "Running" && !StartsWith(t.current_state, "Running")) {
+    if (t.desired_state == "Running" && !running_now(t)) {
       pending.push_back(t.name + " is " + t.current_state.substr(0, t.current_state.find(' ')));
     }
   }
@@ -173,6 +181,34 @@ void ApplyUpdateStates(const std::string& out, std::vector<ServiceState>* servic
   }
 }
 
+const char* const kServiceInspectFormat =
+    "{{.Spec.Name}}|{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}|"
+    "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}";
+
+void ParseServiceInspect(const std::string& out, const std::vector<TaskState>& tasks,
+                         std::vector<ServiceState>* services) {
+  std::istringstream in(out);
+  std::string line;
+  while (std::getline(in, line)) {
+    auto a = line.find('|');
+    auto b = a == std::string::npos ? std::string::npos : line.find('|', a + 1);
+    if (b == std::string::npos) continue;
+    ServiceState s;
+    s.name = line.substr(0, a);
+    std::string replicas = line.substr(a + 1, b - a - 1);
+    s.update_state = line.substr(b + 1);
+    if (s.update_state == "<no value>") s.update_state.clear();
+    if (replicas == "global") {
+      for (const auto& t : tasks) {
+        if (t.service == s.name && t.desired_state == "Running") ++s.desired;
+      }
+    } else {
+      s.desired = std::atoi(replicas.c_str());
+    }
+    services->push_back(s);
+  }
+}
+
 Status ParseStackPs(const std::string& out, std::vector<TaskState>* tasks) {
   for (const auto& line : Docker::Lines(out)) {
     auto j = nlohmann::json::parse(line, nullptr, false);
@@ -196,14 +232,16 @@ Status ParseDockerPs(const std::string& out, std::vector<ContainerState>* contai
     ContainerState c;
     c.id = Str(j, "ID");
     c.status = Str(j, "Status");
-    std::string labels = Str(j, "Labels");
-    const std::string key = "com.docker.swarm.service.name=";
-    auto at = labels.find(key);
-    if (at != std::string::npos) {
-      auto end = labels.find(',', at);
-      c.service = labels.substr(at + key.size(),
-                                end == std::string::npos ? std::string::npos : end - at - key.size());
-    }
+    std::string labels = "," + Str(j, "Labels");
+    auto label = [&](const std::string& name) {
+      const std::string key = "," + name + "=";
+      auto at = labels.find(key);
+      if (at == std::string::npos) return std::string();
+      auto end = labels.find(',', at + key.size());
+      return labels.substr(at + key.size(), end == std::string::npos ? std::string::npos : end - at - key.size());
+    };
+    c.service = label("com.docker.swarm.service.name");
+    c.task_id = label("com.docker.swarm.task.id");
     containers->push_back(c);
   }
   return Status::Ok();

@@ -36,6 +36,7 @@ struct TaskState {
 struct ContainerState {
   std::string id;
   std::string service;        // full Swarm name (label com.docker.swarm.service.name)
+  std::string task_id;        // label com.docker.swarm.task.id
   std::string status;         // "Up 3 seconds (healthy)"
 };
 
@@ -54,6 +55,9 @@ struct Judgement {
 
 constexpr int kCrashLoopFailures = 3;
 
+// A task counts as running when Swarm says Running, or says Starting while its container
+// is already healthy (Swarm holds a task with a healthcheck in Starting until healthy, and
+// the manager learns of it a few hundred milliseconds after the container's own status).
 // `expected` lists the full service names the compose files define. A task of a service
 // without a healthcheck counts as settled only once it has been seen running for `settle`
 // (`running_for`, by task id, says for how long): a container that starts and crashes a
@@ -70,6 +74,12 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
 Status ParseServiceLs(const std::string& out, std::vector<ServiceState>* services);
 void ApplyUpdateStates(const std::string& out, std::vector<ServiceState>* services);
 Status ParseStackPs(const std::string& out, std::vector<TaskState>* tasks);
+//   docker service inspect --format '{{.Spec.Name}}|<replicas or "global">|<update state>'
+//   (kServiceInspectFormat), one line per service that exists. A global service's desired
+//   count is its tasks meant to run, so parse the tasks first.
+extern const char* const kServiceInspectFormat;
+void ParseServiceInspect(const std::string& out, const std::vector<TaskState>& tasks,
+                         std::vector<ServiceState>* services);
 Status ParseDockerPs(const std::string& out, std::vector<ContainerState>* containers);
 
 // "healthy", "unhealthy", "starting" or "" (no healthcheck) from a `docker ps` status.

@@ -170,38 +170,42 @@ Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::s
 Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* log, Deadline deadline,
                                                const CancelToken& cancel, const std::vector<std::string>& expected) {
   ConvergeSnapshot snap;
-  // Services, tasks, containers (and the update states of the expected services) are read
-  // at once; the judging does not trust one read against another (a task may change
-  // between them).
-  const std::string update_format = "{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}";
+  // Services, tasks and containers are read at once; the judging does not trust one read
+  // against another (a task may change between them). With the expected services known,
+  // one inspect of them gives their desired counts and update states.
   std::vector<Docker::Job> jobs = {
-      {docker_, {"service", "ls", "--filter", StackLabel(ns), "--format", "{{json .}}"}},
       {docker_, {"stack", "ps", "--no-trunc", "--format", "{{json .}}", ns}},
       {docker_, {"ps", "--no-trunc", "--filter", StackLabel(ns), "--format", "{{json .}}"}},
   };
-  if (!expected.empty()) {
-    jobs.push_back({docker_, {"service", "inspect", "--format", update_format}});
+  if (expected.empty()) {
+    jobs.push_back({docker_, {"service", "ls", "--filter", StackLabel(ns), "--format", "{{json .}}"}});
+  } else {
+    jobs.push_back({docker_, {"service", "inspect", "--format", kServiceInspectFormat}});
     jobs.back().args.insert(jobs.back().args.end(), expected.begin(), expected.end());
   }
   auto r = Docker::RunAll(jobs, log, Step(deadline), cancel);
-  if (Status s = Docker::Check(jobs[0].args, r[0]); !s.ok()) return s;
-  if (Status s = ParseServiceLs(r[0]->out, &snap.services); !s.ok()) return s;
-  if (!r[1].ok()) return r[1].status();
+  if (!r[0].ok()) return r[0].status();
   // "nothing found in stack" is not an error while the stack is being created.
-  if (r[1]->ok()) {
-    if (Status s = ParseStackPs(r[1]->out, &snap.tasks); !s.ok()) return s;
-  } else if (r[1]->cancelled) {
+  if (r[0]->ok()) {
+    if (Status s = ParseStackPs(r[0]->out, &snap.tasks); !s.ok()) return s;
+  } else if (r[0]->cancelled) {
     return Status::Cancelled("interrupted");
   }
-  if (Status s = Docker::Check(jobs[2].args, r[2]); !s.ok()) return s;
-  if (Status s = ParseDockerPs(r[2]->out, &snap.containers); !s.ok()) return s;
+  if (Status s = Docker::Check(jobs[1].args, r[1]); !s.ok()) return s;
+  if (Status s = ParseDockerPs(r[1]->out, &snap.containers); !s.ok()) return s;
   if (!expected.empty()) {
-    // A service that does not exist yet makes inspect fail; the others are still printed.
-    if (!r[3].ok()) return r[3].status();
-    if (r[3]->cancelled) return Status::Cancelled("interrupted");
-    ApplyUpdateStates(r[3]->out, &snap.services);
-  } else if (!snap.services.empty()) {
-    std::vector<std::string> inspect = {"service", "inspect", "--format", update_format};
+    // A service that does not exist (yet) makes inspect fail; the others are still printed.
+    if (!r[2].ok()) return r[2].status();
+    if (r[2]->cancelled) return Status::Cancelled("interrupted");
+    if (r[2]->timed_out) return Status::Timeout("docker service inspect " + r[2]->Describe());
+    ParseServiceInspect(r[2]->out, snap.tasks, &snap.services);
+    return snap;
+  }
+  if (Status s = Docker::Check(jobs[2].args, r[2]); !s.ok()) return s;
+  if (Status s = ParseServiceLs(r[2]->out, &snap.services); !s.ok()) return s;
+  if (!snap.services.empty()) {
+    std::vector<std::string> inspect = {"service", "inspect", "--format",
+                                        "{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"};
     for (const auto& s : snap.services) inspect.push_back(s.name);
     auto ri = docker_->Run(inspect, log, Step(deadline), cancel);
     if (Status s = Docker::Check(inspect, ri); !s.ok()) return s;
@@ -248,20 +252,22 @@ Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string&
 }
 
 std::string SwarmRuntime::DaemonIdentity(Deadline deadline) {
+  // One command, so that a remote target answers in one round trip: the pid on the first
+  // line, the process's stat line after it.
   Command cmd;
-  cmd.argv = {"cat", "/var/run/docker.pid"};
+  cmd.argv = {"sh", "-c", "read -r p < /var/run/docker.pid && echo \"$p\" && cat \"/proc/$p/stat\""};
   cmd.deadline = Step(deadline);
-  auto pid = docker_->executor()->Run(cmd, CancelToken::None());
-  if (!pid.ok() || !pid->ok()) return "";
-  std::string p = pid->out.substr(0, pid->out.find_first_not_of("0123456789"));
+  auto r = docker_->executor()->Run(cmd, CancelToken::None());
+  if (!r.ok() || !r->ok()) return "";
+  auto nl = r->out.find('\n');
+  if (nl == std::string::npos) return "";
+  std::string p = r->out.substr(0, r->out.find_first_not_of("0123456789"));
   if (p.empty()) return "";
-  cmd.argv = {"cat", "/proc/" + p + "/stat"};
-  auto stat = docker_->executor()->Run(cmd, CancelToken::None());
-  if (!stat.ok() || !stat->ok()) return "";
+  std::string stat = r->out.substr(nl + 1);
   // Field 22, after the parenthesised command name: start time in clock ticks.
-  auto close = stat->out.rfind(')');
-  if (close == std::string::npos) return "";
-  std::istringstream rest(stat->out.substr(close + 2));
+  auto close = stat.rfind(')');
+  if (close == std::string::npos || close + 2 > stat.size()) return "";
+  std::istringstream rest(stat.substr(close + 2));
   std::string field;
   for (int i = 3; i <= 22 && rest >> field; ++i) {
   }

@@ -99,6 +99,21 @@ TEST_CASE("the running count comes from the tasks, not from service ls, which la
   CHECK(j.kind == Judgement::Kind::kConverged);
 }
 
+TEST_CASE("a task Swarm still calls Starting counts as running once its container is healthy", "[converge]") {
+  const char* healthy_of_task =
+      R"j({"ID":"173c2398952e","Labels":"com.docker.stack.namespace=web-k3x9a2,com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task.id=lgpv8a4f0jflhu5iy3ebn57ln,com.docker.swarm.task=","State":"running","Status":"Up 2 seconds (healthy)"})j";
+  auto s = Parse(kLsStarting, "", kPsStarting, healthy_of_task);
+  REQUIRE(s.containers.size() == 1);
+  CHECK(s.containers[0].task_id == "lgpv8a4f0jflhu5iy3ebn57ln");
+  CHECK(s.containers[0].service == "web-k3x9a2_app");
+  CHECK(JudgeConvergence(s, kApp).kind == Judgement::Kind::kConverged);
+  // Still starting, or healthy but another task's container: not yet.
+  const char* starting_of_task =
+      R"j({"ID":"173c2398952e","Labels":"com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task.id=lgpv8a4f0jflhu5iy3ebn57ln","State":"running","Status":"Up 1 second (health: starting)"})j";
+  CHECK(JudgeConvergence(Parse(kLsStarting, "", kPsStarting, starting_of_task), kApp).kind == Judgement::Kind::kPending);
+  CHECK(JudgeConvergence(Parse(kLsStarting, "", kPsStarting, kHealthy), kApp).kind == Judgement::Kind::kPending);
+}
+
 TEST_CASE("a rejected task fails at once", "[converge]") {
   const char* ps =
       R"j({"CurrentState":"Rejected 1 second ago","DesiredState":"Shutdown","Error":"No such image: nope:1","ID":"t1","Name":"web-k3x9a2_app.1"})j";
@@ -122,6 +137,33 @@ TEST_CASE("a task without a healthcheck must stay up for the settle time", "[con
   // A healthy healthcheck is proof enough: no settle time.
   auto healthy = JudgeConvergence(Parse(kLsRunning, "", kPsRunning, kHealthy), kApp, {}, Duration(3000));
   CHECK(healthy.kind == Judgement::Kind::kConverged);
+}
+
+TEST_CASE("service inspect gives desired counts and update states; a global service's from its tasks", "[converge]") {
+  std::vector<TaskState> tasks;
+  REQUIRE(ParseStackPs(
+              R"j({"CurrentState":"Running 2 seconds ago","DesiredState":"Running","Error":"","ID":"a1","Name":"web-k3x9a2_agent.s7e8ap05z2i1"}
+{"CurrentState":"Running 2 seconds ago","DesiredState":"Running","Error":"","ID":"a2","Name":"web-k3x9a2_agent.x1y2z3"}
+{"CurrentState":"Shutdown 9 seconds ago","DesiredState":"Shutdown","Error":"","ID":"a0","Name":"web-k3x9a2_agent.x1y2z3"})j",
+              &tasks)
+              .ok());
+  std::vector<ServiceState> services;
+  ParseServiceInspect("web-k3x9a2_app|2|updating\nweb-k3x9a2_agent|global|\nnot a line\n", tasks, &services);
+  REQUIRE(services.size() == 2);
+  CHECK(services[0].name == "web-k3x9a2_app");
+  CHECK(services[0].desired == 2);
+  CHECK(services[0].update_state == "updating");
+  CHECK(services[1].name == "web-k3x9a2_agent");
+  CHECK(services[1].desired == 2);
+  CHECK(services[1].update_state.empty());
+  ConvergeSnapshot snap;
+  snap.services = services;
+  snap.tasks = tasks;
+  auto j = JudgeConvergence(snap, {"web-k3x9a2_app", "web-k3x9a2_agent"});
+  CHECK(j.kind == Judgement::Kind::kPending);
+  CHECK_THAT(j.reason, Catch::Contains("web-k3x9a2_app 0/2"));
+  CHECK_THAT(j.reason, Catch::Contains("update in progress"));
+  CHECK_THAT(j.reason, !Catch::Contains("agent"));
 }
 
 TEST_CASE("health is read from docker ps status", "[converge]") {
