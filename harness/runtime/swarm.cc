@@ -19,6 +19,7 @@ namespace {
 constexpr Duration kStepTimeout{30000};    // one docker command
 constexpr Duration kTeardownPoll{200};          // without Docker's event stream
 constexpr Duration kTeardownFallbackPoll{1000};  // with it: in case an event was missed
+constexpr Duration kLingering{5000};             // services still there after this are removed again
 
 std::string Join(const std::vector<std::string>& v, const char* sep = ", ") {
   std::string out;
@@ -471,6 +472,7 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   int polls = 0, woken = 0;
   Leftovers left;
   std::vector<std::string> forced;  // containers removed directly
+  auto since_service_rm = Clock::now();
   Status last_error;
   // Each removal Docker reports wakes the wait; without the stream, it polls.
   EventWatch watch(docker_, ns);
@@ -501,10 +503,11 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
       break;
     }
     // Services that reappear (a racing deploy) or linger are removed directly.
-    if (found.ok() && !left.services.empty() && polls % 25 == 0) {
+    if (found.ok() && !left.services.empty() && Clock::now() - since_service_rm >= kLingering) {
       std::vector<std::string> args = {"service", "rm"};
       args.insert(args.end(), left.services.begin(), left.services.end());
       docker_->Run(args, log, Step(deadline), never);
+      since_service_rm = Clock::now();
     }
     if (!found.ok()) {
       Pause(Duration(1000));
