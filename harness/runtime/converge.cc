@@ -1,6 +1,7 @@
 #include "runtime/converge.h"
 
 #include <algorithm>
+#include <cctype>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -17,6 +18,11 @@ bool StartsWith(const std::string& s, const std::string& prefix) {
 std::string Str(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int Int(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int>() : 0;
 }
 
 // "tst_app.1" → "tst_app"; "tst_agent.s7e8ap05z2i1" → "tst_agent".
@@ -207,6 +213,64 @@ void ParseServiceInspect(const std::string& out, const std::vector<TaskState>& t
     }
     services->push_back(s);
   }
+}
+
+Status ParseApiSnapshot(const std::string& services, const std::string& tasks, const std::string& containers,
+                        ConvergeSnapshot* snap) {
+  auto s = nlohmann::json::parse(services, nullptr, false);
+  auto t = nlohmann::json::parse(tasks, nullptr, false);
+  auto c = nlohmann::json::parse(containers, nullptr, false);
+  if (!s.is_array() || !t.is_array() || !c.is_array()) return Status::Infra("unreadable Docker API answer");
+  auto object = [](const nlohmann::json& j, const char* key) {
+    auto it = j.find(key);
+    return it != j.end() && it->is_object() ? *it : nlohmann::json::object();
+  };
+  auto capitalised = [](std::string v) {
+    if (!v.empty()) v[0] = static_cast<char>(std::toupper(static_cast<unsigned char>(v[0])));
+    return v;
+  };
+  std::map<std::string, std::string> name_of;  // service id → name
+  std::vector<bool> global;
+  for (const auto& j : s) {
+    ServiceState st;
+    auto spec = object(j, "Spec");
+    st.name = Str(spec, "Name");
+    auto mode = object(spec, "Mode");
+    auto replicated = object(mode, "Replicated");
+    st.desired = Int(replicated, "Replicas");
+    global.push_back(mode.contains("Global"));
+    st.update_state = Str(object(j, "UpdateStatus"), "State");
+    name_of[Str(j, "ID")] = st.name;
+    snap->services.push_back(st);
+  }
+  for (const auto& j : t) {
+    TaskState ts;
+    ts.id = Str(j, "ID");
+    ts.service = name_of.count(Str(j, "ServiceID")) ? name_of[Str(j, "ServiceID")] : Str(j, "ServiceID");
+    int slot = Int(j, "Slot");
+    ts.name = ts.service + "." + (slot > 0 ? std::to_string(slot) : Str(j, "NodeID"));
+    ts.desired_state = capitalised(Str(j, "DesiredState"));
+    auto status = object(j, "Status");
+    ts.current_state = capitalised(Str(status, "State"));
+    ts.error = Str(status, "Err");
+    snap->tasks.push_back(ts);
+  }
+  for (size_t i = 0; i < snap->services.size(); ++i) {
+    if (!global[i]) continue;
+    for (const auto& ts : snap->tasks) {
+      if (ts.service == snap->services[i].name && ts.desired_state == "Running") ++snap->services[i].desired;
+    }
+  }
+  for (const auto& j : c) {
+    ContainerState cs;
+    cs.id = Str(j, "Id").substr(0, 12);
+    cs.status = Str(j, "Status");
+    auto labels = object(j, "Labels");
+    cs.service = Str(labels, "com.docker.swarm.service.name");
+    cs.task_id = Str(labels, "com.docker.swarm.task.id");
+    snap->containers.push_back(cs);
+  }
+  return Status::Ok();
 }
 
 Status ParseStackPs(const std::string& out, std::vector<TaskState>* tasks) {

@@ -82,6 +82,14 @@ void ParseServiceInspect(const std::string& out, const std::vector<TaskState>& t
                          std::vector<ServiceState>* services);
 Status ParseDockerPs(const std::string& out, std::vector<ContainerState>* containers);
 
+// The same snapshot from the Engine API's answers (JSON arrays): GET /services, GET /tasks
+// (of those services) and GET /containers/json, each filtered to the namespace. Task
+// states read as the CLI prints them ("running" → "Running"), tasks are named
+// "<service>.<slot>" (or "<service>.<node id>" for a global service), and a global
+// service's desired count is its tasks meant to run.
+Status ParseApiSnapshot(const std::string& services, const std::string& tasks, const std::string& containers,
+                        ConvergeSnapshot* snap);
+
 // "healthy", "unhealthy", "starting" or "" (no healthcheck) from a `docker ps` status.
 std::string HealthOf(const std::string& status);
 

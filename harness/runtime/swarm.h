@@ -19,6 +19,7 @@
 
 #include "runtime/converge.h"
 #include "runtime/docker.h"
+#include "runtime/docker_api.h"
 #include "runtime/nodes.h"
 
 namespace harness {
@@ -54,6 +55,11 @@ class SwarmRuntime {
 
   // Docker answers and this node is a Swarm manager.
   Status Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+  // From now on, reads convergence observations through the Engine API's socket, if it
+  // reaches the daemon the CLI reaches (the same daemon ID as the last Preflight saw);
+  // otherwise everything stays on the CLI. True when the API is used.
+  bool UseEngineApi(std::unique_ptr<DockerApi> api, Deadline deadline);
+  bool uses_engine_api() const { return api_ != nullptr; }
   // Every image exists on this node (no registry is consulted).
   Status CheckImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
                      const CancelToken& cancel);
@@ -122,7 +128,10 @@ class SwarmRuntime {
     std::unique_ptr<Docker> docker;
   };
   Result<std::vector<OtherNode>*> OtherNodes(Deadline deadline);
+  Result<ConvergeSnapshot> ObserveThroughApi(const std::string& ns, Deadline deadline);
   Docker* docker_;
+  std::string daemon_id_;             // `docker info` ID, from Preflight
+  std::unique_ptr<DockerApi> api_;    // set by UseEngineApi
   NodeReach* nodes_ = nullptr;
   std::optional<std::vector<OtherNode>> other_nodes_;
 };

@@ -4,7 +4,10 @@
 
 #include <catch2/catch.hpp>
 
+#include "base/scope_guard.h"
 #include "exec/local_executor.h"
+#include "runtime/docker_api.h"
+#include "runtime/swarm.h"
 #include "support/e2e.h"
 
 namespace harness {
@@ -85,6 +88,54 @@ TEST_CASE("an event watch's wait ends when the work is cancelled", "[docker-even
   CHECK_FALSE(watch.Wait(Duration(20000), source.token()));
   canceller.join();
   CHECK(Clock::now() - before < std::chrono::seconds(10));
+}
+
+TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[docker-events]") {
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  SwarmRuntime cli(&docker);
+  SwarmRuntime api(&docker);
+  // Nothing to compare against before Preflight has read the CLI's daemon ID, and a
+  // socket that leads nowhere is refused.
+  CHECK_FALSE(api.UseEngineApi(DockerApi::ForLocal(), Deadline::In(Duration(10000))));
+  REQUIRE(api.Preflight(nullptr, Deadline::In(Duration(30000)), CancelToken::None()).ok());
+  CHECK_FALSE(api.UseEngineApi(std::make_unique<DockerApi>("/nonexistent/docker.sock"), Deadline::In(Duration(10000))));
+  REQUIRE(api.UseEngineApi(DockerApi::ForLocal(), Deadline::In(Duration(10000))));
+  CHECK(api.uses_engine_api());
+
+  const std::string ns = "evapi-" + std::to_string(getpid());
+  const std::vector<std::string> expected = {ns + "_app"};
+  ScopeGuard remove([&] { cli.Teardown(ns, nullptr, Deadline::In(Duration(120000))); });
+  EventWatch watch(&docker, ns);
+  const std::vector<std::string> files = {testing::SourceDir() + "/tests/fixtures/recipes/pass/compose.yml"};
+  REQUIRE(cli.DeployStack(ns, files, {}, nullptr, Deadline::In(Duration(60000)), CancelToken::None()).ok());
+  Judgement by_cli, by_api;
+  Deadline d = Deadline::In(Duration(90000));
+  while (!d.passed()) {
+    auto a = api.Observe(ns, nullptr, d, CancelToken::None(), expected);
+    REQUIRE(a.ok());
+    by_api = JudgeConvergence(*a, expected);
+    if (by_api.kind != Judgement::Kind::kPending) break;
+    watch.Wait(Duration(200), CancelToken::None());
+  }
+  auto c = cli.Observe(ns, nullptr, d, CancelToken::None(), expected);
+  REQUIRE(c.ok());
+  by_cli = JudgeConvergence(*c, expected);
+  CHECK(by_api.kind == Judgement::Kind::kConverged);
+  CHECK(by_cli.kind == Judgement::Kind::kConverged);
+  auto a = api.Observe(ns, nullptr, d, CancelToken::None(), expected);
+  REQUIRE(a.ok());
+  REQUIRE(a->tasks.size() == c->tasks.size());
+  CHECK(a->tasks[0].id == c->tasks[0].id);
+  CHECK(a->tasks[0].name == c->tasks[0].name);
+  CHECK(a->containers.size() == c->containers.size());
+  CHECK(a->services[0].desired == c->services[0].desired);
+
+  REQUIRE(cli.Teardown(ns, nullptr, Deadline::In(Duration(120000))).ok());
+  CHECK(testing::LeftoversOf(ns).empty());
+  auto gone = api.Observe(ns, nullptr, Deadline::In(Duration(10000)), CancelToken::None(), expected);
+  REQUIRE(gone.ok());
+  CHECK(gone->services.empty());
 }
 
 }  // namespace

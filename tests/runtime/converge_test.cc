@@ -2,6 +2,8 @@
 #include "runtime/converge.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
+#include <sstream>
 
 namespace harness {
 namespace {
@@ -164,6 +166,58 @@ TEST_CASE("service inspect gives desired counts and update states; a global serv
   CHECK_THAT(j.reason, Catch::Contains("web-k3x9a2_app 0/2"));
   CHECK_THAT(j.reason, Catch::Contains("update in progress"));
   CHECK_THAT(j.reason, !Catch::Contains("agent"));
+}
+
+std::string Recorded(const std::string& name) {
+  std::ifstream f(std::string(HARNESS_SOURCE_DIR) + "/tests/runtime/recorded/" + name);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return ss.str();
+}
+
+TEST_CASE("the Engine API's services, tasks and containers make the same snapshot as the CLI's", "[converge]") {
+  // Recorded from docker 20.10: the pass fixture deployed as stack capi17111, healthy.
+  ConvergeSnapshot snap;
+  REQUIRE(ParseApiSnapshot(Recorded("api-services.json"), Recorded("api-tasks.json"),
+                           Recorded("api-containers.json"), &snap)
+              .ok());
+  REQUIRE(snap.services.size() == 1);
+  CHECK(snap.services[0].name == "capi17111_app");
+  CHECK(snap.services[0].desired == 1);
+  CHECK(snap.services[0].update_state.empty());
+  REQUIRE(snap.tasks.size() == 1);
+  CHECK(snap.tasks[0].id == "y0ae8z87vyg3dvz52bdp1yn92");
+  CHECK(snap.tasks[0].service == "capi17111_app");
+  CHECK(snap.tasks[0].name == "capi17111_app.1");
+  CHECK(snap.tasks[0].desired_state == "Running");
+  CHECK(snap.tasks[0].current_state == "Running");
+  REQUIRE(snap.containers.size() == 1);
+  CHECK(snap.containers[0].service == "capi17111_app");
+  CHECK(snap.containers[0].task_id == "y0ae8z87vyg3dvz52bdp1yn92");
+  CHECK(HealthOf(snap.containers[0].status) == "healthy");
+  CHECK(JudgeConvergence(snap, {"capi17111_app"}).kind == Judgement::Kind::kConverged);
+  CHECK(JudgeConvergence(snap, {"capi17111_app", "capi17111_db"}).kind == Judgement::Kind::kPending);
+}
+
+TEST_CASE("Engine API tasks: failures, global services and unreadable answers", "[converge]") {
+  const std::string services =
+      R"j([{"ID":"s1","Spec":{"Name":"ns_app","Mode":{"Replicated":{"Replicas":1}}},"UpdateStatus":{"State":"rollback_completed"}},
+          {"ID":"s2","Spec":{"Name":"ns_agent","Mode":{"Global":{}}}}])j";
+  const std::string tasks =
+      R"j([{"ID":"t1","ServiceID":"s1","Slot":1,"DesiredState":"shutdown","Status":{"State":"failed","Err":"task: non-zero exit (1)"}},
+          {"ID":"t2","ServiceID":"s2","NodeID":"n1","DesiredState":"running","Status":{"State":"running"}}])j";
+  ConvergeSnapshot snap;
+  REQUIRE(ParseApiSnapshot(services, tasks, "[]", &snap).ok());
+  CHECK(snap.services[0].update_state == "rollback_completed");
+  CHECK(snap.services[1].desired == 1);
+  CHECK(snap.tasks[0].current_state == "Failed");
+  CHECK(snap.tasks[0].error == "task: non-zero exit (1)");
+  CHECK(snap.tasks[1].name == "ns_agent.n1");
+  auto j = JudgeConvergence(snap, {"ns_app", "ns_agent"});
+  CHECK(j.kind == Judgement::Kind::kFailed);
+  CHECK_THAT(j.reason, Catch::Contains("rollback_completed"));
+  ConvergeSnapshot bad;
+  CHECK(ParseApiSnapshot("{\"message\":\"no\"}", "[]", "[]", &bad).code() == Status::Code::kInfra);
 }
 
 TEST_CASE("health is read from docker ps status", "[converge]") {

@@ -1,0 +1,49 @@
+// DockerApi: reads the Docker Engine API through the daemon's unix socket (libcurl), for
+// a target on this machine.
+//
+// A convergence observation through the docker CLI is three processes; through the
+// socket it is three requests on one kept-alive connection, a few milliseconds in all.
+// Used only for reading, only when the target is this machine, and only once it has
+// shown to be the daemon the CLI talks to (SwarmRuntime::UseEngineApi); every write and
+// every other target still goes through the CLI.
+//
+// Thread-safety: Get() may be called from several threads (one connection, taken in turn).
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "base/deadline.h"
+#include "base/status.h"
+
+namespace harness {
+
+class DockerApi {
+ public:
+  // The local daemon's socket: $DOCKER_HOST when it names a unix socket, else
+  // /var/run/docker.sock. Null when DOCKER_HOST names another kind of address, or
+  // DOCKER_CONTEXT chooses a context (the CLI may then talk to another daemon).
+  static std::unique_ptr<DockerApi> ForLocal();
+
+  explicit DockerApi(std::string socket_path);
+  ~DockerApi();
+  DockerApi(const DockerApi&) = delete;
+  DockerApi& operator=(const DockerApi&) = delete;
+
+  // GET `path` (with its query, e.g. "/services?filters=..."): the body of a 2xx answer;
+  // Infra naming the path for a transport failure or another status.
+  Result<std::string> Get(const std::string& path, Deadline deadline);
+  const std::string& socket_path() const { return socket_; }
+
+  // `filters` query value: {"<key>":["<value>", ...]}, URL-encoded.
+  static std::string Filters(const std::string& key, const std::vector<std::string>& values);
+
+ private:
+  std::string socket_;
+  std::mutex mu_;
+  void* curl_ = nullptr;
+};
+
+}  // namespace harness
