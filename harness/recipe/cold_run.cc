@@ -390,7 +390,6 @@ Status ColdRun::Deploy() {
   // A warm deploy stays, and is no dead run's leftover: not armed, not in the resources.
   if (!opts_.warm) guard_->Arm();
   out_.deployed = !opts_.warm;
-  watch_ = std::make_unique<EventWatch>(swarm_.docker(), out_.namespace_name);
   Status status;
   if (abra_) status = abra_->New(env_, &deploy, deploy_deadline_, cancel_);
   for (const auto& sec : spec_->secrets) {
@@ -522,6 +521,9 @@ Status ColdRun::WaitForSwarm(PhaseLog& converge) {
   int polls = 0, woken = 0;
   nlohmann::json history = nlohmann::json::array();
   std::map<std::string, Clock::time_point> first_running;  // task id → first seen running
+  // Docker's events of the namespace wake the wait; the first look is after the stream
+  // started, so nothing before it is missed.
+  EventWatch watch(swarm_.docker(), out_.namespace_name, deploy_deadline_);
   Status status;
   while (true) {
     if (cancel_.cancelled()) {
@@ -564,13 +566,12 @@ Status ColdRun::WaitForSwarm(PhaseLog& converge) {
     for (const auto& [id, up] : running_for) {
       if (up < spec_->settle) next = std::min(next, spec_->settle - up + Duration(1));
     }
-    if (watch_ != nullptr && watch_->Wait(next, cancel_)) {
+    if (watch.Wait(next, cancel_)) {
       // Docker's other views (task states) follow an event within moments: look again soon.
       ++woken;
       interval = Duration(100);
       continue;
     }
-    if (watch_ == nullptr) Nap(next, cancel_);
     interval = std::min(interval * 3 / 2, Duration(1000));
   }
   converge.Observe("polls", polls);
@@ -756,7 +757,6 @@ void ColdRun::MatchTransientClass() {
 
 Status ColdRun::TeardownNow() {
   SetTeardownInProgress(true);
-  watch_.reset();  // the removal follows the events itself
   PhaseLog p(99, "teardown", &redactor_);
   PhaseStarted(p, spec_->teardown_timeout);
   Say("teardown of " + out_.namespace_name);

@@ -115,8 +115,6 @@ class ColdRun {
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<RunHost> host_;
   Deadline deploy_deadline_ = Deadline::Never();
-  // Docker's events of the namespace from deploy to teardown: they wake the convergence wait.
-  std::unique_ptr<EventWatch> watch_;
   // Last member: destroyed first, so an unfinished teardown runs while the locks are held.
   std::unique_ptr<TeardownGuard> guard_;
 };

@@ -8,7 +8,8 @@
 
 namespace harness {
 
-EventWatch::EventWatch(Docker* docker, std::string ns) : docker_(docker), ns_(std::move(ns)) {
+EventWatch::EventWatch(Docker* docker, std::string ns, Deadline until)
+    : docker_(docker), ns_(std::move(ns)), until_(until) {
   if (pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     live_ = false;
     return;
@@ -28,6 +29,18 @@ void EventWatch::Follow() {
   Command cmd;
   cmd.argv = {docker_->binary(), "events", "--format", "{{json .}}", "--filter", "type=container",
               "--filter", "type=service", "--filter", "type=network"};
+  if (!until_.never()) {
+    // Unix seconds as the target's clock reads them; a few seconds back, so that a clock
+    // a little behind ours misses nothing (an event seen twice only wakes a wait early).
+    auto now = std::chrono::system_clock::now();
+    auto secs = [](std::chrono::system_clock::time_point t) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+    };
+    cmd.argv.push_back("--since");
+    cmd.argv.push_back(secs(now - std::chrono::seconds(2)));
+    cmd.argv.push_back("--until");
+    cmd.argv.push_back(secs(now + until_.remaining() + std::chrono::seconds(1)));
+  }
   cmd.max_output = 0;  // the lines are handled as they come, not kept
   cmd.on_output = [this](int stream, std::string_view data) {
     if (stream == 1) Consume(data);

@@ -26,8 +26,10 @@ namespace harness {
 class EventWatch {
  public:
   // Starts following at once; events before the stream is connected are not seen, so a
-  // caller looks at the state after starting the watch, not before.
-  EventWatch(Docker* docker, std::string ns);
+  // caller looks at the state after starting the watch, not before. The stream ends by
+  // itself at `until` (docker events --until), so that nothing of it outlives its use on
+  // a remote target whose connection was dropped; Wait() then polls.
+  EventWatch(Docker* docker, std::string ns, Deadline until);
   ~EventWatch();
   EventWatch(const EventWatch&) = delete;
   EventWatch& operator=(const EventWatch&) = delete;
@@ -49,6 +51,7 @@ class EventWatch {
 
   Docker* docker_;
   std::string ns_;
+  Deadline until_;
   CancelSource stop_;
   int pipe_[2] = {-1, -1};
   std::string partial_;

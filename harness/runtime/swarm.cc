@@ -518,7 +518,7 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   auto since_service_rm = Clock::now();
   Status last_error;
   // Each removal Docker reports wakes the wait; without the stream, it polls.
-  EventWatch watch(docker_, ns);
+  EventWatch watch(docker_, ns, deadline);
   while (true) {
     if (!removed) {
       auto r = docker_->Run(rm, log, Step(deadline), never);

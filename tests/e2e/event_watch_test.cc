@@ -30,7 +30,7 @@ TEST_CASE("an event watch wakes on its namespace's container events only", "[doc
   Docker docker(&exec, "docker");
   const std::string ns = "evwatch-" + std::to_string(getpid());
   const std::string other = "evother-" + std::to_string(getpid());
-  EventWatch watch(&docker, ns);
+  EventWatch watch(&docker, ns, Deadline::In(Duration(120000)));
   // The stream is connected once an event of the namespace gets through; until then a
   // container made now might not be seen, so make them until one is.
   std::vector<std::string> made;
@@ -66,7 +66,7 @@ TEST_CASE("an event watch wakes on its namespace's container events only", "[doc
 TEST_CASE("an event watch whose stream cannot start waits like a timer", "[docker-events]") {
   LocalExecutor exec;
   Docker docker(&exec, "/nonexistent/docker");
-  EventWatch watch(&docker, "evwatch-none");
+  EventWatch watch(&docker, "evwatch-none", Deadline::Never());
   auto started = Clock::now();
   while (watch.live() && Clock::now() - started < std::chrono::seconds(10)) watch.Wait(Duration(50), CancelToken::None());
   CHECK_FALSE(watch.live());
@@ -75,10 +75,19 @@ TEST_CASE("an event watch whose stream cannot start waits like a timer", "[docke
   CHECK(Clock::now() - before >= std::chrono::milliseconds(300));
 }
 
+TEST_CASE("an event watch's stream ends by itself at its deadline", "[docker-events]") {
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  EventWatch watch(&docker, "evwatch-until", Deadline::In(Duration(1000)));
+  Deadline d = Deadline::In(Duration(15000));
+  while (watch.live() && !d.passed()) watch.Wait(Duration(200), CancelToken::None());
+  CHECK_FALSE(watch.live());
+}
+
 TEST_CASE("an event watch's wait ends when the work is cancelled", "[docker-events]") {
   LocalExecutor exec;
   Docker docker(&exec, "docker");
-  EventWatch watch(&docker, "evwatch-cancel");
+  EventWatch watch(&docker, "evwatch-cancel", Deadline::Never());
   CancelSource source;
   std::thread canceller([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -106,7 +115,7 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   const std::string ns = "evapi-" + std::to_string(getpid());
   const std::vector<std::string> expected = {ns + "_app"};
   ScopeGuard remove([&] { cli.Teardown(ns, nullptr, Deadline::In(Duration(120000))); });
-  EventWatch watch(&docker, ns);
+  EventWatch watch(&docker, ns, Deadline::In(Duration(120000)));
   const std::vector<std::string> files = {testing::SourceDir() + "/tests/fixtures/recipes/pass/compose.yml"};
   REQUIRE(cli.DeployStack(ns, files, {}, nullptr, Deadline::In(Duration(60000)), CancelToken::None()).ok());
   Judgement by_cli, by_api;
