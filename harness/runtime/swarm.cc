@@ -299,7 +299,8 @@ std::string SwarmRuntime::DaemonIdentity(Deadline deadline) {
   // One command, so that a remote target answers in one round trip: the pid on the first
   // line, the process's stat line after it.
   Command cmd;
-  cmd.argv = {"sh", "-c", "read -r p < /var/run/docker.pid && echo \"$p\" && cat \"/proc/$p/stat\""};
+  // (The pid file has no final newline: `read` fails at its end but has read the pid.)
+  cmd.argv = {"sh", "-c", "read -r p < /var/run/docker.pid; [ -n \"$p\" ] && echo \"$p\" && cat \"/proc/$p/stat\""};
   cmd.deadline = Step(deadline);
   auto r = docker_->executor()->Run(cmd, CancelToken::None());
   if (!r.ok() || !r->ok()) return "";

@@ -3,6 +3,7 @@
 #include "runtime/event_watch.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 
 #include "base/scope_guard.h"
 #include "exec/local_executor.h"
@@ -111,6 +112,11 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   CHECK_FALSE(api.UseEngineApi(std::make_unique<DockerApi>("/nonexistent/docker.sock"), Deadline::In(Duration(10000))));
   REQUIRE(api.UseEngineApi(DockerApi::ForLocal(), Deadline::In(Duration(10000))));
   CHECK(api.uses_engine_api());
+
+  // The daemon's identity (to notice a restart) is its pid and start time.
+  std::string pid;
+  std::ifstream("/var/run/docker.pid") >> pid;
+  CHECK(cli.DaemonIdentity(Deadline::In(Duration(10000))).rfind(pid + "/", 0) == 0);
 
   const std::string ns = "evapi-" + std::to_string(getpid());
   const std::vector<std::string> expected = {ns + "_app"};
