@@ -14,14 +14,12 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from overhead import own_usage  # noqa: E402  the same /proc reading
+from overhead import run_sampled  # noqa: E402  the same /proc sampling
 
 
 def make_recipes(folder, count, shortest, longest):
@@ -54,18 +52,11 @@ def main():
         make_recipes(recipes, args.recipes, args.shortest, args.longest)
         print(f"{args.recipes} synthetic recipes, busy {args.shortest:.0f}-{args.longest:.0f} s each")
         for jobs in [int(j) for j in args.jobs.split(",")]:
-            started = time.monotonic()
-            p = subprocess.Popen([args.harness, "--recipes", recipes, "--artifacts", os.path.join(work, f"a{jobs}"),
-                                  "--state", os.path.join(work, "state"), "--json", "-q", "sweep", "--jobs", str(jobs)],
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            usage = None
-            while p.poll() is None:
-                usage = own_usage(p.pid) or usage
-                time.sleep(0.05)
-            out, err = p.communicate()
-            wall = time.monotonic() - started
-            if p.returncode != 0:
-                sys.exit(f"sweep --jobs {jobs} failed ({p.returncode}): {err[-2000:]}")
+            wall, code, out, err, usage = run_sampled(
+                [args.harness, "--recipes", recipes, "--artifacts", os.path.join(work, f"a{jobs}"),
+                 "--state", os.path.join(work, "state"), "--json", "-q", "sweep", "--jobs", str(jobs)], 0.05)
+            if code != 0:
+                sys.exit(f"sweep --jobs {jobs} failed ({code}): {err[-2000:]}")
             runs = [x["elapsed_ms"] / 1000 for x in json.loads(out)["runs"]]
             bound = max(max(runs), sum(runs) / jobs)
             cost = "" if usage is None else (f"; the harness's own CPU {100 * usage[0] / wall:.2f}% of the wall time, "

@@ -109,21 +109,26 @@ def own_usage(pid):
         return None
 
 
-def run_harness(harness, work):
-    """Runs `harness run pass`; its wall time, namespace, run id, own CPU seconds and peak RSS
-    (sampled every 20 ms until it exits)."""
+def run_sampled(argv, every):
+    """Runs argv; its wall time, exit code, stdout, stderr, and its own CPU seconds and peak
+    RSS in KiB (sampled every `every` seconds until it exits; None if never read)."""
     started = time.monotonic()
-    p = subprocess.Popen([harness, "--recipes", os.path.join(ROOT, "tests/fixtures/recipes"), "--artifacts",
-                          os.path.join(work, "artifacts"), "--state", os.path.join(work, "state"), "--json", "-q",
-                          "run", "pass"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     usage = None
     while p.poll() is None:
         usage = own_usage(p.pid) or usage
-        time.sleep(0.02)
+        time.sleep(every)
     out, err = p.communicate()
-    wall = time.monotonic() - started
-    if p.returncode != 0:
-        sys.exit(f"harness run failed ({p.returncode}): {err}{out}")
+    return time.monotonic() - started, p.returncode, out, err, usage
+
+
+def run_harness(harness, work):
+    """Runs `harness run pass`; its wall time, namespace, run id, own CPU seconds and peak RSS."""
+    wall, code, out, err, usage = run_sampled(
+        [harness, "--recipes", os.path.join(ROOT, "tests/fixtures/recipes"), "--artifacts",
+         os.path.join(work, "artifacts"), "--state", os.path.join(work, "state"), "--json", "-q", "run", "pass"], 0.02)
+    if code != 0:
+        sys.exit(f"harness run failed ({code}): {err}{out}")
     summary = json.loads(out)
     return wall, summary["namespace"], summary["run_id"], usage
 

@@ -535,7 +535,7 @@ Status ColdRun::WaitForSwarm(PhaseLog& converge) {
                                FormatDuration(spec_->deploy_timeout) + "; last state: " + last_reason);
       break;
     }
-    auto snap = swarm_.Observe(out_.namespace_name, nullptr, deploy_deadline_, cancel_, full_services_);
+    auto snap = swarm_.Observe(out_.namespace_name, full_services_, nullptr, deploy_deadline_, cancel_);
     ++polls;
     if (!snap.ok()) {
       if (snap.status().code() == Status::Code::kTimeout) continue;  // the deadline decides
@@ -714,7 +714,7 @@ void ColdRun::CollectEvidence(PhaseLog& p) {
       }
     }
   }
-  if (auto snap = swarm_.Observe(out_.namespace_name, nullptr, Deadline::In(Duration(15000)), never); snap.ok()) {
+  if (auto snap = swarm_.Observe(out_.namespace_name, full_services_, nullptr, Deadline::In(Duration(15000)), never); snap.ok()) {
     for (const auto& t : snap->tasks) {
       if (!t.error.empty() || t.desired_state != "Running") {
         p.AddEvidence({{"task", t.name}, {"state", t.current_state}, {"error", t.error}});

@@ -156,37 +156,6 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
   return j;
 }
 
-Status ParseServiceLs(const std::string& out, std::vector<ServiceState>* services) {
-  for (const auto& line : Docker::Lines(out)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (j.is_discarded()) return Status::Infra("unreadable docker service ls output: " + line);
-    ServiceState s;
-    s.name = Str(j, "Name");
-    std::string rep = Str(j, "Replicas");  // "1/2" or "1/1 (max 1 per node)"
-    int running = 0, desired = 0;
-    if (std::sscanf(rep.c_str(), "%d/%d", &running, &desired) == 2) {
-      s.running = running;
-      s.desired = desired;
-    }
-    services->push_back(s);
-  }
-  return Status::Ok();
-}
-
-void ApplyUpdateStates(const std::string& out, std::vector<ServiceState>* services) {
-  std::istringstream in(out);
-  std::string line;
-  while (std::getline(in, line)) {
-    auto sp = line.find(' ');
-    std::string name = line.substr(0, sp);
-    std::string state = sp == std::string::npos ? "" : line.substr(sp + 1);
-    if (state == "<no value>") state.clear();
-    for (auto& s : *services) {
-      if (s.name == name) s.update_state = state;
-    }
-  }
-}
-
 const char* const kServiceInspectFormat =
     "{{.Spec.Name}}|{{if .Spec.Mode.Replicated}}{{.Spec.Mode.Replicated.Replicas}}{{else}}global{{end}}|"
     "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}";

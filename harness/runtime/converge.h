@@ -19,8 +19,7 @@ namespace harness {
 
 struct ServiceState {
   std::string name;           // full Swarm name, "<namespace>_<service>"
-  int running = 0;            // from "Replicas": "1/2" → running 1
-  int desired = 0;            //                          desired 2
+  int desired = 0;            // replicas asked for (a global service: its tasks meant to run)
   std::string update_state;   // "", "updating", "completed", "paused", "rollback_started", ...
 };
 
@@ -66,13 +65,9 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
                            const std::map<std::string, Duration>& running_for = {},
                            Duration settle = Duration(0));
 
-// Parsers for the JSON-lines output of the commands SwarmRuntime issues:
-//   docker service ls --format '{{json .}}'        → Name, Replicas
-//   docker service inspect --format '{{.Spec.Name}} {{.UpdateStatus.State}}' (one per line)
+// Parsers for the output of the commands SwarmRuntime issues:
 //   docker stack ps --no-trunc --format '{{json .}}'
 //   docker ps --no-trunc --format '{{json .}}'
-Status ParseServiceLs(const std::string& out, std::vector<ServiceState>* services);
-void ApplyUpdateStates(const std::string& out, std::vector<ServiceState>* services);
 Status ParseStackPs(const std::string& out, std::vector<TaskState>* tasks);
 //   docker service inspect --format '{{.Spec.Name}}|<replicas or "global">|<update state>'
 //   (kServiceInspectFormat), one line per service that exists. A global service's desired

@@ -207,27 +207,23 @@ Result<ConvergeSnapshot> SwarmRuntime::ObserveThroughApi(const std::string& ns, 
   return snap;
 }
 
-Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* log, Deadline deadline,
-                                               const CancelToken& cancel, const std::vector<std::string>& expected) {
+Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, const std::vector<std::string>& expected,
+                                               PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
   if (api_ != nullptr) {
     if (cancel.cancelled()) return Status::Cancelled("interrupted");
     return ObserveThroughApi(ns, deadline);
   }
-  ConvergeSnapshot snap;
-  // Services, tasks and containers are read at once; the judging does not trust one read
-  // against another (a task may change between them). With the expected services known,
-  // one inspect of them gives their desired counts and update states.
+  // Tasks, containers and the expected services (their desired counts and update states)
+  // are read at once; the judging does not trust one read against another (a task may
+  // change between them).
   std::vector<Docker::Job> jobs = {
       {docker_, {"stack", "ps", "--no-trunc", "--format", "{{json .}}", ns}},
       {docker_, {"ps", "--no-trunc", "--filter", StackLabel(ns), "--format", "{{json .}}"}},
+      {docker_, {"service", "inspect", "--format", kServiceInspectFormat}},
   };
-  if (expected.empty()) {
-    jobs.push_back({docker_, {"service", "ls", "--filter", StackLabel(ns), "--format", "{{json .}}"}});
-  } else {
-    jobs.push_back({docker_, {"service", "inspect", "--format", kServiceInspectFormat}});
-    jobs.back().args.insert(jobs.back().args.end(), expected.begin(), expected.end());
-  }
+  jobs[2].args.insert(jobs[2].args.end(), expected.begin(), expected.end());
   auto r = Docker::RunAll(jobs, log, Step(deadline), cancel);
+  ConvergeSnapshot snap;
   if (!r[0].ok()) return r[0].status();
   // "nothing found in stack" is not an error while the stack is being created.
   if (r[0]->ok()) {
@@ -237,24 +233,11 @@ Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, PhaseLog* 
   }
   if (Status s = Docker::Check(jobs[1].args, r[1]); !s.ok()) return s;
   if (Status s = ParseDockerPs(r[1]->out, &snap.containers); !s.ok()) return s;
-  if (!expected.empty()) {
-    // A service that does not exist (yet) makes inspect fail; the others are still printed.
-    if (!r[2].ok()) return r[2].status();
-    if (r[2]->cancelled) return Status::Cancelled("interrupted");
-    if (r[2]->timed_out) return Status::Timeout("docker service inspect " + r[2]->Describe());
-    ParseServiceInspect(r[2]->out, snap.tasks, &snap.services);
-    return snap;
-  }
-  if (Status s = Docker::Check(jobs[2].args, r[2]); !s.ok()) return s;
-  if (Status s = ParseServiceLs(r[2]->out, &snap.services); !s.ok()) return s;
-  if (!snap.services.empty()) {
-    std::vector<std::string> inspect = {"service", "inspect", "--format",
-                                        "{{.Spec.Name}} {{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}"};
-    for (const auto& s : snap.services) inspect.push_back(s.name);
-    auto ri = docker_->Run(inspect, log, Step(deadline), cancel);
-    if (Status s = Docker::Check(inspect, ri); !s.ok()) return s;
-    ApplyUpdateStates(ri->out, &snap.services);
-  }
+  // A service that does not exist (yet) makes inspect fail; the others are still printed.
+  if (!r[2].ok()) return r[2].status();
+  if (r[2]->cancelled) return Status::Cancelled("interrupted");
+  if (r[2]->timed_out) return Status::Timeout("docker service inspect " + r[2]->Describe());
+  ParseServiceInspect(r[2]->out, snap.tasks, &snap.services);
   return snap;
 }
 

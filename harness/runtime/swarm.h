@@ -79,11 +79,10 @@ class SwarmRuntime {
   Status DeployStack(const std::string& ns, const std::vector<std::string>& files,
                      const std::map<std::string, std::string>& env, PhaseLog* log,
                      Deadline deadline, const CancelToken& cancel);
-  // One observation of the namespace. `log` may be null (polls are summarised instead).
-  // Given the `expected` services' full names, their update states are read together
-  // with the rest rather than after it.
-  Result<ConvergeSnapshot> Observe(const std::string& ns, PhaseLog* log, Deadline deadline,
-                                   const CancelToken& cancel, const std::vector<std::string>& expected = {});
+  // One observation of the namespace and of its `expected` services (full names; what
+  // the compose files define). `log` may be null (polls are summarised instead).
+  Result<ConvergeSnapshot> Observe(const std::string& ns, const std::vector<std::string>& expected, PhaseLog* log,
+                                   Deadline deadline, const CancelToken& cancel);
   // A running container of `<ns>_<service>` (a healthy one when there is a choice), on
   // whichever node it runs.
   Result<Located> ContainerOf(const std::string& ns, const std::string& service,

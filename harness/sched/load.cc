@@ -8,6 +8,7 @@
 #include "base/temp_dir.h"
 #include "recipe/naming.h"
 #include "report/phase_log.h"
+#include "runtime/event_watch.h"
 
 namespace harness {
 
@@ -89,12 +90,13 @@ Status LoadGenerator::Start() {
     std::vector<std::string> expected;
     if (spec_.cpu > 0) expected.push_back(ns_ + "_cpu");
     if (spec_.io > 0) expected.push_back(ns_ + "_io");
+    EventWatch watch(swarm_.docker(), ns_, deadline);
     while (true) {
       if (CancelToken::Signals().cancelled()) return Status::Cancelled("interrupted");
       if (deadline.passed()) return Status::Infra("the load stack " + ns_ + " did not start within 2 minutes");
-      auto snap = swarm_.Observe(ns_, nullptr, deadline, CancelToken::Signals());
+      auto snap = swarm_.Observe(ns_, expected, nullptr, deadline, CancelToken::Signals());
       if (snap.ok() && JudgeConvergence(*snap, expected).kind == Judgement::Kind::kConverged) break;
-      usleep(200 * 1000);
+      watch.Wait(Duration(1000), CancelToken::Signals());
     }
   }
   for (const auto& recipe : spec_.recipes) {

@@ -110,6 +110,13 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   CHECK_FALSE(api.UseEngineApi(DockerApi::ForLocal(), Deadline::In(Duration(10000))));
   REQUIRE(api.Preflight(nullptr, Deadline::In(Duration(30000)), CancelToken::None()).ok());
   CHECK_FALSE(api.UseEngineApi(std::make_unique<DockerApi>("/nonexistent/docker.sock"), Deadline::In(Duration(10000))));
+  // An answer other than 2xx is an error naming the path and Docker's message.
+  auto raw = DockerApi::ForLocal();
+  REQUIRE(raw != nullptr);
+  auto missing = raw->Get("/services/evapi-no-such-service?x=1", Deadline::In(Duration(10000)));
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Status::Code::kInfra);
+  CHECK_THAT(missing.status().message(), Catch::Contains("/services/evapi-no-such-service answered 404"));
   REQUIRE(api.UseEngineApi(DockerApi::ForLocal(), Deadline::In(Duration(10000))));
   CHECK(api.uses_engine_api());
 
@@ -127,18 +134,18 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   Judgement by_cli, by_api;
   Deadline d = Deadline::In(Duration(90000));
   while (!d.passed()) {
-    auto a = api.Observe(ns, nullptr, d, CancelToken::None(), expected);
+    auto a = api.Observe(ns, expected, nullptr, d, CancelToken::None());
     REQUIRE(a.ok());
     by_api = JudgeConvergence(*a, expected);
     if (by_api.kind != Judgement::Kind::kPending) break;
     watch.Wait(Duration(200), CancelToken::None());
   }
-  auto c = cli.Observe(ns, nullptr, d, CancelToken::None(), expected);
+  auto c = cli.Observe(ns, expected, nullptr, d, CancelToken::None());
   REQUIRE(c.ok());
   by_cli = JudgeConvergence(*c, expected);
   CHECK(by_api.kind == Judgement::Kind::kConverged);
   CHECK(by_cli.kind == Judgement::Kind::kConverged);
-  auto a = api.Observe(ns, nullptr, d, CancelToken::None(), expected);
+  auto a = api.Observe(ns, expected, nullptr, d, CancelToken::None());
   REQUIRE(a.ok());
   REQUIRE(a->tasks.size() == c->tasks.size());
   CHECK(a->tasks[0].id == c->tasks[0].id);
@@ -148,7 +155,7 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
 
   REQUIRE(cli.Teardown(ns, nullptr, Deadline::In(Duration(120000))).ok());
   CHECK(testing::LeftoversOf(ns).empty());
-  auto gone = api.Observe(ns, nullptr, Deadline::In(Duration(10000)), CancelToken::None(), expected);
+  auto gone = api.Observe(ns, expected, nullptr, Deadline::In(Duration(10000)), CancelToken::None());
   REQUIRE(gone.ok());
   CHECK(gone->services.empty());
 }

@@ -8,12 +8,11 @@
 namespace harness {
 namespace {
 
-ConvergeSnapshot Parse(const std::string& service_ls, const std::string& inspect,
-                       const std::string& stack_ps, const std::string& docker_ps) {
+// `inspect`: docker service inspect lines in kServiceInspectFormat.
+ConvergeSnapshot Parse(const std::string& inspect, const std::string& stack_ps, const std::string& docker_ps) {
   ConvergeSnapshot s;
-  REQUIRE(ParseServiceLs(service_ls, &s.services).ok());
-  ApplyUpdateStates(inspect, &s.services);
   REQUIRE(ParseStackPs(stack_ps, &s.tasks).ok());
+  ParseServiceInspect(inspect, s.tasks, &s.services);
   REQUIRE(ParseDockerPs(docker_ps, &s.containers).ok());
   return s;
 }
@@ -21,10 +20,8 @@ ConvergeSnapshot Parse(const std::string& service_ls, const std::string& inspect
 const std::vector<std::string> kApp = {"web-k3x9a2_app"};
 
 // Recorded from docker 20.10 on a single-node Swarm.
-const char* kLsStarting =
-    R"j({"ID":"n9wpn67ukz66","Image":"recipe-harness/busybox:1","Mode":"replicated","Name":"web-k3x9a2_app","Ports":"","Replicas":"0/1"})j";
-const char* kLsRunning =
-    R"j({"ID":"n9wpn67ukz66","Image":"recipe-harness/busybox:1","Mode":"replicated","Name":"web-k3x9a2_app","Ports":"","Replicas":"1/1"})j";
+// Recorded from docker 20.10 on a single-node Swarm.
+const char* kService = "web-k3x9a2_app|1|\n";
 const char* kPsRunning =
     R"j({"CurrentState":"Running 1 second ago","DesiredState":"Running","Error":"","ID":"lgpv8a4f0jflhu5iy3ebn57ln","Image":"recipe-harness/busybox:1","Name":"web-k3x9a2_app.1","Node":"vm","Ports":""})j";
 const char* kPsStarting =
@@ -35,33 +32,33 @@ const char* kHealthStarting =
     R"j({"ID":"173c2398952e","Labels":"com.docker.stack.namespace=web-k3x9a2,com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task=","State":"running","Status":"Up 1 second (health: starting)"})j";
 
 TEST_CASE("all services N/N and healthy is converged", "[converge]") {
-  auto s = Parse(kLsRunning, "web-k3x9a2_app \n", kPsRunning, kHealthy);
+  auto s = Parse(kService, kPsRunning, kHealthy);
   auto j = JudgeConvergence(s, kApp);
   CHECK(j.kind == Judgement::Kind::kConverged);
 }
 
 TEST_CASE("a missing service, 0/1, or a starting healthcheck is pending", "[converge]") {
-  CHECK(JudgeConvergence(Parse("", "", "", ""), kApp).kind == Judgement::Kind::kPending);
-  CHECK_THAT(JudgeConvergence(Parse("", "", "", ""), kApp).reason, Catch::Contains("does not exist"));
-  auto starting = JudgeConvergence(Parse(kLsStarting, "", kPsStarting, kHealthStarting), kApp);
+  CHECK(JudgeConvergence(Parse("", "", ""), kApp).kind == Judgement::Kind::kPending);
+  CHECK_THAT(JudgeConvergence(Parse("", "", ""), kApp).reason, Catch::Contains("does not exist"));
+  auto starting = JudgeConvergence(Parse(kService, kPsStarting, kHealthStarting), kApp);
   CHECK(starting.kind == Judgement::Kind::kPending);
   CHECK_THAT(starting.reason, Catch::Contains("web-k3x9a2_app 0/1"));
   CHECK_THAT(starting.reason, Catch::Contains("container starting"));
   // N/N but a container's healthcheck still starting: not yet.
-  auto health = JudgeConvergence(Parse(kLsRunning, "", kPsRunning, kHealthStarting), kApp);
+  auto health = JudgeConvergence(Parse(kService, kPsRunning, kHealthStarting), kApp);
   CHECK(health.kind == Judgement::Kind::kPending);
 }
 
 TEST_CASE("an update in progress is pending; a rollback or a pause fails", "[converge]") {
-  auto updating = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app updating\n", kPsRunning, kHealthy), kApp);
+  auto updating = JudgeConvergence(Parse("web-k3x9a2_app|1|updating\n", kPsRunning, kHealthy), kApp);
   CHECK(updating.kind == Judgement::Kind::kPending);
   CHECK_THAT(updating.reason, Catch::Contains("update in progress"));
-  auto rolled = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app rollback_completed\n", kPsRunning, kHealthy), kApp);
+  auto rolled = JudgeConvergence(Parse("web-k3x9a2_app|1|rollback_completed\n", kPsRunning, kHealthy), kApp);
   CHECK(rolled.kind == Judgement::Kind::kFailed);
   CHECK_THAT(rolled.reason, Catch::Contains("rollback_completed"));
-  auto paused = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app paused\n", kPsRunning, kHealthy), kApp);
+  auto paused = JudgeConvergence(Parse("web-k3x9a2_app|1|paused\n", kPsRunning, kHealthy), kApp);
   CHECK(paused.kind == Judgement::Kind::kFailed);
-  auto done = JudgeConvergence(Parse(kLsRunning, "web-k3x9a2_app completed\n", kPsRunning, kHealthy), kApp);
+  auto done = JudgeConvergence(Parse("web-k3x9a2_app|1|completed\n", kPsRunning, kHealthy), kApp);
   CHECK(done.kind == Judgement::Kind::kConverged);
 }
 
@@ -73,7 +70,7 @@ TEST_CASE("repeated task failures are a crash loop, with the task error", "[conv
           std::to_string(i) + R"j(","Name":"web-k3x9a2_app.1","Node":"vm"})j" + "\n";
   }
   ps += R"j({"CurrentState":"Ready 1 second ago","DesiredState":"Running","Error":"","ID":"t9","Name":"web-k3x9a2_app.1"})j";
-  auto j = JudgeConvergence(Parse(kLsStarting, "", ps, ""), kApp);
+  auto j = JudgeConvergence(Parse(kService, ps, ""), kApp);
   CHECK(j.kind == Judgement::Kind::kFailed);
   CHECK_THAT(j.reason, Catch::Contains("crash-looping: 3 tasks failed"));
   CHECK_THAT(j.reason, Catch::Contains("non-zero exit (1)"));
@@ -81,7 +78,7 @@ TEST_CASE("repeated task failures are a crash loop, with the task error", "[conv
 
   // Two failures are not yet a loop: dependencies starting in any order restart a task or two.
   std::string two = ps.substr(ps.find('\n') + 1);
-  CHECK(JudgeConvergence(Parse(kLsStarting, "", two, ""), kApp).kind == Judgement::Kind::kPending);
+  CHECK(JudgeConvergence(Parse(kService, two, ""), kApp).kind == Judgement::Kind::kPending);
 }
 
 TEST_CASE("a service count of N/N with a task that has just crashed is not converged", "[converge]") {
@@ -89,22 +86,22 @@ TEST_CASE("a service count of N/N with a task that has just crashed is not conve
   // replacement (restart delay) exists.
   const char* ps =
       R"j({"CurrentState":"Failed 1 second ago","DesiredState":"Shutdown","Error":"task: non-zero exit (1)","ID":"t0","Name":"web-k3x9a2_app.1","Node":"vm"})j";
-  auto j = JudgeConvergence(Parse(kLsRunning, "", ps, ""), kApp);
+  auto j = JudgeConvergence(Parse(kService, ps, ""), kApp);
   CHECK(j.kind == Judgement::Kind::kPending);
   CHECK_THAT(j.reason, Catch::Contains("web-k3x9a2_app 0/1"));
   // No tasks at all in the snapshot (stack ps not answering yet) is not converged either.
-  CHECK(JudgeConvergence(Parse(kLsRunning, "", "", kHealthy), kApp).kind == Judgement::Kind::kPending);
+  CHECK(JudgeConvergence(Parse(kService, "", kHealthy), kApp).kind == Judgement::Kind::kPending);
 }
 
 TEST_CASE("the running count comes from the tasks, not from service ls, which lags", "[converge]") {
-  auto j = JudgeConvergence(Parse(kLsStarting, "", kPsRunning, kHealthy), kApp);
+  auto j = JudgeConvergence(Parse(kService, kPsRunning, kHealthy), kApp);
   CHECK(j.kind == Judgement::Kind::kConverged);
 }
 
 TEST_CASE("a task Swarm still calls Starting counts as running once its container is healthy", "[converge]") {
   const char* healthy_of_task =
       R"j({"ID":"173c2398952e","Labels":"com.docker.stack.namespace=web-k3x9a2,com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task.id=lgpv8a4f0jflhu5iy3ebn57ln,com.docker.swarm.task=","State":"running","Status":"Up 2 seconds (healthy)"})j";
-  auto s = Parse(kLsStarting, "", kPsStarting, healthy_of_task);
+  auto s = Parse(kService, kPsStarting, healthy_of_task);
   REQUIRE(s.containers.size() == 1);
   CHECK(s.containers[0].task_id == "lgpv8a4f0jflhu5iy3ebn57ln");
   CHECK(s.containers[0].service == "web-k3x9a2_app");
@@ -112,14 +109,14 @@ TEST_CASE("a task Swarm still calls Starting counts as running once its containe
   // Still starting, or healthy but another task's container: not yet.
   const char* starting_of_task =
       R"j({"ID":"173c2398952e","Labels":"com.docker.swarm.service.name=web-k3x9a2_app,com.docker.swarm.task.id=lgpv8a4f0jflhu5iy3ebn57ln","State":"running","Status":"Up 1 second (health: starting)"})j";
-  CHECK(JudgeConvergence(Parse(kLsStarting, "", kPsStarting, starting_of_task), kApp).kind == Judgement::Kind::kPending);
-  CHECK(JudgeConvergence(Parse(kLsStarting, "", kPsStarting, kHealthy), kApp).kind == Judgement::Kind::kPending);
+  CHECK(JudgeConvergence(Parse(kService, kPsStarting, starting_of_task), kApp).kind == Judgement::Kind::kPending);
+  CHECK(JudgeConvergence(Parse(kService, kPsStarting, kHealthy), kApp).kind == Judgement::Kind::kPending);
 }
 
 TEST_CASE("a rejected task fails at once", "[converge]") {
   const char* ps =
       R"j({"CurrentState":"Rejected 1 second ago","DesiredState":"Shutdown","Error":"No such image: nope:1","ID":"t1","Name":"web-k3x9a2_app.1"})j";
-  auto j = JudgeConvergence(Parse(kLsStarting, "", ps, ""), kApp);
+  auto j = JudgeConvergence(Parse(kService, ps, ""), kApp);
   CHECK(j.kind == Judgement::Kind::kFailed);
   CHECK_THAT(j.reason, Catch::Contains("No such image: nope:1"));
 }
@@ -127,7 +124,7 @@ TEST_CASE("a rejected task fails at once", "[converge]") {
 TEST_CASE("a task without a healthcheck must stay up for the settle time", "[converge]") {
   const char* no_health =
       R"j({"ID":"173c2398952e","Labels":"com.docker.swarm.service.name=web-k3x9a2_app","State":"running","Status":"Up 1 second"})j";
-  auto snap = Parse(kLsRunning, "", kPsRunning, no_health);
+  auto snap = Parse(kService, kPsRunning, no_health);
   const std::string task = "lgpv8a4f0jflhu5iy3ebn57ln";
   auto young = JudgeConvergence(snap, kApp, {{task, Duration(500)}}, Duration(3000));
   CHECK(young.kind == Judgement::Kind::kPending);
@@ -137,7 +134,7 @@ TEST_CASE("a task without a healthcheck must stay up for the settle time", "[con
   auto settled = JudgeConvergence(snap, kApp, {{task, Duration(3000)}}, Duration(3000));
   CHECK(settled.kind == Judgement::Kind::kConverged);
   // A healthy healthcheck is proof enough: no settle time.
-  auto healthy = JudgeConvergence(Parse(kLsRunning, "", kPsRunning, kHealthy), kApp, {}, Duration(3000));
+  auto healthy = JudgeConvergence(Parse(kService, kPsRunning, kHealthy), kApp, {}, Duration(3000));
   CHECK(healthy.kind == Judgement::Kind::kConverged);
 }
 
@@ -228,8 +225,10 @@ TEST_CASE("health is read from docker ps status", "[converge]") {
 }
 
 TEST_CASE("unreadable docker output is an infrastructure error", "[converge]") {
-  std::vector<ServiceState> s;
-  CHECK(ParseServiceLs("{not json\n", &s).code() == Status::Code::kInfra);
+  std::vector<TaskState> t;
+  CHECK(ParseStackPs("{not json\n", &t).code() == Status::Code::kInfra);
+  std::vector<ContainerState> c;
+  CHECK(ParseDockerPs("{not json\n", &c).code() == Status::Code::kInfra);
 }
 
 }  // namespace
