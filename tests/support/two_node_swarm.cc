@@ -1,6 +1,20 @@
 #include "support/two_node_swarm.h"
 
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <catch2/catch.hpp>
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -31,6 +45,76 @@ void MustSh(const std::string& script, Duration timeout = Duration(60000)) {
   auto r = Sh(script, timeout);
   INFO(script << "\n" << r.out << r.err);
   REQUIRE(r.ok());
+}
+
+// Starts argv in the background, in a process group of its own, killed if this process dies;
+// its output goes to `log`. Returns the pid, or -1.
+int Spawn(std::vector<std::string> args, const std::string& log) {
+  std::vector<char*> argv;
+  for (auto& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t parent = getpid();
+  pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive the test process
+  if (getppid() != parent) _exit(127);
+  setpgid(0, 0);
+  signal(SIGTERM, SIG_DFL);
+  signal(SIGINT, SIG_DFL);
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+  int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (in < 0 || out < 0) _exit(127);
+  dup2(in, 0);
+  dup2(out, 1);
+  dup2(out, 2);
+  execv(argv[0], argv.data());
+  _exit(127);
+}
+
+// SIGTERM to the process group, SIGKILL after a few seconds; reaps the leader.
+void StopGroup(int pid) {
+  kill(-pid, SIGTERM);
+  int pidfd = static_cast<int>(syscall(SYS_pidfd_open, pid, 0));
+  if (pidfd >= 0) {
+    pollfd p{pidfd, POLLIN, 0};
+    int r;
+    do {
+      r = poll(&p, 1, 5000);
+    } while (r < 0 && errno == EINTR);
+    if (r == 0) kill(-pid, SIGKILL);
+    close(pidfd);
+  }
+  int st = 0;
+  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+  }
+  kill(-pid, SIGKILL);  // a relay's per-connection children, if any are left
+}
+
+// Whether address:port accepts a TCP connection, seen from network namespace `netns` (ip
+// netns) or from this one ("").
+bool Accepts(const std::string& netns, const std::string& address, int port) {
+  bool ok = false;
+  auto attempt = [&] {
+    if (!netns.empty()) {
+      int ns = open(("/var/run/netns/" + netns).c_str(), O_RDONLY | O_CLOEXEC);
+      if (ns < 0) return;
+      int r = setns(ns, CLONE_NEWNET);  // this thread only
+      close(ns);
+      if (r != 0) return;
+    }
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port));
+    inet_pton(AF_INET, address.c_str(), &a.sin_addr);
+    ok = connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
+    close(fd);
+  };
+  std::thread(attempt).join();
+  return ok;
 }
 
 }  // namespace
@@ -100,6 +184,47 @@ TwoNodeSwarm::TwoNodeSwarm() {
                               << std::ifstream(worker_ssh_->known_hosts()).rdbuf();
 }
 
+void TwoNodeSwarm::ReachRegistry(int port) {
+  std::string p = std::to_string(port);
+  std::string logs = "/run/harness-node-a/relay-" + p + ".log";  // removed by Down()
+  struct Relay {
+    std::string netns;  // where it listens ("" for this machine)
+    std::string address;
+    int pid;
+  };
+  std::vector<Relay> relays;
+  relays.push_back({"", "10.231.0.1",
+                    Spawn({"/usr/bin/socat", "TCP-LISTEN:" + p + ",bind=10.231.0.1,fork,reuseaddr",
+                           "TCP:127.0.0.1:" + p},
+                          logs)});
+  for (const auto& n : kNodes) {
+    relays.push_back({"hn-" + n.name, "127.0.0.1",
+                      Spawn({"/usr/bin/nsenter", "--net=/var/run/netns/hn-" + n.name, "/usr/bin/socat",
+                             "TCP-LISTEN:" + p + ",bind=127.0.0.1,fork,reuseaddr", "TCP:10.231.0.1:" + p},
+                            logs)});
+  }
+  for (const auto& r : relays) {
+    REQUIRE(r.pid > 0);
+    relay_pids_.push_back(r.pid);
+  }
+  for (const auto& r : relays) {
+    Deadline up = Deadline::In(Duration(10000));
+    Duration pause(5);
+    while (!Accepts(r.netns, r.address, port)) {
+      int st = 0;
+      std::ifstream log(logs);
+      std::stringstream text;
+      text << log.rdbuf();
+      INFO("relay on " << (r.netns.empty() ? "this machine" : r.netns) << " " << r.address << ":" << port
+                       << "\n" << text.str());
+      REQUIRE(waitpid(r.pid, &st, WNOHANG) == 0);
+      REQUIRE(!up.passed());
+      std::this_thread::sleep_for(pause);
+      pause = std::min(pause * 2, Duration(200));
+    }
+  }
+}
+
 TwoNodeSwarm::~TwoNodeSwarm() {
   worker_ssh_.reset();
   manager_ssh_.reset();
@@ -107,6 +232,8 @@ TwoNodeSwarm::~TwoNodeSwarm() {
 }
 
 void TwoNodeSwarm::Down() {
+  for (int pid : relay_pids_) StopGroup(pid);
+  relay_pids_.clear();
   for (const auto& n : kNodes) {
     std::string run = "/run/harness-node-" + n.name;
     Sh("docker -H " + Socket(n.name) + " ps -aq | xargs -r docker -H " + Socket(n.name) + " rm -f; "

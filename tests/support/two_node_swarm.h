@@ -8,8 +8,9 @@
 // runs beside each dockerd in its namespace, on the same port, with the same host key and
 // the same authorised client key, its sessions' DOCKER_HOST pointing at that node's
 // dockerd: the way a remote Swarm looks from a CI box. The test image is loaded on node-a
-// only. The destructor removes everything (containers, Swarm state, daemons, namespaces,
-// bridge, firewall rule), pass or fail. One per process at a time; one test thread.
+// only. The destructor removes everything (containers, Swarm state, daemons, relays,
+// namespaces, bridge, firewall rule), pass or fail. One per process at a time; one test
+// thread.
 #pragma once
 
 #include <memory>
@@ -35,9 +36,16 @@ class TwoNodeSwarm {
   static std::string Socket(const std::string& node);
   // Runs `docker -H <node> <args>`; returns stdout, REQUIREs success.
   static std::string Docker(const std::string& node, const std::vector<std::string>& args);
+  // Makes 127.0.0.1:<port> in each node's network namespace reach this machine's
+  // 127.0.0.1:<port> (a TestRegistry, say): the same image reference then works on every
+  // node, and each node's Docker treats it as a loopback registry that needs no TLS. Two
+  // socat relays per port: node loopback -> 10.231.0.1 (the bridge) -> this machine's
+  // loopback; they stop with the Swarm. REQUIREs that they listen.
+  void ReachRegistry(int port);
 
  private:
   void Down();
+  std::vector<int> relay_pids_;  // socat relays, each the leader of its process group
   std::unique_ptr<TestSshd> manager_ssh_;
   std::unique_ptr<TestSshd> worker_ssh_;
   std::string known_hosts_;
