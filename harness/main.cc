@@ -37,6 +37,7 @@
 #include "warm/promote.h"
 #include "sched/triage.h"
 #include "script/engine.h"
+#include "report/check.h"
 #include "report/junit.h"
 #include "report/phase_log.h"
 #include "report/reports.h"
@@ -59,19 +60,18 @@ struct GlobalOptions {
   std::string target = "local";
   SshOptions ssh;
   std::string runtime = "swarm";
+  std::string pull;  // "" the recipe's pull policy
   AbraOptions abra;
 };
 
-std::vector<std::string> ListRecipes(const std::string& dir) {
-  std::vector<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(dir, ec)) {
-    if (entry.is_directory() && fs::exists(entry.path() / "recipe.lua")) {
-      names.push_back(entry.path().filename().string());
-    }
+// The recipes of the folder and its catalogue; a bad catalogue is reported and lists none.
+std::vector<std::string> ListRecipes(const GlobalOptions& g) {
+  auto names = RecipeSources(g.recipes, g.state + "/git").List();
+  if (!names.ok()) {
+    std::cerr << "harness: " << names.status().message() << "\n";
+    return {};
   }
-  std::sort(names.begin(), names.end());
-  return names;
+  return *names;
 }
 
 struct ReportRequest {
@@ -235,6 +235,10 @@ int main(int argc, char** argv) {
   app.add_option("--runtime", g.runtime, "How deploys are made: 'swarm' (docker stack deploy) or 'abra'")
       ->capture_default_str()
       ->check(CLI::IsMember({"swarm", "abra"}));
+  app.add_option("--pull", g.pull,
+                 "Image pull policy for every run: 'missing' (pull what the nodes lack), 'always', 'never' "
+                 "(default: the recipe's, else missing)")
+      ->check(CLI::IsMember({"missing", "always", "never"}));
   app.add_option("--abra", g.abra.binary, "The abra command line to use with --runtime abra")->capture_default_str();
   app.add_option("--target", g.target,
                  "Where the Swarm is: 'local', or a manager over SSH, ssh://[user@]host[:port]")
@@ -365,6 +369,11 @@ int main(int argc, char** argv) {
   promote->add_flag("--force", promote_force, "Promote past a hold (major version bump, manual migration)");
   promote->add_option("--warm-policy", warm_policy, "The reserved-names policy")->capture_default_str();
 
+  std::string check_recipe;
+  CLI::App* check = app.add_subcommand(
+      "check", "Show everything a run of a recipe would decide and need, creating nothing");
+  check->add_option("recipe", check_recipe, "Recipe name, or <name>@<version> for one of its releases")->required();
+
   CLI::App* doctor = app.add_subcommand(
       "doctor", "Check Docker, the Swarm, images, disk, clock and the state folder, with fix hints");
 
@@ -445,7 +454,7 @@ int main(int argc, char** argv) {
     int code = 0;
     for (const auto& o : *outcomes) {
       if (!o.status.ok()) code = 3;
-      bool interesting = o.action != "skipped: live" && o.action != "nothing left";
+      bool interesting = o.action != "skipped: live" && o.action != "skipped: in use" && o.action != "nothing left";
       if (verbose || interesting) {
         progress("reap " + o.namespace_name + " (" + o.source + (o.run_id.empty() ? "" : ", run " + o.run_id) +
                  "): " + o.action + (o.detail.empty() ? "" : ": " + o.detail));
@@ -493,6 +502,7 @@ int main(int argc, char** argv) {
   base.domain_suffix = g.domain_suffix;
   base.nodes = &reach;
   base.runtime = g.runtime;
+  base.pull = g.pull;
   base.abra = g.abra;
   // abra reaches the target through its own server entry: the SSH host, or "default".
   if (!target->local) base.abra.server = target->host;
@@ -678,6 +688,27 @@ int main(int argc, char** argv) {
     return collisions.empty() ? 0 : 2;
   }
 
+  if (*check) {
+    RunOptions o = base;
+    std::tie(o.recipe, o.version) = SplitRecipeVersion(check_recipe);
+    if (Status s = ValidateRecipeName(o.recipe); !s.ok()) {
+      std::cerr << "harness: " << s.message() << "\n";
+      return 2;
+    }
+    auto names = RecipeSources(g.recipes, g.state + "/git").List();
+    if (!names.ok()) {
+      std::cerr << "harness: " << names.status().message() << "\n";
+      return 2;
+    }
+    if (std::find(names->begin(), names->end(), o.recipe) == names->end()) {
+      std::cerr << "harness: no recipe named '" << o.recipe << "' in " << g.recipes << "\n";
+      return 2;
+    }
+    nlohmann::json checked = CheckRecipe(o, &docker);
+    std::cout << (g.json ? checked.dump(2) + "\n" : CheckText(checked));
+    return checked.value("exit_code", 3);
+  }
+
   if (*run) {
     if (!fs::is_directory(g.recipes)) {
       std::cerr << "harness: recipes folder not found: " << g.recipes << "\n";
@@ -712,9 +743,8 @@ int main(int argc, char** argv) {
         }
       }
     }
-    if (!fs::exists(fs::path(g.recipes) / o.recipe / "recipe.lua") &&
-        (o.version.empty() || !fs::is_directory(fs::path(g.recipes) / o.recipe / "releases"))) {
-      auto names = ListRecipes(g.recipes);
+    if (!RecipeSources(g.recipes, g.state + "/git").Exists(o.recipe)) {
+      auto names = ListRecipes(g);
       std::string known;
       for (const auto& n : names) known += (known.empty() ? "" : ", ") + n;
       std::cerr << "harness: no recipe named '" << o.recipe << "' in " << g.recipes
@@ -729,12 +759,13 @@ int main(int argc, char** argv) {
   }
 
   if (*triage) {
-    if (!fs::exists(fs::path(g.recipes) / triage_recipe / "recipe.lua")) {
+    RecipeSources sources(g.recipes, g.state + "/git");
+    if (!sources.Exists(triage_recipe)) {
       std::cerr << "harness: no recipe named '" << triage_recipe << "' in " << g.recipes << "\n";
       return 2;
     }
     for (const auto& r : load.recipes) {
-      if (!fs::exists(fs::path(g.recipes) / r / "recipe.lua")) {
+      if (!sources.Exists(r)) {
         std::cerr << "harness: --load-recipes: no recipe named '" << r << "' in " << g.recipes << "\n";
         return 2;
       }
@@ -837,7 +868,7 @@ int main(int argc, char** argv) {
   }
 
   // sweep
-  std::vector<std::string> names = only.empty() ? ListRecipes(g.recipes) : only;
+  std::vector<std::string> names = only.empty() ? ListRecipes(g) : only;
   if (names.empty()) {
     std::cerr << "harness: no recipes found in " << g.recipes
               << " — a sweep that tests nothing is a failure\n";
@@ -851,15 +882,16 @@ int main(int argc, char** argv) {
   std::vector<Job> plan;
   {
     auto ledger = Ledger::Open(g.state);
+    RecipeSources plan_sources(g.recipes, g.state + "/git");
     for (size_t i = 0; i < names.size(); ++i) {
       Job j;
       j.name = names[i];
       j.index = i;
-      std::ifstream f(g.recipes + "/" + names[i] + "/recipe.lua");
-      std::stringstream src;
-      src << f.rdbuf();
-      ScriptEngine probe("recipes/" + names[i] + "/recipe.lua", names[i]);
-      if (auto spec = probe.Load(src.str()); spec.ok()) j.weight = spec->weight;
+      // A script that does not load is the run's to report, in prepare, with file and line.
+      if (auto script = plan_sources.Script(names[i]); script.ok()) {
+        ScriptEngine probe(script->second, names[i]);
+        if (auto spec = probe.Load(script->first); spec.ok()) j.weight = spec->weight;
+      }
       if (ledger.ok()) {
         if (auto d = (*ledger)->ExpectedDuration(names[i]); d.ok()) j.expected = *d;
       }

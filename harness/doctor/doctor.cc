@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "ledger/ledger.h"
 #include "ledger/liveness.h"
+#include "recipe/deploy_env.h"
 #include "runtime/compose.h"
 #include "runtime/nodes.h"
 #include "script/engine.h"
@@ -24,16 +25,6 @@ namespace {
 
 constexpr Duration kStep{20000};
 constexpr double kGiB = 1024.0 * 1024.0 * 1024.0;
-
-// The compose files a recipe script names (its defaults when it cannot be loaded).
-std::vector<std::string> ScriptComposeFiles(const std::string& script, const std::string& recipe) {
-  std::ifstream f(script);
-  std::stringstream src;
-  src << f.rdbuf();
-  ScriptEngine engine("recipes/" + recipe + "/recipe.lua", recipe);
-  auto spec = engine.Load(src.str());
-  return spec.ok() ? spec->compose : std::vector<std::string>{"compose.yml"};
-}
 
 Finding Ok(std::string check, std::string detail) {
   return {std::move(check), Finding::Level::kOk, std::move(detail), ""};
@@ -169,68 +160,85 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
                       "it appears with the first Swarm task on this node; re-run `docker swarm init`"));
   }
 
-  // Images every recipe needs, from their compose files (interpolated with .env.sample).
-  std::map<std::string, std::vector<std::string>> needed;  // image → recipes
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(opts.recipes_dir, ec)) {
-    if (!entry.is_directory()) continue;
-    std::string dir = entry.path().string();
-    std::vector<std::string> files;
-    for (const auto& f : fs::directory_iterator(dir, ec)) {
-      std::string name = f.path().filename().string();
-      if (name.rfind("compose", 0) == 0 && (name.size() > 4 && name.substr(name.size() - 4) == ".yml")) {
-        files.push_back(name);
-      }
-    }
-    if (files.empty()) continue;
-    std::sort(files.begin(), files.end());
-    TempDir stage("harness-doctor");
-    std::map<std::string, std::string> env;
-    std::ifstream sample(dir + "/.env.sample");
-    std::stringstream ss;
-    ss << sample.rdbuf();
-    env = ParseEnvFile(ss.str());
-    auto staged = StageCompose(dir, files, {}, env, "doctor", stage.path());
-    if (!staged.ok()) continue;
-    for (const auto& img : staged->objects.images) needed[img].push_back(entry.path().filename().string());
-  }
-  // Git-sourced recipes: their repositories answer, and their newest release's images.
+  // Images and external networks every recipe needs, from the compose files a run would
+  // choose (the script's, or COMPOSE_FILE), interpolated as a run would; git-sourced
+  // recipes at their newest release, after their repository answered.
+  std::map<std::string, std::vector<std::string>> needed;    // image → recipes
+  std::map<std::string, std::vector<std::string>> networks;  // external network → recipes
   {
     RecipeSources sources(opts.recipes_dir, opts.state_dir + "/git");
-    for (const auto& entry : fs::directory_iterator(opts.recipes_dir, ec)) {
-      const std::string name = entry.path().filename().string();
+    auto names = sources.List();
+    if (!names.ok()) out.push_back(Bad("recipes", names.status().message(), "fix the catalogue file"));
+    for (const auto& name : names.ok() ? *names : std::vector<std::string>{}) {
       auto origin = sources.OriginOf(name);
-      if (!origin.ok() || !origin->has_value()) continue;
+      if (!origin.ok()) continue;  // a script that does not load is a run's to report
       auto files = sources.Checkout(name, "", "", never);
       if (!files.ok()) {
-        out.push_back(Bad("source", files.status().message(),
-                          "check the repository's address in recipes/" + name + "/recipe.lua and that git can reach it"));
+        if (origin->has_value()) {
+          out.push_back(Bad("source", files.status().message(),
+                            "check the repository's address of " + name + " and that git can reach it"));
+        }
         continue;
       }
-      out.push_back(Ok("source", name + ": " + (*origin)->url + " at " + files->version));
-      auto spec_files = ScriptComposeFiles(files->script, name);
+      if (origin->has_value()) out.push_back(Ok("source", name + ": " + (*origin)->url + " at " + files->version));
+      auto text = RecipeSources::ScriptText(*files);
+      if (!text.ok()) continue;
+      ScriptEngine engine(files->chunk, name);
+      auto spec = engine.Load(*text);
+      if (!spec.ok()) continue;
+      auto env = ReadDeployEnvironment(files->files_dir, *spec, "doctor", "doctor.localhost");
+      if (!env.ok()) continue;
       TempDir stage("harness-doctor");
-      std::ifstream sample(files->files_dir + "/.env.sample");
-      std::stringstream ss;
-      ss << sample.rdbuf();
-      auto staged = StageCompose(files->files_dir, spec_files, {}, ParseEnvFile(ss.str()), "doctor", stage.path());
+      auto staged = StageCompose(files->files_dir, env->compose, {}, env->env, "doctor", stage.path());
       if (!staged.ok()) continue;
       for (const auto& img : staged->objects.images) needed[img].push_back(name);
+      for (const auto& [key, net] : staged->objects.external_networks) networks[net].push_back(name);
     }
   }
   if (needed.empty()) {
     out.push_back(Warn("images", "no compose files found under " + opts.recipes_dir,
                        "point --recipes at a folder of recipes"));
   }
-  for (const auto& [image, recipes] : needed) {
-    Status s = swarm->CheckImages({image}, nullptr, Deadline::In(kStep), never);
+  auto users_of = [](const std::vector<std::string>& recipes) {
     std::string users;
     for (const auto& r : recipes) users += (users.empty() ? "" : ", ") + r;
-    if (s.ok()) {
-      out.push_back(Ok("images", image + " present (" + users + ")"));
+    return users;
+  };
+  std::vector<std::string> images;
+  for (const auto& [image, recipes] : needed) images.push_back(image);
+  auto plans = swarm->PlanImages(images, PullPolicy::kMissing, nullptr, Deadline::In(kStep), never);
+  for (const auto& p : plans) {
+    const std::string users = users_of(needed[p.report.image]);
+    const std::string& source = p.report.source;
+    if (source == "present" || source == "local-only") {
+      out.push_back(Ok("images", p.report.image + " present (" + users + ")"));
+    } else if (source == "pullable") {
+      out.push_back(Ok("images", p.report.image + " pullable from its registry (" + users + ")"));
+    } else if (source == "missing") {
+      out.push_back(Bad("images", p.report.image + " missing (needed by " + users + "): " + p.error,
+                        "build or load it on every node, or push it to its registry (scripts/setup serves the bundled one)"));
     } else {
-      out.push_back(Bad("images", image + " missing (needed by " + users + ")",
-                        "build or load it on every node (scripts/setup builds the bundled one)"));
+      out.push_back(Warn("images", p.report.image + " not on this node, and its registry did not answer (" + users +
+                                       "): " + p.error,
+                         "check that the registry answers: docker pull " + p.report.image));
+    }
+  }
+  // External networks (Traefik's proxy): a run creates what the Swarm lacks, for itself.
+  for (const auto& [name, recipes] : networks) {
+    auto state = swarm->InspectNetwork(name, nullptr, Deadline::In(kStep), never);
+    const std::string users = users_of(recipes);
+    if (!state.ok()) {
+      out.push_back(Warn("networks", name + ": " + state.status().message(), "check that Docker answers"));
+    } else if (!state->exists) {
+      out.push_back(Ok("networks", name + " does not exist; each run creates it (attachable overlay) and removes it "
+                                   "after (needed by " + users + ")"));
+    } else if (state->scope != "swarm") {
+      out.push_back(Bad("networks", name + " exists but is a " + state->scope + " " + state->driver +
+                                        " network: a stack cannot join it (needed by " + users + ")",
+                        "remove it, or recreate it: docker network create --driver overlay --attachable " + name));
+    } else {
+      out.push_back(Ok("networks", name + " exists (" + state->driver + (state->ours ? ", made by the harness" : "") +
+                                       "; needed by " + users + ")"));
     }
   }
 

@@ -67,8 +67,11 @@ RunLock::~RunLock() {
   close(fd_);
 }
 
-Result<SwarmLock> SwarmLock::Take(const std::string& target, Mode mode, bool wait,
-                                  const CancelToken& cancel, const std::function<void()>& on_wait) {
+namespace {
+
+// "<lock folder>/recipe-harness-<kind>-<target>[-<name>].lock": one per Swarm (target
+// "local", "ssh://user@host:port"), across harness processes whatever their state folders.
+std::string SharedLockPath(const std::string& kind, const std::string& target, const std::string& name) {
   std::string dir;
   if (const char* d = std::getenv("HARNESS_LOCK_DIR"); d && *d) {
     dir = d;
@@ -77,11 +80,50 @@ Result<SwarmLock> SwarmLock::Take(const std::string& target, Mode mode, bool wai
   } else {
     dir = fs::temp_directory_path().string();
   }
-  std::string key = target;  // "local", "ssh://user@host:port": one lock per Swarm
+  std::string key = target + (name.empty() ? "" : "-" + name);
   for (char& c : key) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-' && c != '@') c = '_';
   }
-  std::string path = dir + "/recipe-harness-swarm-" + key + ".lock";
+  return dir + "/recipe-harness-" + kind + "-" + key + ".lock";
+}
+
+Result<int> OpenNetworkLock(const std::string& target, const std::string& network, int op) {
+  std::string path = SharedLockPath("network", target, network);
+  int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
+  while (flock(fd, op) != 0) {
+    if (errno == EINTR) continue;
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) return Status::Failed("the network " + network + " is in use by a run of ours");
+    return Status::Infra("cannot lock " + path + ": " + strerror(err));
+  }
+  return fd;
+}
+
+}  // namespace
+
+Result<NetworkLock> NetworkLock::Share(const std::string& target, const std::string& network) {
+  auto fd = OpenNetworkLock(target, network, LOCK_SH);
+  if (!fd.ok()) return fd.status();
+  return NetworkLock(*fd);
+}
+
+Result<NetworkLock> NetworkLock::Exclusive(const std::string& target, const std::string& network) {
+  auto fd = OpenNetworkLock(target, network, LOCK_EX | LOCK_NB);
+  if (!fd.ok()) return fd.status();
+  return NetworkLock(*fd);
+}
+
+bool NetworkLock::TryExclusive() { return fd_ >= 0 && flock(fd_, LOCK_EX | LOCK_NB) == 0; }
+
+NetworkLock::~NetworkLock() {
+  if (fd_ >= 0) close(fd_);
+}
+
+Result<SwarmLock> SwarmLock::Take(const std::string& target, Mode mode, bool wait,
+                                  const CancelToken& cancel, const std::function<void()>& on_wait) {
+  std::string path = SharedLockPath("swarm", target, "");
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
   int op = (mode == Mode::kShared ? LOCK_SH : LOCK_EX) | LOCK_NB;

@@ -52,6 +52,29 @@ class SwarmLock {
   int fd_;
 };
 
+// A run's hold on a shared network (an external network such as Traefik's `proxy` that the
+// harness may have created for its runs), in the same folder as the Swarm lock: every run
+// that joins the network holds it shared from before it looks for the network until its
+// teardown is done; the network is removed only by whoever gets it exclusively, i.e. when
+// no run of ours (on this machine) still uses it.
+class NetworkLock {
+ public:
+  // Waits while a removal holds it exclusively (moments).
+  static Result<NetworkLock> Share(const std::string& target, const std::string& network);
+  // Without waiting: the lock exclusively when no other run holds it (a reaper's way).
+  static Result<NetworkLock> Exclusive(const std::string& target, const std::string& network);
+  // Turns this hold exclusive when no other run holds the lock; false when one does.
+  bool TryExclusive();
+  NetworkLock(NetworkLock&& other) noexcept : fd_(other.fd_) { other.fd_ = -1; }
+  NetworkLock& operator=(NetworkLock&&) = delete;
+  NetworkLock(const NetworkLock&) = delete;
+  ~NetworkLock();
+
+ private:
+  explicit NetworkLock(int fd) : fd_(fd) {}
+  int fd_;
+};
+
 enum class Liveness { kLive, kDead, kUnknown };
 
 // kLive when the lock file of `ns` is held by some process, kDead when it exists and is

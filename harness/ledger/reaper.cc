@@ -75,7 +75,41 @@ Result<std::vector<ReapOutcome>> Reaper::Reap(bool dry_run, Deadline deadline) {
     }
     outcomes.push_back(o);
   }
+  if (Status s = ReapSharedNetworks(dry_run, deadline, &outcomes); !s.ok()) return s;
   return outcomes;
+}
+
+Status Reaper::ReapSharedNetworks(bool dry_run, Deadline deadline, std::vector<ReapOutcome>* outcomes) {
+  // The external networks the harness created for its runs: removed once no live run of
+  // ours holds them and Docker says nothing uses them (a warm deploy may).
+  auto shared = swarm_->SharedNetworks(deadline);
+  if (!shared.ok()) return shared.status();
+  const std::string target = swarm_->docker()->executor()->Describe();
+  for (const auto& name : *shared) {
+    ReapOutcome o;
+    o.namespace_name = "network " + name;
+    o.source = "labels";
+    auto lock = NetworkLock::Exclusive(target, name);
+    if (!lock.ok()) {
+      o.action = "skipped: live";
+      o.detail = lock.status().message();
+    } else if (dry_run) {
+      o.action = "would remove";
+      o.detail = "shared network " + name + " (if nothing uses it)";
+    } else {
+      auto removed = swarm_->RemoveSharedNetwork(name, nullptr, deadline);
+      if (!removed.ok()) {
+        o.status = removed.status();
+        o.action = "failed";
+        o.detail = removed.status().message();
+      } else {
+        o.action = *removed ? "removed" : "skipped: in use";
+        o.detail = "shared network " + name;
+      }
+    }
+    outcomes->push_back(o);
+  }
+  return Status::Ok();
 }
 
 }  // namespace harness

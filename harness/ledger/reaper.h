@@ -4,6 +4,8 @@
 // A namespace is reaped only when its run is provably dead (its lock is free, or its
 // owner process is gone); a live run's objects are never touched, and a namespace whose
 // owner cannot be judged (another host, no lock, no owner label) is left and reported.
+// The shared networks the harness created (label harness.shared-network) are removed once
+// no live run of ours holds them (NetworkLock) and nothing uses them.
 #pragma once
 
 #include <string>
@@ -33,6 +35,7 @@ class Reaper {
   Result<std::vector<ReapOutcome>> Reap(bool dry_run, Deadline deadline);
 
  private:
+  Status ReapSharedNetworks(bool dry_run, Deadline deadline, std::vector<ReapOutcome>* outcomes);
   Ledger* ledger_;
   SwarmRuntime* swarm_;
   std::string state_dir_;

@@ -46,11 +46,32 @@ class ColdRun {
   ColdRun& operator=(const ColdRun&) = delete;
 
   RunOutcome Execute();
+  // With RunOptions::check_only, after Execute(): what prepare decided (schema check/v1,
+  // without its envelope; see CheckRecipe).
+  const nlohmann::json& check_report() const { return check_; }
 
  private:
   // Start and Prepare return false when the run ends before anything is created.
   bool Start();
   bool Prepare();
+  // Parts of Prepare. Each records what it decided in the prepare packet.
+  // The recipe's files as abra reads them: environment, compose files, staging, secrets,
+  // and the version and timeout labels.
+  Status ReadRecipe(PhaseLog& prepare);
+  Status CheckRecipeLabels(PhaseLog& prepare);
+  // The external networks the recipe joins: held for the run, and which must be created.
+  Status LookAtNetworks(PhaseLog& prepare);
+  // Every image pulled or present, then pinned in the staged files.
+  Status PrepareImages(PhaseLog& prepare);
+  // In a check: what the images' registries say, pulling nothing.
+  Status PlanImages(PhaseLog& prepare, PullPolicy policy);
+  void FillCheckReport(const PhaseLog& prepare);
+  // A problem a check found, with what to do about it ("" to derive it from the message).
+  void Problem(const Status& s, const std::string& fix = "");
+  // Creates the external networks the Swarm lacks (deploy phase).
+  Status ProvideNetworks(PhaseLog& deploy);
+  // After a verified teardown: removes the shared networks it created once no run uses them.
+  Status ReleaseNetworks(PhaseLog& teardown);
   Status Deploy();
   Status Converge();
   // An upgrade run: the first deploy was the `upgrade_from` release; now the run's own
@@ -64,6 +85,8 @@ class ColdRun {
   // The outcome of a run during which Docker went away or restarted is infra's.
   void JudgeInfrastructure();
   void MatchTransientClass();
+  // A retry's bookkeeping: the first attempt, and escalation when it failed again.
+  void NoteRetry();
   void Conclude();
   RunOutcome Finish();
   // Events of this run (run_id and recipe filled in), when anyone listens.
@@ -111,6 +134,18 @@ class ColdRun {
   std::optional<StagedCompose> staged_;
   TempDir stage_from_{"harness-stage-from"};
   std::optional<StagedCompose> staged_from_;
+  std::map<std::string, std::string> from_env_;   // an upgrade's first release's environment
+  std::vector<std::string> compose_;              // the compose files chosen
+  std::vector<ImageReport> images_;
+  // External networks (Swarm names) the run joins, each held (NetworkLock) for the run;
+  // the ones to create at deploy.
+  std::map<std::string, NetworkLock> network_locks_;
+  std::vector<std::string> networks_to_create_;
+  std::string expect_version_;                    // what the version label must become
+  std::string version_label_;                     // which label carries it (.version or .app.version)
+  std::map<std::string, std::string> env_origin_; // where each variable was set
+  nlohmann::json check_ = {{"problems", nlohmann::json::array()}};
+  bool reported_ = false;                         // the failing problem is already in check_
   std::vector<std::string> full_services_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<RunHost> host_;

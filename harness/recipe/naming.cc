@@ -63,7 +63,9 @@ std::string GenerateSecret(int length, const std::string& charset) {
   static const std::string alnum =
       "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
   static const std::string hex = "0123456789abcdef";
-  return RandomChars(static_cast<size_t>(length), charset == "hex" ? hex : alnum);
+  // Punctuation that a shell, YAML or an env file takes without quoting troubles.
+  static const std::string special = alnum + "!+,-.:=?@^_~";
+  return RandomChars(static_cast<size_t>(length), charset == "hex" ? hex : charset == "special" ? special : alnum);
 }
 
 }  // namespace harness

@@ -1,6 +1,7 @@
 #include "recipe/run.h"
 
 #include "base/cancel.h"
+#include "base/temp_dir.h"
 #include "events/events.h"
 #include "recipe/cold_run.h"
 
@@ -8,7 +9,7 @@ namespace harness {
 
 RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const ProgressFn& progress) {
   RunOutcome first = RunRecipe(opts, docker, progress);
-  if (first.result != "failed" || first.transient_class.empty() ||
+  if ((first.result != "failed" && first.result != "infra") || first.transient_class.empty() ||
       (opts.cancel != nullptr ? *opts.cancel : CancelToken::Signals()).cancelled()) {
     return first;
   }
@@ -43,6 +44,28 @@ int CombinedExitCode(const std::vector<RunOutcome>& runs) {
     if (rank(r.exit_code) > rank(code)) code = r.exit_code;
   }
   return code;
+}
+
+nlohmann::json CheckRecipe(RunOptions opts, Docker* docker) {
+  opts.check_only = true;
+  // The run's folder holds only what prepare wrote; a check keeps none of it.
+  TempDir artifacts("harness-check");
+  opts.artifacts_dir = artifacts.path();
+  opts.events = nullptr;
+  ColdRun run(opts, docker, nullptr);
+  RunOutcome out = run.Execute();
+  nlohmann::json j = run.check_report();
+  j["schema"] = "recipe-harness/check/v1";
+  j["recipe"] = out.recipe;
+  j["version"] = out.version;
+  j["namespace"] = out.namespace_name;
+  j["exit_code"] = out.exit_code;
+  j["result"] = out.exit_code == 0 ? "ready" : out.result;
+  if (!out.reason.empty()) j["reason"] = out.reason;
+  if (out.exit_code != 0 && j["problems"].empty()) {
+    j["problems"].push_back({{"error", out.reason}, {"kind", out.result}, {"fix", ""}});
+  }
+  return j;
 }
 
 RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& progress) {

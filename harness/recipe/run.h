@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
@@ -57,6 +58,8 @@ struct RunOptions {
   // How the namespace is deployed: "swarm" (docker stack deploy and friends) or "abra"
   // (through abra, as Co-op Cloud operators deploy; see runtime/abra.h).
   std::string runtime = "swarm";
+  // The image pull policy ("missing", "always", "never"); "" the recipe's (default missing).
+  std::string pull;
   AbraOptions abra;
   // A warm-canon deploy instead of a cold run: into the recipe's warm namespace, with its
   // kept secrets, services on shared networks under unique names, and no teardown — the
@@ -68,6 +71,9 @@ struct RunOptions {
     std::string expect_version;  // every service's version label must become this
   };
   std::optional<WarmDeploy> warm;
+  // `harness check`: prepare only, creating nothing (no Docker object, no ledger entry,
+  // no lock) and pulling nothing; see CheckRecipe.
+  bool check_only = false;
 };
 
 struct TestOutcome {
@@ -125,5 +131,13 @@ RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const Prog
 // Exit code of a whole command from its runs (DESIGN.md): 0 all passed, 1 a recipe
 // failed, 2 usage/configuration, 3 infrastructure, 128+signal interrupted.
 int CombinedExitCode(const std::vector<RunOutcome>& runs);
+
+// `harness check <recipe>`: everything prepare decides for a run of `opts`, creating
+// nothing: the compose files and why, the environment and where each value came from,
+// the staged compose, images (present, pullable, missing), the objects the run would
+// create or needs, the deploy budget and its source, and every problem with a fix.
+// JSON of schema recipe-harness/check/v1 (docs/schema.md); "exit_code" 0 when a run could
+// start, 1 the recipe is wrong, 2 usage or a bad script, 3 infrastructure missing.
+nlohmann::json CheckRecipe(RunOptions opts, Docker* docker);
 
 }  // namespace harness

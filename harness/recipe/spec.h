@@ -22,7 +22,7 @@ struct HookRef {
 struct SecretSpec {
   std::string name;
   int length = 32;
-  std::string charset = "alnum";   // alnum | hex
+  std::string charset = "alnum";   // alnum | hex | special
 };
 
 struct TestSpec {
@@ -46,6 +46,12 @@ struct RecipeSpec {
   std::string source_git;
   std::string source_path;
   std::vector<std::string> compose;       // compose files relative to the recipe folder
+  // Whether the script named them; otherwise the recipe's COMPOSE_FILE chooses.
+  bool compose_given = false;
+  bool version_given = false;             // otherwise the version label may say
+  bool deploy_timeout_given = false;      // otherwise the timeout label may say
+  std::string pull = "missing";           // image pull policy: missing | always | never
+  Duration pull_timeout{300000};          // pulling the images, on every node
   std::map<std::string, std::string> env; // extra environment for compose interpolation
   std::vector<SecretSpec> secrets;
   Duration deploy_timeout{120000};        // deploy + converge + readiness

@@ -40,6 +40,7 @@ Status AbraApp::Checkout(const std::string& recipe_dir, const std::vector<std::s
     for (size_t i = 0; i < staged_files.size(); ++i) {
       if (entry.path() == fs::path(staged_files[i])) name = compose_names[i];
     }
+    fs::create_directories(fs::path(checkout + "/" + name).parent_path(), ec);
     fs::copy_file(entry.path(), checkout + "/" + name, fs::copy_options::overwrite_existing, ec);
     if (ec) return Status::Infra("cannot copy " + entry.path().string() + " into the abra checkout: " + ec.message());
   }

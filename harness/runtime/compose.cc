@@ -67,6 +67,24 @@ int PublishedPort(const YAML::Node& port, const std::map<std::string, std::strin
   return std::stoi(published);
 }
 
+// A labels section (map or list of "k=v") as a map, interpolated.
+std::map<std::string, std::string> LabelMap(const YAML::Node& labels, const std::map<std::string, std::string>& env) {
+  std::map<std::string, std::string> out;
+  if (!labels) return out;
+  if (labels.IsMap()) {
+    for (auto it : labels) {
+      out[Interpolate(it.first.as<std::string>(), env)] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
+    }
+  } else if (labels.IsSequence()) {
+    for (auto it : labels) {
+      std::string kv = Interpolate(it.as<std::string>(), env);
+      auto eq = kv.find('=');
+      out[kv.substr(0, eq)] = eq == std::string::npos ? "" : kv.substr(eq + 1);
+    }
+  }
+  return out;
+}
+
 // The label values of a service's deploy section (map or list form).
 std::vector<std::string> LabelValues(const YAML::Node& labels) {
   std::vector<std::string> values;
@@ -307,6 +325,35 @@ std::vector<std::string> HostRuleDomains(const std::string& value) {
   return out;
 }
 
+Status PinImages(const StagedCompose& staged, const std::map<std::string, std::string>& env,
+                 const std::map<std::string, std::string>& pinned) {
+  for (const auto& file : staged.files) {
+    YAML::Node doc;
+    try {
+      doc = YAML::LoadFile(file);
+      YAML::Node services = doc["services"];
+      if (!services || !services.IsMap()) continue;
+      bool changed = false;
+      for (auto it : services) {
+        YAML::Node svc = it.second;
+        if (!svc.IsMap() || !svc["image"]) continue;
+        auto pin = pinned.find(Interpolate(svc["image"].as<std::string>(), env));
+        if (pin == pinned.end() || pin->second == svc["image"].as<std::string>()) continue;
+        svc["image"] = QuotedScalar(pin->second);
+        changed = true;
+      }
+      if (!changed) continue;
+    } catch (const YAML::Exception& e) {
+      return Status::Infra(file + ": cannot read the staged copy: " + e.what());
+    }
+    YAML::Emitter out;
+    Emit(out, doc);
+    if (!out.good()) return Status::Infra(file + ": cannot write the staged copy: " + out.GetLastError());
+    if (Status s = WriteFileAtomic(file, std::string(out.c_str()) + "\n"); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
 std::string SwarmServiceName(const std::string& ns, const ComposeObjects& objects, const std::string& service) {
   auto it = objects.renamed.find(service);
   return ns + "_" + (it == objects.renamed.end() ? service : it->second);
@@ -345,6 +392,9 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
           YAML::Node svc = it.second;
           if (!svc.IsMap()) return Status::InvalidArgument(src + ": service '" + name + "' is not a mapping");
           if (svc["image"]) add_unique(objs.images, Interpolate(svc["image"].as<std::string>(), env));
+          if (svc["deploy"] && svc["deploy"].IsMap()) {
+            for (auto& [k, v] : LabelMap(svc["deploy"]["labels"], env)) objs.deploy_labels[name][k] = v;
+          }
           AddLabels(svc, labels);
           if (!svc["deploy"] || !svc["deploy"].IsMap()) svc["deploy"] = YAML::Node(YAML::NodeType::Map);
           AddLabels(svc["deploy"], labels);
@@ -428,7 +478,12 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
     YAML::Emitter out;
     Emit(out, doc);
     if (!out.good()) return Status::Infra(src + ": cannot write the staged copy: " + out.GetLastError());
-    std::string dst = stage_dir + "/" + std::to_string(idx) + "-" + files[idx];
+    // One flat folder: an overlay in a subfolder ("overlays/compose.smtp.yml") becomes
+    // "<n>-overlays_compose.smtp.yml" (its relative paths are the recipe folder's, as for
+    // every compose file of a project, and were made absolute or copied above).
+    std::string flat = files[idx];
+    std::replace(flat.begin(), flat.end(), '/', '_');
+    std::string dst = stage_dir + "/" + std::to_string(idx) + "-" + flat;
     Status s = WriteFileAtomic(dst, std::string(out.c_str()) + "\n");
     if (!s.ok()) return s;
     staged.files.push_back(dst);

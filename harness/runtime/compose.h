@@ -38,6 +38,9 @@ struct ComposeObjects {
   std::vector<std::string> images;               // after interpolation
   std::map<std::string, std::string> external_networks;  // key → Swarm network name
   std::vector<ServiceFootprint> footprints;
+  // Each service's deploy labels as the recipe wrote them, after interpolation
+  // (service → key → value): "coop-cloud.<ns>.version", "….timeout", Traefik's.
+  std::map<std::string, std::map<std::string, std::string>> deploy_labels;
   // With unique shared names: service → the key it was deployed under.
   std::map<std::string, std::string> renamed;
 };
@@ -62,6 +65,12 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& namespace_name,
                                    const std::string& stage_dir, const StageOptions& options = {});
+
+// Rewrites the `image` of every service of the staged files whose image (after
+// interpolation with `env`) is a key of `pinned` to its value, e.g. the digest-pinned
+// reference the run pulled. REQUIRES: `staged` came from StageCompose with `env`.
+Status PinImages(const StagedCompose& staged, const std::map<std::string, std::string>& env,
+                 const std::map<std::string, std::string>& pinned);
 
 // The Swarm service name of a recipe's service: "<namespace>_<key>".
 std::string SwarmServiceName(const std::string& ns, const ComposeObjects& objects, const std::string& service);

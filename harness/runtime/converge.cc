@@ -113,7 +113,9 @@ Judgement JudgeConvergence(const ConvergeSnapshot& snap, const std::vector<std::
     }
     const ServiceState& s = *it->second;
     int running = running_tasks[name];
-    if (s.desired == 0 || running < s.desired) {
+    // `replicas: 0` (a service a scheduler starts) is converged with nothing running; a
+    // global service with no task yet is not.
+    if ((s.desired == 0 && s.global) || running < s.desired) {
       pending.push_back(name + " " + std::to_string(running) + "/" + std::to_string(s.desired));
     }
     if (s.update_state == "updating") pending.push_back(name + " update in progress");
@@ -174,6 +176,7 @@ void ParseServiceInspect(const std::string& out, const std::vector<TaskState>& t
     s.update_state = line.substr(b + 1);
     if (s.update_state == "<no value>") s.update_state.clear();
     if (replicas == "global") {
+      s.global = true;
       for (const auto& t : tasks) {
         if (t.service == s.name && t.desired_state == "Running") ++s.desired;
       }
@@ -207,7 +210,8 @@ Status ParseApiSnapshot(const std::string& services, const std::string& tasks, c
     auto mode = object(spec, "Mode");
     auto replicated = object(mode, "Replicated");
     st.desired = Int(replicated, "Replicas");
-    global.push_back(mode.contains("Global"));
+    st.global = mode.contains("Global");
+    global.push_back(st.global);
     st.update_state = Str(object(j, "UpdateStatus"), "State");
     name_of[Str(j, "ID")] = st.name;
     snap->services.push_back(st);

@@ -20,6 +20,7 @@ namespace harness {
 struct ServiceState {
   std::string name;           // full Swarm name, "<namespace>_<service>"
   int desired = 0;            // replicas asked for (a global service: its tasks meant to run)
+  bool global = false;        // mode global: `desired` counts its tasks, so 0 is not yet
   std::string update_state;   // "", "updating", "completed", "paused", "rollback_started", ...
 };
 

@@ -115,6 +115,66 @@ Status SwarmRuntime::CreateSecret(const std::string& name, const std::string& va
   return Docker::Check(args, docker_->Run(args, log, Step(deadline), cancel, value));
 }
 
+Result<SwarmRuntime::NetworkState> SwarmRuntime::InspectNetwork(const std::string& name, PhaseLog* log,
+                                                                Deadline deadline, const CancelToken& cancel) {
+  std::vector<std::string> args = {"network", "inspect", "--format",
+                                   "{{.Driver}}|{{.Scope}}|{{.Attachable}}|{{index .Labels \"harness.shared-network\"}}",
+                                   name};
+  auto r = docker_->Run(args, log, Step(deadline), cancel);
+  NetworkState state;
+  if (r.ok() && !r->ok() && !r->cancelled && !r->timed_out &&
+      (r->err.find("No such network") != std::string::npos || r->err.find("not found") != std::string::npos)) {
+    return state;
+  }
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  std::string line = r->out.substr(0, r->out.find('\n'));
+  std::vector<std::string> f;
+  std::istringstream in(line);
+  for (std::string part; std::getline(in, part, '|');) f.push_back(part);
+  f.resize(4);
+  state.exists = true;
+  state.driver = f[0];
+  state.scope = f[1];
+  state.attachable = f[2] == "true";
+  state.ours = !f[3].empty() && f[3] != "<no value>";
+  return state;
+}
+
+Status SwarmRuntime::CreateSharedNetwork(const std::string& name, const std::map<std::string, std::string>& labels,
+                                         PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
+  std::vector<std::string> args = {"network", "create", "--driver", "overlay", "--attachable",
+                                   "--label", "harness.shared-network=" + name};
+  for (const auto& [k, v] : labels) {
+    if (k == "harness.namespace") continue;
+    args.push_back("--label");
+    args.push_back(k + "=" + v);
+  }
+  args.push_back(name);
+  auto r = docker_->Run(args, log, Step(deadline), cancel);
+  if (r.ok() && !r->ok() && r->err.find("already exists") != std::string::npos) return Status::Ok();
+  return Docker::Check(args, r);
+}
+
+Result<bool> SwarmRuntime::RemoveSharedNetwork(const std::string& name, PhaseLog* log, Deadline deadline) {
+  auto state = InspectNetwork(name, log, deadline, CancelToken::None());
+  if (!state.ok()) return state.status();
+  if (!state->exists) return true;
+  if (!state->ours) return false;
+  std::vector<std::string> args = {"network", "rm", name};
+  auto r = docker_->Run(args, log, Step(deadline), CancelToken::None());
+  if (r.ok() && !r->ok() &&
+      (r->err.find("in use") != std::string::npos || r->err.find("active endpoints") != std::string::npos)) {
+    return false;
+  }
+  if (r.ok() && !r->ok() && r->err.find("No such network") != std::string::npos) return true;
+  if (Status s = Docker::Check(args, r); !s.ok()) return s;
+  return true;
+}
+
+Result<std::vector<std::string>> SwarmRuntime::SharedNetworks(Deadline deadline) {
+  return Ids({"network", "ls", "--filter", "label=harness.shared-network", "--format", "{{.Name}}"}, nullptr, deadline);
+}
+
 Result<bool> SwarmRuntime::SecretExists(const std::string& name, PhaseLog* log, Deadline deadline,
                                         const CancelToken& cancel) {
   std::vector<std::string> args = {"secret", "ls", "--filter", "name=" + name, "--format", "{{.Name}}"};
@@ -160,7 +220,9 @@ Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::s
   auto shared = docker_->executor()->Share(local_dir, deadline, cancel);
   if (!shared.ok()) return shared.status();
   ScopeGuard unshare([&] { docker_->executor()->Unshare(*shared, Deadline::In(Duration(30000))); });
-  std::vector<std::string> args = {"stack", "deploy", "--resolve-image", "never", "--prune"};
+  // Images are pinned by digest in the staged files (EnsureImages): Docker resolves nothing;
+  // the nodes get the registry credentials of the target's docker CLI to pull them.
+  std::vector<std::string> args = {"stack", "deploy", "--resolve-image", "never", "--with-registry-auth", "--prune"};
   for (const auto& f : files) {
     args.push_back("--compose-file");
     args.push_back(*shared + "/" + fs::path(f).filename().string());
@@ -634,31 +696,193 @@ Result<std::vector<SwarmRuntime::OtherNode>*> SwarmRuntime::OtherNodes(Deadline 
   return &*other_nodes_;
 }
 
-Status SwarmRuntime::SpreadImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
-                                  const CancelToken& cancel) {
-  auto others = OtherNodes(deadline);
-  if (!others.ok()) return others.status();
-  for (auto& o : **others) {
-    if (o.node.availability != "active") continue;
-    for (const auto& image : images) {
-      std::vector<std::string> inspect = {"image", "inspect", "--format", "{{.Id}}", image};
-      auto have = o.docker->Run(inspect, log, Step(deadline), cancel);
-      if (!have.ok()) return have.status().Prefixed("node " + o.node.hostname);
-      if (have->cancelled) return Status::Cancelled("interrupted");
-      if (have->ok()) continue;
-      // Copied through this machine: the nodes need not reach each other.
-      Command save;
-      save.argv = {docker_->binary(), "save", image};
-      save.deadline = deadline;
-      save.max_output = size_t{4} << 30;
-      auto saved = docker_->executor()->Run(save, cancel);
-      if (Status s = Docker::Check({"save", image}, saved); !s.ok()) return s;
-      auto loaded = o.docker->Run({"load", "--quiet"}, log, deadline, cancel, saved->out);
-      if (Status s = Docker::Check({"load", image}, loaded); !s.ok()) return s.Prefixed("node " + o.node.hostname);
-      if (log != nullptr) log->Observe("image_copied", image + " → " + o.node.hostname);
+std::vector<Result<std::vector<std::string>>> SwarmRuntime::Inspect(Docker* on, const std::vector<std::string>& images,
+                                                                   PhaseLog* log, Deadline deadline,
+                                                                   const CancelToken& cancel) {
+  std::vector<Docker::Job> jobs;
+  for (const auto& image : images) jobs.push_back({on, {"image", "inspect", "--format", "{{json .RepoDigests}}", image}});
+  auto results = Docker::RunAll(jobs, log, Step(deadline), cancel);
+  std::vector<Result<std::vector<std::string>>> out;
+  for (size_t i = 0; i < images.size(); ++i) {
+    const auto& r = results[i];
+    if (r.ok() && r->ok()) {
+      auto j = nlohmann::json::parse(r->out, nullptr, false);
+      std::vector<std::string> digests;
+      if (j.is_array()) {
+        for (const auto& d : j) {
+          if (d.is_string()) digests.push_back(d.get<std::string>());
+        }
+      }
+      out.emplace_back(std::move(digests));
+    } else if (r.ok() && !r->cancelled && !r->timed_out &&
+               (r->err.find("No such image") != std::string::npos || r->err.find("No such object") != std::string::npos)) {
+      out.emplace_back(Status::NotFound("image " + images[i] + " is not on the node"));
+    } else {
+      out.emplace_back(Docker::Check(jobs[i].args, r));
     }
   }
+  return out;
+}
+
+Status SwarmRuntime::CopyImage(OtherNode& to, const std::string& image, PhaseLog* log, Deadline deadline,
+                               const CancelToken& cancel, nlohmann::json* copied) {
+  // Copied through this machine: the nodes need not reach each other, nor a registry.
+  Command save;
+  save.argv = {docker_->binary(), "save", image};
+  save.deadline = deadline;
+  save.max_output = size_t{4} << 30;
+  auto saved = docker_->executor()->Run(save, cancel);
+  if (Status s = Docker::Check({"save", image}, saved); !s.ok()) return s;
+  auto loaded = to.docker->Run({"load", "--quiet"}, log, deadline, cancel, saved->out);
+  if (Status s = Docker::Check({"load", image}, loaded); !s.ok()) return s.Prefixed("node " + to.node.hostname);
+  copied->push_back(image + " → " + to.node.hostname);
   return Status::Ok();
+}
+
+std::vector<SwarmRuntime::ImagePlan> SwarmRuntime::PlanImages(const std::vector<std::string>& images, PullPolicy policy,
+                                                              PhaseLog* log, Deadline deadline,
+                                                              const CancelToken& cancel) {
+  std::vector<ImagePlan> out(images.size());
+  auto have = Inspect(docker_, images, log, deadline, cancel);
+  std::vector<Docker::Job> jobs;
+  std::vector<size_t> ask;
+  for (size_t i = 0; i < images.size(); ++i) {
+    ImageReport& r = out[i].report;
+    r.image = images[i];
+    if (have[i].ok()) {
+      r.digest = DigestFor(images[i], *have[i]);
+      r.source = r.digest.empty() ? "local-only" : "present";
+      if (policy != PullPolicy::kAlways) continue;
+    } else if (have[i].status().code() != Status::Code::kNotFound) {
+      out[i].report.source = "unknown";
+      out[i].error = have[i].status().message();
+      continue;
+    } else if (policy == PullPolicy::kNever) {
+      r.source = "missing";
+      out[i].error = "not on the node, and the pull policy is 'never'";
+      continue;
+    }
+    // The registry's answer, without pulling: its manifest and digest.
+    jobs.push_back({docker_, {"manifest", "inspect", "--insecure", "--verbose", images[i]}});
+    ask.push_back(i);
+  }
+  auto answers = Docker::RunAll(jobs, log, Step(deadline), cancel);
+  for (size_t k = 0; k < ask.size(); ++k) {
+    ImagePlan& plan = out[ask[k]];
+    const auto& a = answers[k];
+    bool was_present = plan.report.source == "present" || plan.report.source == "local-only";
+    if (a.ok() && a->ok()) {
+      auto j = nlohmann::json::parse(a->out, nullptr, false);
+      if (j.is_array() && !j.empty()) j = j[0];  // a multi-platform list: the digest of the list is not shown
+      std::string digest;
+      if (j.is_object() && j.contains("Descriptor") && j["Descriptor"].is_object()) {
+        digest = j["Descriptor"].value("digest", "");
+      }
+      plan.report.source = was_present ? plan.report.source : "pullable";
+      if (!digest.empty()) plan.report.digest = digest;
+      continue;
+    }
+    Status why = a.ok() ? PullFailure(images[ask[k]], a->err.empty() ? a->out : a->err, a->timed_out,
+                                      Step(deadline).remaining())
+                        : a.status();
+    if (was_present) continue;  // `always` would pull it again; what is here still counts
+    plan.report.source = why.code() == Status::Code::kFailed ? "missing" : "unknown";
+    plan.error = why.message();
+  }
+  for (auto& p : out) p.report.pinned = PinnedReference(p.report.image, p.report.digest);
+  return out;
+}
+
+Result<std::vector<ImageReport>> SwarmRuntime::EnsureImages(const std::vector<std::string>& images, PullPolicy policy,
+                                                            PhaseLog* log, Deadline deadline,
+                                                            const CancelToken& cancel,
+                                                            const std::function<void(const std::string&)>& say) {
+  const Duration budget = deadline.remaining();
+  std::vector<ImageReport> reports(images.size());
+  auto have = Inspect(docker_, images, log, deadline, cancel);
+  std::vector<size_t> pull;
+  for (size_t i = 0; i < images.size(); ++i) {
+    reports[i].image = images[i];
+    bool present = have[i].ok();
+    if (!present && have[i].status().code() != Status::Code::kNotFound) return have[i].status();
+    if (policy == PullPolicy::kAlways || (!present && policy == PullPolicy::kMissing)) {
+      pull.push_back(i);
+    } else if (!present) {
+      return Status::Infra("image " + images[i] + " is not on the node and the pull policy is 'never' (pull it, " +
+                           "build it, or run with --pull missing)");
+    } else {
+      reports[i].digest = DigestFor(images[i], *have[i]);
+      reports[i].source = reports[i].digest.empty() ? "local-only" : "present";
+    }
+  }
+  if (!pull.empty()) {
+    std::vector<Docker::Job> jobs;
+    for (size_t i : pull) {
+      if (say) say("pulling image " + images[i]);
+      jobs.push_back({docker_, {"pull", "--quiet", images[i]}});
+    }
+    auto pulled = Docker::RunAll(jobs, log, deadline, cancel);
+    std::vector<std::string> names;
+    for (size_t k = 0; k < pull.size(); ++k) {
+      const auto& r = pulled[k];
+      const std::string& image = images[pull[k]];
+      if (!r.ok()) return r.status().Prefixed("image pull of " + image);
+      if (r->cancelled) return Status::Cancelled("interrupted while pulling " + image);
+      if (!r->ok()) return PullFailure(image, r->err.empty() ? r->out : r->err, r->timed_out, budget);
+      reports[pull[k]].source = "pulled";
+      reports[pull[k]].pull_time = r->elapsed;
+      if (say) say("pulled image " + image + " in " + FormatDuration(r->elapsed));
+      names.push_back(image);
+    }
+    auto after = Inspect(docker_, names, log, deadline, cancel);
+    for (size_t k = 0; k < pull.size(); ++k) {
+      if (!after[k].ok()) return after[k].status().Prefixed("image " + names[k] + " after its pull");
+      reports[pull[k]].digest = DigestFor(names[k], *after[k]);
+    }
+  }
+  for (auto& r : reports) r.pinned = PinnedReference(r.image, r.digest);
+
+  // Tasks may land on any active node: each gets the same images, pulled there by digest
+  // (the registry is reachable from every node) or, for a local-only image, copied.
+  auto others = OtherNodes(deadline);
+  if (!others.ok()) return others.status();
+  nlohmann::json copied = nlohmann::json::array(), pulled_there = nlohmann::json::array();
+  auto record = [&] {
+    if (log != nullptr && !copied.empty()) log->Observe("images_copied", copied);
+    if (log != nullptr && !pulled_there.empty()) log->Observe("images_pulled_on_nodes", pulled_there);
+  };
+  ScopeGuard observe(record);
+  for (auto& o : **others) {
+    if (o.node.availability != "active") continue;
+    std::vector<std::string> pinned;
+    for (const auto& r : reports) pinned.push_back(r.pinned);
+    auto there = Inspect(o.docker.get(), pinned, log, deadline, cancel);
+    std::vector<Docker::Job> jobs;
+    std::vector<size_t> which;
+    for (size_t i = 0; i < reports.size(); ++i) {
+      if (there[i].ok()) continue;
+      if (there[i].status().code() != Status::Code::kNotFound) return there[i].status().Prefixed("node " + o.node.hostname);
+      if (reports[i].digest.empty()) {
+        if (Status s = CopyImage(o, reports[i].image, log, deadline, cancel, &copied); !s.ok()) return s;
+        continue;
+      }
+      jobs.push_back({o.docker.get(), {"pull", "--quiet", reports[i].pinned}});
+      which.push_back(i);
+    }
+    auto pulled = Docker::RunAll(jobs, log, deadline, cancel);
+    for (size_t k = 0; k < jobs.size(); ++k) {
+      const auto& r = pulled[k];
+      const std::string& image = reports[which[k]].pinned;
+      if (!r.ok()) return r.status().Prefixed("node " + o.node.hostname + ": image pull of " + image);
+      if (r->cancelled) return Status::Cancelled("interrupted while pulling " + image);
+      if (!r->ok()) {
+        return PullFailure(image, r->err.empty() ? r->out : r->err, r->timed_out, budget)
+            .Prefixed("node " + o.node.hostname);
+      }
+      pulled_there.push_back({{"node", o.node.hostname}, {"image", image}});
+    }
+  }
+  return reports;
 }
 
 Result<SwarmRuntime::Located> SwarmRuntime::ContainerOf(const std::string& ns, const std::string& service,

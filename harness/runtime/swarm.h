@@ -10,6 +10,7 @@
 // Thread-safety: as Docker; distinct namespaces may be handled from distinct threads.
 #pragma once
 
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -20,6 +21,7 @@
 #include "runtime/converge.h"
 #include "runtime/docker.h"
 #include "runtime/docker_api.h"
+#include "runtime/images.h"
 #include "runtime/nodes.h"
 
 namespace harness {
@@ -60,9 +62,48 @@ class SwarmRuntime {
   // otherwise everything stays on the CLI. True when the API is used.
   bool UseEngineApi(std::unique_ptr<DockerApi> api, Deadline deadline);
   bool uses_engine_api() const { return api_ != nullptr; }
+  // Makes every image available on every active node, by `policy`: on the target's node,
+  // present or pulled by Docker from its registry (in parallel, within `deadline`, the pull
+  // budget); each pulled or registry-known image is pinned to its digest; the other nodes
+  // pull the pinned reference themselves, and a local-only image is copied to them through
+  // this machine. `say` (may be null) gets a line per pull. Failures: see PullFailure.
+  Result<std::vector<ImageReport>> EnsureImages(const std::vector<std::string>& images, PullPolicy policy,
+                                                PhaseLog* log, Deadline deadline, const CancelToken& cancel,
+                                                const std::function<void(const std::string&)>& say);
+  // What EnsureImages would do, pulling nothing: each image "present" (on the target's
+  // node), "pullable" (its registry has it; digest from the registry), "missing" (neither)
+  // or "unknown" (the registry did not answer; `error` says why), per `policy`.
+  struct ImagePlan {
+    ImageReport report;
+    std::string error;   // for "missing" and "unknown"
+  };
+  std::vector<ImagePlan> PlanImages(const std::vector<std::string>& images, PullPolicy policy, PhaseLog* log,
+                                    Deadline deadline, const CancelToken& cancel);
   // Every image exists on this node (no registry is consulted).
   Status CheckImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
                      const CancelToken& cancel);
+  // An external network a recipe joins (Traefik's `proxy`): whether it exists, and whether
+  // the harness created it (label harness.shared-network).
+  struct NetworkState {
+    bool exists = false;
+    bool ours = false;
+    std::string driver;      // "overlay", "bridge", ...
+    std::string scope;       // "swarm", "local"
+    bool attachable = false;
+  };
+  Result<NetworkState> InspectNetwork(const std::string& name, PhaseLog* log, Deadline deadline,
+                                      const CancelToken& cancel);
+  // Creates an attachable overlay network for recipes that expect it to exist, labelled
+  // harness.shared-network=<name> and with `labels`; one that appeared meanwhile is fine.
+  // Never labelled harness.namespace: it belongs to no one run, and is removed with
+  // RemoveSharedNetwork once no run of ours uses it (the caller holds its NetworkLock).
+  Status CreateSharedNetwork(const std::string& name, const std::map<std::string, std::string>& labels,
+                             PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+  // Removes a network the harness created, unless Docker says something still uses it
+  // (a warm deploy, say). True when it is gone; a network it did not create is never touched.
+  Result<bool> RemoveSharedNetwork(const std::string& name, PhaseLog* log, Deadline deadline);
+  // The names of the shared networks the harness created.
+  Result<std::vector<std::string>> SharedNetworks(Deadline deadline);
   Result<bool> SecretExists(const std::string& name, PhaseLog* log, Deadline deadline, const CancelToken& cancel);
   // Each service's value of the label `label` ("" when it has none) and its update state
   // ("" when no update ran; "rollback_completed" after Swarm rolled an update back).
@@ -91,10 +132,6 @@ class SwarmRuntime {
   Result<std::string> AddressOf(const Located& where, Deadline deadline, const CancelToken& cancel);
   Result<ProcessResult> Exec(const Located& where, const std::vector<std::string>& argv,
                              Deadline deadline, const CancelToken& cancel);
-  // Every other node that is ready and active lacks none of the images: the missing ones
-  // are copied from the target's node (docker save | docker load).
-  Status SpreadImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
-                      const CancelToken& cancel);
   Result<std::string> Logs(const std::string& ns, const std::string& service, int tail,
                            Deadline deadline, const CancelToken& cancel);
   // The healthcheck state of every container of the namespace, running or exited:
@@ -127,6 +164,12 @@ class SwarmRuntime {
     std::unique_ptr<Docker> docker;
   };
   Result<std::vector<OtherNode>*> OtherNodes(Deadline deadline);
+  // The RepoDigests of each image on `on` ("" entry: not present there), at once.
+  std::vector<Result<std::vector<std::string>>> Inspect(Docker* on, const std::vector<std::string>& images,
+                                                       PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+  // Appends "<image> → <node>" to `copied`.
+  Status CopyImage(OtherNode& to, const std::string& image, PhaseLog* log, Deadline deadline,
+                   const CancelToken& cancel, nlohmann::json* copied);
   Result<ConvergeSnapshot> ObserveThroughApi(const std::string& ns, Deadline deadline);
   Docker* docker_;
   std::string daemon_id_;             // `docker info` ID, from Preflight

@@ -244,6 +244,16 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->source_path = FieldString(L, idx, "source_path");
 
   ForEachItem(L, idx, "compose", [&](int item) { spec->compose.emplace_back(lua_tostring(L, item)); });
+  auto flag = [&](const char* name) {
+    lua_getfield(L, idx, name);
+    bool v = lua_toboolean(L, -1) != 0;
+    lua_pop(L, 1);
+    return v;
+  };
+  spec->compose_given = flag("compose_given");
+  spec->version_given = flag("version_given");
+  spec->deploy_timeout_given = flag("deploy_given");
+  spec->pull = FieldString(L, idx, "pull");
 
   lua_getfield(L, idx, "env");
   lua_pushnil(L);
@@ -278,6 +288,7 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->test_timeout = FieldSeconds(L, t, "test", spec->test_timeout);
   spec->teardown_timeout = FieldSeconds(L, t, "teardown", spec->teardown_timeout);
   spec->settle = FieldSeconds(L, t, "settle", spec->settle);
+  spec->pull_timeout = FieldSeconds(L, t, "pull", spec->pull_timeout);
   lua_pop(L, 1);
 
   lua_getfield(L, idx, "weight");

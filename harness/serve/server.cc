@@ -212,12 +212,9 @@ Result<std::string> Server::RecipeFor(const std::string& full_name, const std::s
   RecipeSources sources(opts_.base.recipes_dir, opts_.base.state_dir + "/git");
   std::string by_name;
   const std::string repo_name = full_name.substr(full_name.find('/') + 1);
-  std::error_code ec;
-  std::vector<std::string> names;
-  for (const auto& entry : fs::directory_iterator(opts_.base.recipes_dir, ec)) {
-    if (fs::exists(entry.path() / "recipe.lua")) names.push_back(entry.path().filename().string());
-  }
-  std::sort(names.begin(), names.end());
+  auto listed = sources.List();
+  if (!listed.ok()) return listed.status();
+  const std::vector<std::string>& names = *listed;
   auto ends_with = [](const std::string& s, const std::string& tail) {
     return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
   };

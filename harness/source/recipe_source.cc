@@ -1,7 +1,11 @@
 #include "source/recipe_source.h"
 
+#include <yaml-cpp/yaml.h>
+
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "exec/local_executor.h"
@@ -18,7 +22,145 @@ constexpr Duration kFetch{300000};
 
 std::string Chunk(const std::string& recipe) { return "recipes/" + recipe + "/recipe.lua"; }
 
+// A folder holding a recipe's own files, with or without a script of ours.
+bool HoldsRecipeFiles(const fs::path& dir) {
+  std::error_code ec;
+  return fs::is_regular_file(dir / "compose.yml", ec);
+}
+
+bool ReadText(const std::string& path, std::string* out) {
+  std::ifstream f(path, std::ios::binary);
+  if (!f) return false;
+  std::stringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
 }  // namespace
+
+Result<std::vector<CatalogueEntry>> ReadCatalogue(const std::string& recipes_dir) {
+  const std::string path = recipes_dir + "/catalogue.yml";
+  std::vector<CatalogueEntry> out;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return out;
+  YAML::Node doc;
+  try {
+    doc = YAML::LoadFile(path);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  if (doc.IsNull()) return out;
+  YAML::Node recipes = doc.IsMap() ? doc["recipes"] : YAML::Node();
+  if (!recipes || !recipes.IsMap()) {
+    return Status::InvalidArgument(path + ": expected `recipes:` mapping each recipe's name to {git, path, script}");
+  }
+  const std::set<std::string> fields = {"git", "path", "script"};
+  try {
+    for (auto it : recipes) {
+      CatalogueEntry e;
+      e.name = it.first.as<std::string>();
+      std::string where = path + ": recipe '" + e.name + "'";
+      if (Status s = ValidateRecipeName(e.name); !s.ok()) return Status::InvalidArgument(where + ": " + s.message());
+      if (!it.second.IsMap()) return Status::InvalidArgument(where + ": expected {git, path, script}");
+      for (auto f : it.second) {
+        std::string key = f.first.as<std::string>();
+        if (!fields.count(key)) return Status::InvalidArgument(where + ": unknown field '" + key + "' (git, path, script)");
+        if (!f.second.IsScalar()) return Status::InvalidArgument(where + ": '" + key + "' must be a string");
+      }
+      e.git = it.second["git"] ? it.second["git"].as<std::string>() : "";
+      e.path = it.second["path"] ? it.second["path"].as<std::string>() : "";
+      e.script = it.second["script"] ? it.second["script"].as<std::string>() : "";
+      bool control = std::any_of(e.git.begin(), e.git.end(),
+                                 [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f || c == ' '; });
+      if (e.git.empty() || e.git[0] == '-' || control || e.git.find("::") != std::string::npos) {
+        return Status::InvalidArgument(where + ": 'git' must be a repository address");
+      }
+      auto bad_relative = [](const std::string& p) {
+        return !p.empty() && (p[0] == '/' || p[0] == '-' || p.find("..") != std::string::npos ||
+                              p.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/-") !=
+                                  std::string::npos);
+      };
+      if (bad_relative(e.path)) return Status::InvalidArgument(where + ": 'path' must be a folder inside the repository");
+      if (bad_relative(e.script)) {
+        return Status::InvalidArgument(where + ": 'script' must be a file inside " + recipes_dir);
+      }
+      while (!e.path.empty() && e.path.back() == '/') e.path.pop_back();
+      out.push_back(e);
+    }
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(path + ": " + e.what());
+  }
+  return out;
+}
+
+Result<std::optional<CatalogueEntry>> RecipeSources::CatalogueEntryOf(const std::string& recipe) const {
+  auto entries = ReadCatalogue(recipes_dir_);
+  if (!entries.ok()) return entries.status();
+  for (auto& e : *entries) {
+    if (e.name == recipe) return std::optional<CatalogueEntry>(e);
+  }
+  return std::optional<CatalogueEntry>();
+}
+
+Result<std::vector<std::string>> RecipeSources::List() const {
+  std::set<std::string> names;
+  std::error_code ec;
+  for (const auto& entry : fs::directory_iterator(recipes_dir_, ec)) {
+    if (!entry.is_directory()) continue;
+    const fs::path& d = entry.path();
+    if (fs::exists(d / "recipe.lua") || HoldsRecipeFiles(d) || fs::is_directory(d / "releases")) {
+      names.insert(d.filename().string());
+    }
+  }
+  auto entries = ReadCatalogue(recipes_dir_);
+  if (!entries.ok()) return entries.status();
+  for (const auto& e : *entries) {
+    if (names.count(e.name)) {
+      return Status::InvalidArgument(recipes_dir_ + "/catalogue.yml: recipe '" + e.name +
+                                     "' is also a folder of " + recipes_dir_ + ": keep one of the two");
+    }
+    names.insert(e.name);
+  }
+  return std::vector<std::string>(names.begin(), names.end());
+}
+
+bool RecipeSources::Exists(const std::string& recipe) const {
+  if (!ValidateRecipeName(recipe).ok()) return false;
+  auto names = List();
+  return names.ok() && std::find(names->begin(), names->end(), recipe) != names->end();
+}
+
+Result<std::string> RecipeSources::ScriptText(const RecipeCheckout& checkout) {
+  std::string text;
+  if (!checkout.script.empty() && ReadText(checkout.script, &text)) return text;
+  std::error_code ec;
+  if (checkout.scriptless || (!checkout.files_dir.empty() && HoldsRecipeFiles(checkout.files_dir))) {
+    if (checkout.script.empty() || !fs::exists(checkout.script, ec)) return std::string(kDefaultScript);
+  }
+  return Status::NotFound("no recipe script at " + checkout.script);
+}
+
+Result<std::pair<std::string, std::string>> RecipeSources::Script(const std::string& recipe) const {
+  if (Status s = ValidateRecipeName(recipe); !s.ok()) return s;
+  auto entry = CatalogueEntryOf(recipe);
+  if (!entry.ok()) return entry.status();
+  RecipeCheckout c;
+  c.chunk = Chunk(recipe);
+  if (entry->has_value()) {
+    c.scriptless = (*entry)->script.empty();
+    if (!c.scriptless) {
+      c.script = recipes_dir_ + "/" + (*entry)->script;
+      c.chunk = "recipes/" + (*entry)->script;
+    }
+  } else {
+    c.script = recipes_dir_ + "/" + recipe + "/recipe.lua";
+    c.files_dir = recipes_dir_ + "/" + recipe;
+  }
+  auto text = ScriptText(c);
+  if (!text.ok()) return text.status();
+  return std::make_pair(*text, c.chunk);
+}
 
 RecipeSources::RecipeSources(std::string recipes_dir, std::string cache_dir)
     : recipes_dir_(std::move(recipes_dir)),
@@ -29,11 +171,21 @@ RecipeSources::~RecipeSources() = default;
 
 Result<std::optional<GitOrigin>> RecipeSources::OriginOf(const std::string& recipe) const {
   if (Status s = ValidateRecipeName(recipe); !s.ok()) return s;
+  auto entry = CatalogueEntryOf(recipe);
+  if (!entry.ok()) return entry.status();
+  if (entry->has_value()) {
+    GitOrigin origin{(*entry)->git, (*entry)->path};
+    if (origin.url[0] == '.') origin.url = fs::absolute(recipes_dir_ + "/" + origin.url).lexically_normal().string();
+    return std::optional<GitOrigin>(origin);
+  }
   std::string path = recipes_dir_ + "/" + recipe + "/recipe.lua";
   std::ifstream f(path);
-  // A folder of release folders only (releases/<version>/recipe.lua) is carried in its folder.
-  if (!f && fs::is_directory(recipes_dir_ + "/" + recipe + "/releases")) return std::optional<GitOrigin>();
-  if (!f) return Status::NotFound("no recipe script at " + path);
+  // A folder of release folders only (releases/<version>/recipe.lua), or of a recipe's own
+  // files without a script, is carried in its folder.
+  if (!f && (fs::is_directory(recipes_dir_ + "/" + recipe + "/releases") || HoldsRecipeFiles(recipes_dir_ + "/" + recipe))) {
+    return std::optional<GitOrigin>();
+  }
+  if (!f) return Status::NotFound("no recipe named '" + recipe + "' in " + recipes_dir_ + " (no " + path + ")");
   std::stringstream src;
   src << f.rdbuf();
   ScriptEngine probe(Chunk(recipe), recipe);
@@ -82,6 +234,13 @@ Result<RecipeCheckout> RecipeSources::Checkout(const std::string& recipe, const 
   out.origin = o.url;
   out.script = recipes_dir_ + "/" + recipe + "/recipe.lua";
   out.chunk = Chunk(recipe);
+  auto entry = CatalogueEntryOf(recipe);
+  if (!entry.ok()) return entry.status();
+  if (entry->has_value()) {
+    out.scriptless = (*entry)->script.empty();
+    out.script = out.scriptless ? "" : recipes_dir_ + "/" + (*entry)->script;
+    if (!out.scriptless) out.chunk = "recipes/" + (*entry)->script;
+  }
   if (!version.empty()) {
     if (Status s = ValidateVersion(version); !s.ok()) return s;
   }

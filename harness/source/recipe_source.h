@@ -1,10 +1,13 @@
 // RecipeSources: where the files of a run come from.
 //
-// A recipe is a folder `recipes/<name>/` with its script. Its files are either in that
-// folder (releases as `releases/<version>/` folders, the bundled canon's way), or, when
-// the script says `source = { git = ..., path = ... }`, in a git repository whose release
-// tags are the releases. A checkout is the run's own: for git, a fresh copy of the
-// commit's files in a temporary folder owned by the checkout.
+// A recipe is a folder `recipes/<name>/` with its script, or without one when the folder
+// holds a recipe's own files (compose.yml): then the library's defaults run it. Its files
+// are either in that folder (releases as `releases/<version>/` folders, the bundled
+// canon's way), or, when the script says `source = { git = ..., path = ... }`, in a git
+// repository whose release tags are the releases. A recipe may also be an entry of the
+// catalogue, `recipes/catalogue.yml` (docs/recipe-format.md): a name, a git repository,
+// an optional path in it and an optional script. A checkout is the run's own: for git, a
+// fresh copy of the commit's files in a temporary folder owned by the checkout.
 //
 // Thread-safety: a RecipeSources may be used from several threads at once.
 #pragma once
@@ -23,9 +26,24 @@ namespace harness {
 
 class Executor;
 
+// The script of a recipe that has none: the library's defaults.
+inline constexpr const char* kDefaultScript = "return recipe {}\n";
+
+struct CatalogueEntry {
+  std::string name;
+  std::string git;      // the repository (a relative path is the catalogue folder's)
+  std::string path;     // the recipe's folder in it; "" the top
+  std::string script;   // a script file (relative to the catalogue's folder); "" none
+};
+
+// Reads `<recipes_dir>/catalogue.yml` (an empty list when there is none). InvalidArgument
+// for a malformed file or entry, naming the file and the entry.
+Result<std::vector<CatalogueEntry>> ReadCatalogue(const std::string& recipes_dir);
+
 struct RecipeCheckout {
-  std::string script;     // the recipe.lua to load
+  std::string script;     // the recipe.lua to load; "" or absent: kDefaultScript
   std::string chunk;      // its name in messages: "recipes/<name>[/releases/<v>]/recipe.lua"
+  bool scriptless = false;  // a catalogue entry without a script: the defaults run it
   std::string files_dir;  // compose files, .env.sample, config files, release notes
   std::string version;    // the release, "head-<commit>" for a commit, "" the folder as it is
   std::string commit;     // git only
@@ -38,6 +56,17 @@ class RecipeSources {
   // The git cache lives in `cache_dir` (normally <state>/git).
   RecipeSources(std::string recipes_dir, std::string cache_dir);
   ~RecipeSources();
+
+  // Every recipe of the folder and the catalogue, sorted. InvalidArgument for a bad
+  // catalogue or a name that is both a folder and a catalogue entry.
+  Result<std::vector<std::string>> List() const;
+  bool Exists(const std::string& recipe) const;
+  // The text of a recipe's script: its file, or kDefaultScript for a recipe without one
+  // (a folder of a recipe's own files, a catalogue entry without a script). NotFound when
+  // there is no such recipe.
+  static Result<std::string> ScriptText(const RecipeCheckout& checkout);
+  // The script of the recipe as it is (not of a release): its text and its chunk name.
+  Result<std::pair<std::string, std::string>> Script(const std::string& recipe) const;
 
   // The repository the recipe's script names; nullopt for a recipe carried in its folder.
   // InvalidArgument for a bad script, NotFound for no such recipe.
@@ -57,6 +86,7 @@ class RecipeSources {
   const std::string& recipes_dir() const { return recipes_dir_; }
 
  private:
+  Result<std::optional<CatalogueEntry>> CatalogueEntryOf(const std::string& recipe) const;
   std::string recipes_dir_;
   std::unique_ptr<Executor> local_;
   std::unique_ptr<GitCache> git_;

@@ -4,6 +4,7 @@
 #include <sstream>
 
 #include "recipe/deploy_env.h"
+#include "source/recipe_source.h"
 #include "recipe/naming.h"
 #include "script/engine.h"
 
@@ -12,12 +13,10 @@ namespace harness {
 Result<WarmPlan> PlanWarmDeploy(const RecipeCheckout& files, const std::string& recipe,
                                 const ReservedPolicy& policy, const std::string& stage_dir) {
   if (Status s = ValidateRecipeName(recipe); !s.ok()) return s;
-  std::ifstream f(files.script);
-  if (!f) return Status::NotFound("no recipe script at " + files.script);
-  std::stringstream src;
-  src << f.rdbuf();
+  auto text = RecipeSources::ScriptText(files);
+  if (!text.ok()) return text.status();
   ScriptEngine engine(files.chunk, recipe);
-  auto spec = engine.Load(src.str());
+  auto spec = engine.Load(*text);
   if (!spec.ok()) return spec.status();
   if (!files.commit.empty()) spec->version = files.version;
   const std::string& dir = files.files_dir;
@@ -27,10 +26,11 @@ Result<WarmPlan> PlanWarmDeploy(const RecipeCheckout& files, const std::string& 
   plan.version = spec->version;
   plan.namespace_name = WarmNamespace(recipe, policy.namespace_prefix);
   plan.domain = WarmDomain(plan.namespace_name, policy);
-  auto env = DeployEnvironment(dir, *spec, plan.namespace_name, plan.domain);
+  auto env = ReadDeployEnvironment(dir, *spec, plan.namespace_name, plan.domain);
+  if (!env.ok()) return env.status();
   std::map<std::string, std::string> labels = {{"harness.namespace", plan.namespace_name},
                                                {"harness.warm", recipe}};
-  auto staged = StageCompose(dir, spec->compose, labels, env, plan.namespace_name, stage_dir,
+  auto staged = StageCompose(dir, env->compose, labels, env->env, plan.namespace_name, stage_dir,
                              StageOptions{true});
   if (!staged.ok()) return staged.status();
   if (Status s = CheckDerivedNames(plan.namespace_name, staged->objects); !s.ok()) return s;

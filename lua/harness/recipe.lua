@@ -8,10 +8,11 @@ local RECIPE = {}  -- metatable marking tables made by recipe()
 local fields = {
   name = true, version = true, compose = true, env = true, secrets = true,
   timeouts = true, ready = true, tests = true, description = true, weight = true,
-  transient = true, source = true,
+  transient = true, source = true, pull = true,
 }
 local source_fields = { git = true, path = true }
-local timeout_fields = { deploy = true, test = true, teardown = true, settle = true }
+local timeout_fields = { deploy = true, test = true, teardown = true, settle = true, pull = true }
+local pull_policies = { missing = true, always = true, never = true }
 
 -- Validation errors are tables {msg=, field=}; check_result turns them into
 -- "<file>:<line>: <msg>", finding the line of the field at fault in the script's source
@@ -59,6 +60,7 @@ local function validate(t, http)
   r.name = t.name
   if t.version ~= nil then check_name(t.version, "version", "^[%w][%w.+_-]*$", "is not a release tag") end
   r.version = t.version or defaults.version
+  r.version_given = t.version ~= nil
   if t.description ~= nil then typed(t.description, "string", "description") end
 
   -- source = { git = "<repository>", path = "<subfolder>" }: the recipe's files come from a
@@ -90,6 +92,8 @@ local function validate(t, http)
   end
 
   r.compose = {}
+  -- Without it, the recipe's COMPOSE_FILE (.env.sample) chooses, as abra does.
+  r.compose_given = t.compose ~= nil
   if t.compose ~= nil then
     typed(t.compose, "table", "compose")
     for i, f in ipairs(t.compose) do
@@ -126,12 +130,12 @@ local function validate(t, http)
       typed(v, "table", "secrets." .. k)
       local length = v.length or defaults.secret_length
       typed(length, "number", "secrets." .. k .. ".length")
-      if length < 8 or length > 256 or length % 1 ~= 0 then
-        fail("recipe field 'secrets." .. k .. ".length' must be a whole number from 8 to 256", "length")
+      if length < 8 or length > 1024 or length % 1 ~= 0 then
+        fail("recipe field 'secrets." .. k .. ".length' must be a whole number from 8 to 1024", "length")
       end
       local charset = v.charset or "alnum"
-      if charset ~= "alnum" and charset ~= "hex" then
-        fail("recipe field 'secrets." .. k .. ".charset' must be \"alnum\" or \"hex\"", "charset")
+      if charset ~= "alnum" and charset ~= "hex" and charset ~= "special" then
+        fail("recipe field 'secrets." .. k .. ".charset' must be \"alnum\", \"hex\" or \"special\"", "charset")
       end
       r.secrets[k] = { length = length, charset = charset }
     end
@@ -149,6 +153,17 @@ local function validate(t, http)
       if v < 0 or (v == 0 and k ~= "settle") or v > 24 * 3600 then fail("recipe field 'timeouts." .. k .. "' must be between 0 and 86400 seconds", k) end
       r.timeouts[k] = v
     end
+    -- Without it, the recipe's timeout label sets the deploy budget, as abra waits.
+    r.deploy_given = t.timeouts.deploy ~= nil
+  end
+
+  r.pull = defaults.pull
+  if t.pull ~= nil then
+    typed(t.pull, "string", "pull")
+    if not pull_policies[t.pull] then
+      fail("recipe field 'pull' must be \"missing\", \"always\" or \"never\", got \"" .. t.pull .. "\"", "pull")
+    end
+    r.pull = t.pull
   end
 
   r.weight = defaults.weight
@@ -167,8 +182,8 @@ local function validate(t, http)
     typed(c.name, "string", field .. ".name")
     typed(c.phase, "string", field .. ".phase")
     typed(c.match, "string", field .. ".match")
-    if not (c.phase == "deploy" or c.phase == "converge" or c.phase == "test" or c.phase == "any") then
-      fail("recipe field '" .. field .. ".phase' must be \"deploy\", \"converge\", \"test\" or \"any\"", "phase")
+    if not (c.phase == "prepare" or c.phase == "deploy" or c.phase == "converge" or c.phase == "test" or c.phase == "any") then
+      fail("recipe field '" .. field .. ".phase' must be \"prepare\", \"deploy\", \"converge\", \"test\" or \"any\"", "phase")
     end
     r.transient[#r.transient + 1] = { name = c.name, phase = c.phase, match = c.match }
   end

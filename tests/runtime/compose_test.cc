@@ -141,3 +141,44 @@ TEST_CASE(".env files", "[compose]") {
 
 }  // namespace
 }  // namespace harness
+
+namespace harness {
+namespace {
+
+TEST_CASE("an overlay in a subfolder is staged flat, its config copied, and its image pinned", "[compose]") {
+  TempTree t;
+  fs::create_directories(t.root / "recipe" / "overlays");
+  t.Write("compose.yml", "version: \"3.8\"\nservices:\n  app:\n    image: ${APP_IMAGE}\n");
+  t.Write("overlays/compose.smtp.yml", R"(version: "3.8"
+services:
+  app:
+    configs:
+      - source: smtp_conf
+        target: /etc/smtp.conf
+configs:
+  smtp_conf:
+    name: ${STACK_NAME}_smtp_conf_v1
+    file: overlays/smtp.conf
+)");
+  t.Write("overlays/smtp.conf", "relay = mail.example.com\n");
+  std::map<std::string, std::string> env = {{"STACK_NAME", "ns1"}, {"APP_IMAGE", "127.0.0.1:5000/app:1"}};
+  auto staged = StageCompose((t.root / "recipe").string(), {"compose.yml", "overlays/compose.smtp.yml"},
+                             {{"harness.namespace", "ns1"}}, env, "ns1", (t.root / "stage").string());
+  REQUIRE(staged.ok());
+  REQUIRE(staged->files.size() == 2);
+  CHECK(fs::path(staged->files[1]).filename() == "1-overlays_compose.smtp.yml");
+  CHECK(fs::path(staged->files[1]).parent_path() == fs::path(staged->files[0]).parent_path());
+  CHECK(fs::exists(t.root / "stage" / "configs-smtp_conf"));
+  CHECK(staged->objects.configs.at("smtp_conf") == "ns1_smtp_conf_v1");
+  CHECK(staged->objects.images == std::vector<std::string>{"127.0.0.1:5000/app:1"});
+
+  const std::string pinned = "127.0.0.1:5000/app:1@sha256:" + std::string(64, 'a');
+  REQUIRE(PinImages(*staged, env, {{"127.0.0.1:5000/app:1", pinned}}).ok());
+  YAML::Node doc = YAML::LoadFile(staged->files[0]);
+  CHECK(doc["services"]["app"]["image"].as<std::string>() == pinned);
+  // The overlay names no image: left as it was.
+  CHECK_FALSE(YAML::LoadFile(staged->files[1])["services"]["app"]["image"]);
+}
+
+}  // namespace
+}  // namespace harness

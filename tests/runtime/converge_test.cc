@@ -49,6 +49,15 @@ TEST_CASE("a missing service, 0/1, or a starting healthcheck is pending", "[conv
   CHECK(health.kind == Judgement::Kind::kPending);
 }
 
+TEST_CASE("a service with replicas: 0 is converged with nothing running; a global one is not", "[converge]") {
+  const std::vector<std::string> both = {"web-k3x9a2_app", "web-k3x9a2_cron"};
+  auto idle = JudgeConvergence(Parse("web-k3x9a2_app|1|\nweb-k3x9a2_cron|0|\n", kPsRunning, kHealthy), both);
+  CHECK(idle.kind == Judgement::Kind::kConverged);
+  auto global = JudgeConvergence(Parse("web-k3x9a2_app|1|\nweb-k3x9a2_cron|global|\n", kPsRunning, kHealthy), both);
+  CHECK(global.kind == Judgement::Kind::kPending);
+  CHECK_THAT(global.reason, Catch::Contains("web-k3x9a2_cron 0/0"));
+}
+
 TEST_CASE("an update in progress is pending; a rollback or a pause fails", "[converge]") {
   auto updating = JudgeConvergence(Parse("web-k3x9a2_app|1|updating\n", kPsRunning, kHealthy), kApp);
   CHECK(updating.kind == Judgement::Kind::kPending);
