@@ -1,5 +1,7 @@
-// The bundled example canon through a sweep: web and notes pass, broken fails with its
-// reason, every run leaves its proof packets, and nothing is left on the Swarm.
+// The bundled example canon through a sweep: web, notes, pinboard (a recipe as published:
+// overlays, abra.sh, compose-only secrets, the proxy network, a registry image) and status
+// (no script at all) pass, broken fails with its reason, every run leaves its proof
+// packets, and nothing is left on the Swarm.
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
@@ -28,8 +30,13 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
   REQUIRE(by_recipe.count("web"));
   REQUIRE(by_recipe.count("notes"));
   REQUIRE(by_recipe.count("broken"));
-  CHECK(by_recipe["web"]["result"] == "passed");
-  CHECK(by_recipe["notes"]["result"] == "passed");
+  REQUIRE(by_recipe.count("pinboard"));
+  REQUIRE(by_recipe.count("status"));
+  CHECK(by_recipe.size() == 5);
+  for (const char* green : {"web", "notes", "pinboard", "status"}) {
+    INFO(green << ": " << by_recipe[green].dump());
+    CHECK(by_recipe[green]["result"] == "passed");
+  }
   CHECK(by_recipe["broken"]["result"] == "failed");
   CHECK(by_recipe["broken"]["failed_phase"] == "test");
   CHECK_THAT(by_recipe["broken"]["reason"].get<std::string>(), Catch::Contains("/api/health"));
@@ -41,6 +48,7 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
     INFO(name);
     for (const char* packet : {"00-prepare.json", "01-deploy.json", "02-converge.json",
                                "03-test.json", "99-teardown.json", "summary.json", "run.log"}) {
+      INFO(packet);
       CHECK(fs::exists(dir + "/" + packet));
     }
     CHECK(run["teardown"]["verified"] == true);
@@ -49,6 +57,12 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
     CHECK(left.empty());
     CleanUp(run["namespace"]);
   }
+  // pinboard and status join the external proxy network, which the runs created for
+  // themselves and removed once neither used it.
+  auto shared = SharedNetworksLeft();
+  INFO("shared networks left: " << shared.size());
+  CHECK(shared.empty());
+  CleanUpSharedNetworks();
   // The sweep wrote its own reports.
   std::string sweep_dir = SweepDir(artifacts);
   REQUIRE_FALSE(sweep_dir.empty());

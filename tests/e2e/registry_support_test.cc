@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "exec/local_executor.h"
+#include "support/e2e.h"
 #include "support/registry.h"
 #include "support/two_node_swarm.h"
 
@@ -16,16 +17,7 @@ namespace {
 
 using Catch::Matchers::Contains;
 
-ProcessResult Docker(const std::vector<std::string>& args) {
-  LocalExecutor exec;
-  Command c;
-  c.argv = {"docker"};
-  c.argv.insert(c.argv.end(), args.begin(), args.end());
-  c.deadline = Deadline::In(Duration(120000));
-  auto r = exec.Run(c, CancelToken::None());
-  REQUIRE(r.ok());
-  return *r;
-}
+ProcessResult Docker(const std::vector<std::string>& args) { return DockerCli(args); }
 
 ProcessResult MustDocker(const std::vector<std::string>& args) {
   auto r = Docker(args);
@@ -47,30 +39,9 @@ std::vector<std::string> ImagesUnder(const std::string& host) {
   return out;
 }
 
-// A local image of its own: a small layer on the test image, so that a pull of it has a
-// layer and a config to download. Removed (with the container that made it) at scope end.
-class StampImage {
- public:
-  StampImage() : name_("harness-registry-support/stamp:" + std::to_string(getpid())) {
-    std::string container = "harness-registry-support-" + std::to_string(getpid());
-    Docker({"rm", "-f", container});
-    MustDocker({"run", "--name", container, "--network", "none", "recipe-harness/busybox:1", "sh", "-c",
-                "echo " + name_ + " > /stamp"});
-    auto committed = Docker({"commit", container, name_});
-    Docker({"rm", "-f", container});
-    INFO(committed.err);
-    REQUIRE(committed.ok());
-  }
-  ~StampImage() { TestRegistry::Forget({name_}); }
-  const std::string& name() const { return name_; }
-
- private:
-  std::string name_;
-};
-
 // Pushes a stamp image as support/stamp:1 and removes it locally: the registry alone has it.
 std::string PushStamp(TestRegistry& registry) {
-  StampImage image;
+  StampImage image("support stamp");
   return registry.Push(image.name(), "support/stamp:1");
 }
 

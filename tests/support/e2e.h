@@ -21,6 +21,10 @@ struct HarnessResult {
   std::string artifacts;        // the run's artifact folder
 };
 
+// Runs `docker <args>` on this machine to completion (bounded by `timeout`); REQUIREs that
+// it could be started. The result says how it ended.
+ProcessResult DockerCli(const std::vector<std::string>& args, Duration timeout = Duration(120000));
+
 // Runs `harness <args>` to completion (bounded by `timeout`).
 HarnessResult RunHarness(const std::vector<std::string>& args, Duration timeout);
 
@@ -63,6 +67,10 @@ Leftovers LeftoversOf(const std::string& ns);
 void CleanUp(const std::string& ns);
 // The Docker objects of every namespace, for a check that nothing at all is left.
 bool StackExists(const std::string& ns);
+// The shared networks the harness created that still exist (label harness.shared-network),
+// read with the docker CLI; a test that made one removes what is left with CleanUpSharedNetworks.
+std::vector<std::string> SharedNetworksLeft();
+void CleanUpSharedNetworks();
 
 }  // namespace harness::testing
 

@@ -156,6 +156,22 @@ TestRegistry::~TestRegistry() {
   ForgetUnder(host());  // pass or fail, nothing pulled from this registry stays behind
 }
 
+StampImage::StampImage(const std::string& stamp) {
+  static int counter = 0;
+  std::string id = std::to_string(getpid()) + "-" + std::to_string(++counter);
+  name_ = "harness-registry-test/stamp:" + id;
+  std::string container = "harness-registry-stamp-" + id;
+  Docker({"rm", "-f", container});
+  MustDocker({"run", "--name", container, "--network", "none", "recipe-harness/busybox:1", "sh", "-c",
+              "printf '%s\\n' \"$1\" > /stamp", "sh", stamp});
+  auto committed = Docker({"commit", container, name_});
+  Docker({"rm", "-f", container});
+  INFO(committed.err);
+  REQUIRE(committed.ok());
+}
+
+StampImage::~StampImage() { TestRegistry::Forget({name_}); }
+
 void TestRegistry::Launch() {
   std::string config = dir_.path() + "/config.yml";
   std::string log = dir_.path() + "/registry.log";

@@ -60,6 +60,21 @@ class TestRegistry {
   int pid_ = -1;
 };
 
+// A local image of its own: a small layer with `/stamp` holding `stamp` on the test image,
+// so that a pull of it has a layer and a config to download and a container can tell
+// which one it runs. Removed (with the container that made it) at scope end.
+class StampImage {
+ public:
+  explicit StampImage(const std::string& stamp);
+  ~StampImage();
+  StampImage(const StampImage&) = delete;
+  StampImage& operator=(const StampImage&) = delete;
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+};
+
 class DelayingProxy {
  public:
   // Forwards connections to host:port (an IPv4 address), for Docker references such as

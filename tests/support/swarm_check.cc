@@ -7,10 +7,13 @@
 
 #include <filesystem>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "exec/local_executor.h"
 #include "support/e2e.h"
+
+#include <catch2/catch.hpp>
 
 extern char** environ;
 
@@ -157,6 +160,43 @@ void CleanUp(const std::string& ns) {
   Docker docker(&exec, "docker");
   SwarmRuntime swarm(&docker);
   swarm.Teardown(ns, nullptr, Deadline::In(Duration(120000)));
+}
+
+ProcessResult DockerCli(const std::vector<std::string>& args, Duration timeout) {
+  LocalExecutor exec;
+  Command c;
+  c.argv = {"docker"};
+  c.argv.insert(c.argv.end(), args.begin(), args.end());
+  c.deadline = Deadline::In(timeout);
+  auto r = exec.Run(c, CancelToken::None());
+  REQUIRE(r.ok());
+  return *r;
+}
+
+std::vector<std::string> SharedNetworksLeft() {
+  LocalExecutor exec;
+  Command cmd;
+  cmd.argv = {"docker", "network", "ls", "--filter", "label=harness.shared-network", "--format", "{{.Name}}"};
+  cmd.deadline = Deadline::In(Duration(20000));
+  auto r = exec.Run(cmd, CancelToken::None());
+  std::vector<std::string> names;
+  if (!r.ok() || !r->ok()) return {"(could not list: " + (r.ok() ? r->err : r.status().message()) + ")"};
+  std::istringstream in(r->out);
+  for (std::string line; std::getline(in, line);) {
+    if (!line.empty()) names.push_back(line);
+  }
+  return names;
+}
+
+void CleanUpSharedNetworks() {
+  LocalExecutor exec;
+  for (const auto& name : SharedNetworksLeft()) {
+    if (name.rfind("(", 0) == 0) continue;
+    Command cmd;
+    cmd.argv = {"docker", "network", "rm", name};
+    cmd.deadline = Deadline::In(Duration(20000));
+    (void)exec.Run(cmd, CancelToken::None());
+  }
 }
 
 bool StackExists(const std::string& ns) {
