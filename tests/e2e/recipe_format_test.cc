@@ -32,6 +32,17 @@ std::set<std::string> Lines(const std::vector<std::string>& docker_args) {
   return out;
 }
 
+// Every object and image of the Swarm's node, one line each: what `check` must not change.
+std::string DockerObjects() {
+  std::string all;
+  for (const char* kind : {"service", "secret", "config", "network", "volume"}) {
+    for (const auto& line : Lines({kind, "ls", "-q"})) all += std::string(kind) + " " + line + "\n";
+  }
+  for (const auto& line : Lines({"ps", "-aq"})) all += "container " + line + "\n";
+  for (const auto& line : Lines({"images", "-q", "--no-trunc"})) all += "image " + line + "\n";
+  return all;
+}
+
 // "<check namespace>_x" → "<run namespace>_x"
 std::string Renamed(std::string name, const std::string& from, const std::string& to) {
   if (name.rfind(from, 0) == 0) name = to + name.substr(from.size());
@@ -59,9 +70,11 @@ TEST_CASE("recipe format: check plans each canon recipe as a run then deploys it
     INFO("recipe " << recipe);
     const bool hold = recipe == "status";
     const std::string recipes = hold ? held.path() : SourceDir() + "/recipes";
+    std::string before = DockerObjects();
     auto checked = RunHarness({"--recipes", recipes, "--json", "check", recipe}, Duration(60000));
     INFO(checked.err);
     REQUIRE(checked.exit_code == 0);
+    CHECK(DockerObjects() == before);  // check created nothing
     auto plan = nlohmann::json::parse(checked.out, nullptr, false);
     REQUIRE(plan.is_object());
     const std::string planned_ns = plan["namespace"];
@@ -117,6 +130,21 @@ TEST_CASE("recipe format: check plans each canon recipe as a run then deploys it
   }
   CHECK(SharedNetworksLeft().empty());
   CleanUpSharedNetworks();
+  // doctor names the external networks the canon needs, and whether they exist.
+  auto doctor = RunHarness({"--recipes", SourceDir() + "/recipes", "--json", "doctor"}, Duration(120000));
+  auto findings = nlohmann::json::parse(doctor.out, nullptr, false);
+  REQUIRE(findings.is_object());
+  bool proxy = false;
+  for (const auto& f : findings["findings"]) {
+    if (f["check"] != "networks") continue;
+    std::string detail = f["detail"];
+    INFO(detail);
+    if (detail.rfind("proxy ", 0) != 0) continue;
+    proxy = true;
+    CHECK_THAT(detail, Catch::Contains("does not exist; each run creates it"));
+    CHECK_THAT(detail, Catch::Contains("pinboard, status"));
+  }
+  CHECK(proxy);
 }
 
 TEST_CASE("recipe format: a catalogue entry without a script runs on the defaults", "[recipe-format]") {
