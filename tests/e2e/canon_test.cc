@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/e2e.h"
+#include "support/registry.h"
 #include "support/schema_check.h"
 
 namespace harness::testing {
@@ -16,6 +17,7 @@ namespace {
 namespace fs = std::filesystem;
 
 TEST_CASE("a sweep of the bundled canon", "[canon]") {
+  ForgetPulledUnder pulled(kSetupRegistry);  // pinboard pulls its image from there
   auto artifacts = fs::temp_directory_path() / "harness-e2e-canon";
   fs::remove_all(artifacts);
   auto r = RunHarness({"sweep", "--jobs", "2", "--json", "--recipes", SourceDir() + "/recipes", "--artifacts",

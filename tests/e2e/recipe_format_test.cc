@@ -15,6 +15,7 @@
 #include "base/temp_dir.h"
 #include "exec/local_executor.h"
 #include "support/e2e.h"
+#include "support/registry.h"
 #include "support/git_fixture.h"
 
 namespace harness::testing {
@@ -52,6 +53,7 @@ std::string Renamed(std::string name, const std::string& from, const std::string
 }  // namespace
 
 TEST_CASE("recipe format: check plans each canon recipe as a run then deploys it", "[recipe-format]") {
+  ForgetPulledUnder pulled(kSetupRegistry);  // pinboard pulls its image from there
   // status has no script, so no test phase to list its objects in: a copy of it gets a
   // script whose one test holds the run until they are listed (the compose files, which
   // decide the objects, are the canon's own).

@@ -91,7 +91,7 @@ std::vector<std::string> LocalImages(const std::string& format, const std::strin
 
 // Removes every local image reference under "host/" (tags first: untagging the last tag of
 // a repository also drops its digest references).
-void ForgetUnder(const std::string& host) {
+void ForgetUnderHost(const std::string& host) {
   std::string prefix = host + "/";
   RemoveImages(LocalImages("{{.Repository}}:{{.Tag}}", prefix));
   RemoveImages(LocalImages("{{.Repository}}@{{.Digest}}", prefix));
@@ -153,7 +153,7 @@ TestRegistry::TestRegistry() : dir_("harness-registry") {
 
 TestRegistry::~TestRegistry() {
   Kill();
-  ForgetUnder(host());  // pass or fail, nothing pulled from this registry stays behind
+  ForgetUnderHost(host());  // pass or fail, nothing pulled from this registry stays behind
 }
 
 StampImage::StampImage(const std::string& stamp) {
@@ -171,6 +171,8 @@ StampImage::StampImage(const std::string& stamp) {
 }
 
 StampImage::~StampImage() { TestRegistry::Forget({name_}); }
+
+void TestRegistry::ForgetUnder(const std::string& host) { ForgetUnderHost(host); }
 
 void TestRegistry::Launch() {
   std::string config = dir_.path() + "/config.yml";
@@ -359,7 +361,7 @@ DelayingProxy::~DelayingProxy() {
   for (auto& t : conns) t.join();
   close(listen_fd_);
   close(stop_pipe_[0]);
-  ForgetUnder(host());
+  ForgetUnderHost(host());
 }
 
 bool DelayingProxy::Track(int fd) {

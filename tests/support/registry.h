@@ -49,6 +49,9 @@ class TestRegistry {
   // Removes these references from the local Docker (`docker rmi -f`); references that are
   // not there are ignored.
   static void Forget(const std::vector<std::string>& refs);
+  // Removes every local image reference under "<host>/" (tags and digests): what runs pulled
+  // from a registry, e.g. the setup's 127.0.0.1:5000 that the bundled canon pulls from.
+  static void ForgetUnder(const std::string& host);
   // The registry's log (its stdout and stderr, access log included).
   std::string Log() const;
 
@@ -74,6 +77,22 @@ class StampImage {
  private:
   std::string name_;
 };
+
+// At scope end, pass or fail, removes every local image under "<host>/": for tests whose
+// runs pull from a registry they did not start (the bundled canon from 127.0.0.1:5000).
+class ForgetPulledUnder {
+ public:
+  explicit ForgetPulledUnder(std::string host) : host_(std::move(host)) {}
+  ~ForgetPulledUnder() { TestRegistry::ForgetUnder(host_); }
+  ForgetPulledUnder(const ForgetPulledUnder&) = delete;
+  ForgetPulledUnder& operator=(const ForgetPulledUnder&) = delete;
+
+ private:
+  std::string host_;
+};
+
+// The registry scripts/setup starts for the bundled canon.
+inline constexpr const char* kSetupRegistry = "127.0.0.1:5000";
 
 class DelayingProxy {
  public:
