@@ -2,6 +2,8 @@
 //
 // For small local clean-ups. Things that must be undone at the level of a run (deploys)
 // have their own owner objects (see recipe/teardown_guard.h).
+//
+// Thread-safety: a guard belongs to the scope (and thread) that made it.
 #pragma once
 
 #include <utility>

@@ -4,6 +4,9 @@
 // docker_gwbridge network exists (services are reached through it); the images the
 // recipes need are present; free disk; the clock agrees with Docker's; the state folder
 // and the ledger work; and no leftovers of dead runs wait to be reaped.
+//
+// RunDoctor() borrows the runtime and Docker it is given and owns nothing past the call.
+// Thread-safety: one caller at a time; the rest are pure functions of the findings.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -2,7 +2,8 @@
 // verdicts and fatal errors, and the progress messages between them. One interface
 // (EventSink), several listeners: the live terminal view, plain lines, JSON lines.
 //
-// Thread-safety: EventBus::Emit may be called from any thread; listeners are called one
+// Thread-safety: EventBus::OnEvent and EventBus::Message may be called from any thread;
+// the bus owns no listener (each must outlive it) and calls them one
 // event at a time, in the order the events were emitted.
 #pragma once
 

@@ -1,5 +1,7 @@
 // The text form of a `harness check` report (schema recipe-harness/check/v1): what a run
 // of the recipe would use and create, section by section, then its problems with fixes.
+//
+// A pure function of the report (no clock, no I/O); any thread.
 #pragma once
 
 #include <nlohmann/json.hpp>

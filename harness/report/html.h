@@ -4,6 +4,8 @@
 // runs (each linking to its proof packets), its durations over time as a small chart, and
 // its pass rate with a 95% confidence interval. A pure function of the runs it is given
 // (no clock, no I/O), so it has an approval baseline.
+//
+// Thread-safety: pure; any thread.
 #pragma once
 
 #include <string>

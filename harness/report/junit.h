@@ -4,6 +4,8 @@
 // One testsuite per recipe run; a testcase per phase and per test; failures carry the
 // evidence, infrastructure problems and interrupts are errors, retries are properties.
 // Pure functions of the run outcomes (no clock, no I/O), so they have approval baselines.
+//
+// Thread-safety: pure; any thread.
 #pragma once
 
 #include <string>

@@ -1,6 +1,9 @@
 // The report set of a sweep, a run or a time window: junit.xml, summary.md, summary.json
 // and report.html, written into one folder. Sweeps write it as they end; `harness report`
 // renders it again later from the ledger (every run keeps its summary there).
+//
+// WriteReports() owns nothing past the call; the loaders borrow the ledger for theirs.
+// Thread-safety: one writer per output folder; the ledger's own rules apply to its reads.
 #pragma once
 
 #include <chrono>

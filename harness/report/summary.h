@@ -1,4 +1,7 @@
 // Run summaries: summary.json of one run, and the results table of several.
+//
+// Reading and writing summary.json touch only the file they are given; the table and JSON
+// forms are pure. Thread-safety: any thread, one writer per run folder.
 #pragma once
 
 #include <nlohmann/json.hpp>

@@ -4,6 +4,10 @@
 // Alone runs are isolated (nothing else of ours runs on the Swarm meanwhile); loaded runs
 // run beside a LoadGenerator. Each attempt is a full cold run with the transient retry
 // policy; its artifacts are kept like any run's.
+//
+// Triage() borrows Docker and the progress callback for the call and owns its runs and
+// the load generator. Thread-safety: one triage per recipe at a time; the JSON/table/exit
+// code helpers are pure.
 #pragma once
 
 #include <nlohmann/json.hpp>

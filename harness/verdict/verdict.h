@@ -13,6 +13,8 @@
 //
 // Decide() also says what to run next, so that triage stops as soon as the evidence is
 // decisive and goes on while it is not.
+//
+// Thread-safety: pure functions of their arguments; any thread.
 #pragma once
 
 #include <string>

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <sstream>
 
+#include "base/exit_code.h"
 #include "ledger/ledger.h"
 #include "recipe/releases.h"
 #include "report/summary.h"
@@ -50,12 +51,6 @@ Result<std::vector<CanonCandidate>> PlanCanonSweep(Ledger* ledger, RecipeSources
   }
   return plan;
 }
-
-namespace {
-
-int Rank(int c) { return c >= 128 ? 4 : c == 3 ? 3 : c == 2 ? 2 : c == 1 ? 1 : 0; }
-
-}  // namespace
 
 std::vector<CanonOutcome> RunCanonSweep(const std::vector<CanonCandidate>& plan, const CanonSweepOptions& opts,
                                         Docker* docker, const ProgressFn& progress) {
@@ -135,7 +130,7 @@ std::string CanonTable(const std::vector<CanonOutcome>& outcomes) {
 int CanonExitCode(const std::vector<CanonOutcome>& outcomes) {
   int code = 0;
   for (const auto& o : outcomes) {
-    if (Rank(o.exit_code) > Rank(code)) code = o.exit_code;
+    code = WorseExitCode(code, o.exit_code);
   }
   return code;
 }

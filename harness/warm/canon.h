@@ -4,6 +4,10 @@
 //
 // Loud by design: no enrolled recipe is an error, and so is an enrolled recipe whose
 // script or source cannot be read — a sweep must never pass by testing nothing.
+//
+// RunCanonSweep() borrows Docker and progress for the call; its runs may use them from the
+// pool's threads. Thread-safety: one canon sweep per state folder at a time (promotions
+// lock per recipe); the table and exit code helpers are pure.
 #pragma once
 
 #include <optional>
@@ -58,7 +62,7 @@ std::vector<CanonOutcome> RunCanonSweep(const std::vector<CanonCandidate>& plan,
 std::string CanonTable(const std::vector<CanonOutcome>& outcomes);
 
 // The sweep's exit code: the worst of its cold runs, promotions and unreachable or broken
-// sources (DESIGN.md's codes).
+// sources, by WorseExitCode (base/exit_code.h).
 int CanonExitCode(const std::vector<CanonOutcome>& outcomes);
 
 }  // namespace harness

@@ -6,6 +6,9 @@
 // Swarm: stack names, service names, the names services answer to on shared (external)
 // networks, published ports and router domains. Parsing and judging are pure functions;
 // ReadInventory() asks Docker.
+//
+// Thread-safety: the parsers and FindCollisions are pure; ReadInventory borrows Docker for
+// the call. Any thread.
 #pragma once
 
 #include <map>

@@ -1,6 +1,9 @@
 // The plan of a warm-canon deploy: the recipe's release staged for its warm namespace
 // (services on shared networks under unique names), ready to be checked for collisions
 // before anything is created.
+//
+// PlanWarmDeploy() writes only into the staging folder it is given, which the caller owns.
+// Thread-safety: any thread, one plan per staging folder.
 #pragma once
 
 #include <string>

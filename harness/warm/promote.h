@@ -14,6 +14,9 @@
 //             re-deploy the canonical version, which serves again
 //
 // Every outcome is recorded in the ledger (warm, promotions).
+//
+// Promote() and RetireWarm() borrow Docker and progress for the call. Thread-safety: any
+// thread; concurrent promotions of one recipe serialize on the recipe's lock.
 #pragma once
 
 #include <string>
