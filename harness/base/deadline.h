@@ -3,13 +3,9 @@
 // Values; any thread. Every wait and every command in the harness carries one.
 #pragma once
 
-#include <chrono>
-#include <string>
+#include "base/time.h"
 
 namespace harness {
-
-using Clock = std::chrono::steady_clock;
-using Duration = std::chrono::milliseconds;
 
 class Deadline {
  public:
@@ -30,9 +26,5 @@ class Deadline {
   explicit Deadline(Clock::time_point at) : at_(at) {}
   Clock::time_point at_;
 };
-
-// "1.2s", "350ms", "2m05s": for messages.
-std::string FormatDuration(Duration d);
-double Seconds(Duration d);
 
 }  // namespace harness

@@ -3,7 +3,7 @@
 #include <iostream>
 
 #include "base/exit_code.h"
-#include "report/phase_log.h"
+#include "base/time.h"
 #include "report/reports.h"
 #include "report/summary.h"
 

@@ -6,7 +6,7 @@
 #include "base/exit_code.h"
 #include "cli/command.h"
 #include "cli/reports.h"
-#include "report/phase_log.h"
+#include "base/time.h"
 #include "report/summary.h"
 #include "sched/scheduler.h"
 #include "script/engine.h"

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "base/strings.h"
 #include "base/temp_dir.h"
 #include "ledger/ledger.h"
 #include "ledger/liveness.h"
@@ -34,11 +35,6 @@ Finding Warn(std::string check, std::string detail, std::string fix) {
 }
 Finding Bad(std::string check, std::string detail, std::string fix) {
   return {std::move(check), Finding::Level::kFail, std::move(detail), std::move(fix)};
-}
-
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-  return s;
 }
 
 // Free bytes on the file system holding `path` (or its nearest existing parent).
@@ -92,7 +88,7 @@ Finding NodeFinding(const SwarmNode& n, NodeReach* reach, const std::string& bin
                        CancelToken::None());
   if (!version.ok() || !version->ok()) {
     return Bad("node", who + ": Docker does not answer: " +
-                           (version.ok() ? Trim(version->err) : version.status().message()),
+                           (version.ok() ? TrimRight(version->err) : version.status().message()),
                "start dockerd on the node");
   }
   std::string missing;
@@ -101,7 +97,7 @@ Finding NodeFinding(const SwarmNode& n, NodeReach* reach, const std::string& bin
                    CancelToken::None());
     if (!r.ok() || !r->ok()) missing += (missing.empty() ? "" : ", ") + image;
   }
-  std::string detail = who + ": engine " + Trim(version->out);
+  std::string detail = who + ": engine " + TrimRight(version->out);
   if (!missing.empty()) {
     return Bad("node", detail + "; images missing: " + missing,
                "load them there (docker save IMAGE | docker -H <node> load); tasks placed there cannot start");
@@ -117,11 +113,11 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
 
   auto version = docker->Run({"version", "--format", "{{.Server.Version}}"}, nullptr, Deadline::In(kStep), never);
   if (!version.ok() || !version->ok()) {
-    out.push_back(Bad("docker", version.ok() ? Trim(version->err) : version.status().message(),
+    out.push_back(Bad("docker", version.ok() ? TrimRight(version->err) : version.status().message(),
                       "start dockerd (scripts/setup does), or point --docker at a working CLI"));
     return out;  // nothing else can be checked
   }
-  out.push_back(Ok("docker", "engine " + Trim(version->out)));
+  out.push_back(Ok("docker", "engine " + TrimRight(version->out)));
 
   if (Status s = swarm->Preflight(nullptr, Deadline::In(kStep), never); !s.ok()) {
     out.push_back(Bad("swarm", s.message(), "docker swarm init --advertise-addr 127.0.0.1 (or use a manager)"));
@@ -255,7 +251,7 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
 
   auto root = docker->Run({"info", "--format", "{{.DockerRootDir}}"}, nullptr, Deadline::In(kStep), never);
   if (root.ok() && root->ok()) {
-    std::string dir = Trim(root->out);
+    std::string dir = TrimRight(root->out);
     bool here = docker->executor()->Describe() == "local";
     double free = here ? FreeBytes(dir) : RemoteFreeBytes(docker->executor(), dir);
     out.push_back(Disk(here ? "Docker" : "Docker on " + docker->executor()->Describe(), dir, free));
@@ -266,7 +262,7 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
   auto clock = docker->Run({"info", "--format", "{{.SystemTime}}"}, nullptr, Deadline::In(kStep), never);
   if (clock.ok() && clock->ok()) {
     std::tm tm{};
-    std::string t = Trim(clock->out);
+    std::string t = TrimRight(clock->out);
     if (strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr) {
       double skew = std::difftime(std::time(nullptr), timegm(&tm));
       if (std::abs(skew) > 5) {

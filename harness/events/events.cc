@@ -1,6 +1,6 @@
 #include "events/events.h"
 
-#include "report/phase_log.h"
+#include "base/time.h"
 
 namespace harness {
 

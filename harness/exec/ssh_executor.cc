@@ -15,11 +15,10 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <mutex>
-#include <sstream>
 
+#include "base/files.h"
 #include "base/scope_guard.h"
 
 namespace harness {
@@ -560,12 +559,10 @@ Result<std::string> SshExecutor::Share(const std::string& local_dir, Deadline de
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     if (!it->is_regular_file()) continue;
     std::string rel = std::filesystem::relative(it->path(), local_dir).string();
-    std::ifstream in(it->path(), std::ios::binary);
-    std::stringstream content;
-    content << in.rdbuf();
+    auto content = ReadFile(it->path().string());
     Command put;
     put.argv = {"sh", "-c", "mkdir -p -- \"$(dirname -- \"$1\")\" && cat > \"$1\"", "sh", remote + "/" + rel};
-    put.stdin_data = content.str();
+    put.stdin_data = content.ok() ? *content : std::string();
     put.deadline = deadline;
     auto r = Run(put, cancel);
     if (!r.ok() || !r->ok()) {

@@ -1,16 +1,14 @@
 #include "forge/forge_client.h"
 
 #include <curl/curl.h>
-#include <poll.h>
 
 #include <algorithm>
 #include <cctype>
 #include <initializer_list>
-#include <mutex>
 #include <nlohmann/json.hpp>
-#include <thread>
 
-#include "base/scope_guard.h"
+#include "base/wait.h"
+#include "net/curl_transfer.h"
 
 // The endpoints, as documented by the swagger annotations in Gitea's routers/api/v1
 // (org/member.go, repo/collaborators.go, repo/pull.go, repo/issue_comment.go, repo/status.go);
@@ -59,44 +57,6 @@ struct Attempt {
   std::string error;  // transport failure, when !transferred
   Reply reply;
 };
-
-struct Sink {
-  Reply* reply;
-  const CancelToken* cancel;
-};
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  size_t len = size * n;
-  size_t room = kMaxBody > s->reply->body.size() ? kMaxBody - s->reply->body.size() : 0;
-  s->reply->body.append(data, std::min(room, len));
-  return len;
-}
-
-size_t OnHeader(char* data, size_t size, size_t n, void* user) {
-  auto* s = static_cast<Sink*>(user);
-  size_t len = size * n;
-  std::string line(data, len);
-  static const std::string kTotal = "x-total-count:";
-  if (line.size() > kTotal.size()) {
-    std::string name = line.substr(0, kTotal.size());
-    std::transform(name.begin(), name.end(), name.begin(),
-                   [](unsigned char c) { return std::tolower(c); });
-    if (name == kTotal) {
-      try {
-        s->reply->total_count = std::stoll(line.substr(kTotal.size()));
-      } catch (...) {
-        s->reply->total_count = -1;
-      }
-    }
-  }
-  return len;
-}
-
-int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  auto* s = static_cast<Sink*>(user);
-  return s->cancel != nullptr && s->cancel->cancelled() ? 1 : 0;
-}
 
 // The "message" of a Gitea error body, short; empty if there is none.
 std::string ForgeMessage(const std::string& body) {
@@ -335,23 +295,7 @@ class GiteaClient : public Forge {
   }
 
   // Waits before the next attempt; false if cancelled meanwhile.
-  bool Backoff(Duration d) const {
-    if (opt_.cancel == nullptr) {
-      std::this_thread::sleep_for(d);
-      return true;
-    }
-    int fd = opt_.cancel->fd();
-    if (fd < 0) {
-      std::this_thread::sleep_for(d);
-    } else {
-      pollfd p{fd, POLLIN, 0};
-      Deadline until = Deadline::In(d);
-      while (!until.passed() && !opt_.cancel->cancelled()) {
-        if (poll(&p, 1, static_cast<int>(until.remaining().count())) > 0) break;
-      }
-    }
-    return !opt_.cancel->cancelled();
-  }
+  bool Backoff(Duration d) const { return WaitFor(d, opt_.cancel != nullptr ? *opt_.cancel : CancelToken::None()); }
 
   // Any answer below 500 is returned as is; 5xx and transport failures are retried.
   Result<Reply> Send(const Request& req) const {
@@ -388,59 +332,43 @@ class GiteaClient : public Forge {
   }
 
   Attempt Once(const Request& req) const {
-    Attempt a;
-    CURL* h = curl_easy_init();
-    if (h == nullptr) {
-      a.error = "libcurl could not be initialised";
-      return a;
-    }
-    ScopeGuard cleanup([&] { curl_easy_cleanup(h); });
-    Sink sink{&a.reply, opt_.cancel};
-    char errbuf[CURL_ERROR_SIZE] = {0};
-    std::string url = opt_.base_url + req.path + (req.query.empty() ? "" : "?" + req.query);
-    curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(opt_.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(opt_.timeout.count()));
-    curl_easy_setopt(h, CURLOPT_USERAGENT, opt_.user_agent.c_str());
-    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, OnBody);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
-    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, OnHeader);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &sink);
-    if (opt_.cancel != nullptr) {
-      curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, OnProgress);
-      curl_easy_setopt(h, CURLOPT_XFERINFODATA, &sink);
-      curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
-    }
-    if (req.method != "GET") curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, req.method.c_str());
-    if (req.method == "POST" || req.method == "PATCH" || req.method == "PUT") {
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
-      curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.c_str());
-    }
-    curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-    if (!req.body.empty()) headers = curl_slist_append(headers, "Content-Type: application/json");
-    if (!opt_.token.empty()) {
-      headers = curl_slist_append(headers, ("Authorization: token " + opt_.token).c_str());
-    }
-    headers = curl_slist_append(headers, "Expect:");  // no 100-continue round trip
-    ScopeGuard free_headers([&] { curl_slist_free_all(headers); });
-    curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
+    TransferRequest t;
+    t.method = req.method;
+    t.url = opt_.base_url + req.path + (req.query.empty() ? "" : "?" + req.query);
+    t.protocols = "http,https";
+    t.timeout = opt_.timeout;
+    t.connect_timeout = opt_.timeout;
+    t.user_agent = opt_.user_agent;
+    t.max_body = kMaxBody;
+    t.cancel = opt_.cancel;
+    t.body = req.body;
+    t.send_body = req.method == "POST" || req.method == "PATCH" || req.method == "PUT";
+    t.headers.push_back("Accept: application/json");
+    if (!req.body.empty()) t.headers.push_back("Content-Type: application/json");
+    if (!opt_.token.empty()) t.headers.push_back("Authorization: token " + opt_.token);
+    t.headers.push_back("Expect:");  // no 100-continue round trip
 
-    CURLcode rc = curl_easy_perform(h);
-    curl_off_t pretransfer = 0;
-    curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
-    a.sent = pretransfer > 0;
-    if (rc == CURLE_ABORTED_BY_CALLBACK) {
+    Attempt a;
+    TransferResponse out;
+    Status s = CurlTransfer().Perform(t, &out);  // a new connection for every attempt
+    a.sent = out.sent;
+    if (s.code() == Status::Code::kCancelled) {
       a.cancelled = true;
-    } else if (rc == CURLE_OPERATION_TIMEDOUT) {
-      a.error = "no answer within " + FormatDuration(opt_.timeout);
-    } else if (rc != CURLE_OK) {
-      a.error = Scrub(errbuf[0] != 0 ? std::string(errbuf) : curl_easy_strerror(rc));
+    } else if (s.code() == Status::Code::kTimeout) {
+      a.error = s.message();
+    } else if (!s.ok()) {
+      a.error = Scrub(s.message());
     } else {
-      curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &a.reply.status);
+      a.reply.status = out.status;
+      a.reply.body = std::move(out.body);
+      for (const auto& [name, value] : out.headers) {
+        if (name != "x-total-count") continue;
+        try {
+          a.reply.total_count = std::stoll(value);
+        } catch (...) {
+          a.reply.total_count = -1;
+        }
+      }
       a.transferred = true;
     }
     return a;
@@ -452,8 +380,6 @@ class GiteaClient : public Forge {
 }  // namespace
 
 std::unique_ptr<Forge> NewGiteaClient(ForgeOptions options) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   return std::make_unique<GiteaClient>(std::move(options));
 }
 

@@ -10,6 +10,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "base/strings.h"
+
 // What this file relies on, as read in the Gitea and Forgejo sources (go-gitea/gitea and
 // Forgejo's services/webhook/shared/payloader.go, modules/structs/hook.go, issue.go,
 // pull.go, issue_comment.go, modules/webhook/type.go):
@@ -32,18 +34,6 @@ namespace harness {
 namespace {
 
 using nlohmann::json;
-
-std::string Trim(const std::string& s) {
-  auto b = s.find_first_not_of(" \t\r\n\v\f");
-  if (b == std::string::npos) return "";
-  auto e = s.find_last_not_of(" \t\r\n\v\f");
-  return s.substr(b, e - b + 1);
-}
-
-std::string Lower(std::string s) {
-  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
-  return s;
-}
 
 // A value from a delivery, fit to quote in a message: short and printable.
 std::string Quote(const std::string& s) {

@@ -1,21 +1,16 @@
 #include "ledger/ledger.h"
 
-#include "ledger/sqlite_stmt.h"
-
-#include <unistd.h>
-
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 
-#include "report/phase_log.h"
+#include "base/time.h"
+#include "store/sqlite.h"
 
 namespace harness {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int kBusyTimeoutMs = 10000;
 
 const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS runs (
@@ -85,6 +80,23 @@ const char* kMigrations[] = {
 
 std::string Now() { return IsoTime(std::chrono::system_clock::now()); }
 
+// Brings the schema up to the latest version; an SQLite result code.
+int Migrate(Database& db) {
+  // One writer at a time: the version is read and advanced inside one transaction.
+  Transaction t(db);
+  if (t.begin_rc() != SQLITE_OK) return t.begin_rc();
+  int version = 0;
+  {
+    Stmt s(db, "PRAGMA user_version;");
+    if (s.ok() && s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
+  }
+  constexpr int kLatest = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
+  int rc = SQLITE_OK;
+  for (int v = version; v < kLatest && rc == SQLITE_OK; ++v) rc = db.Run(kMigrations[v]);
+  if (rc == SQLITE_OK) t.Commit();
+  return rc;
+}
+
 const char* kRunColumns =
     "r.id, r.recipe, r.version, r.namespace, r.pid, r.started_at, COALESCE(r.ended_at,''), "
     "COALESCE(r.result,''), COALESCE(r.exit_code,-1), "
@@ -123,150 +135,104 @@ Result<std::unique_ptr<Ledger>> Ledger::Open(const std::string& state_dir) {
   std::error_code ec;
   fs::create_directories(state_dir, ec);
   if (ec) return Status::Infra("cannot create the state folder " + state_dir + ": " + ec.message());
-  std::string path = state_dir + "/ledger.sqlite";
-  sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db,
-                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
-  if (rc != SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::Infra("cannot open the ledger " + path + ": " + msg);
-  }
-  std::unique_ptr<Ledger> ledger(new Ledger(db, path));
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  // Several processes may open a new ledger at the same moment. Switching to WAL and
-  // creating the schema can then fail at once with "database is locked" (SQLite does not
-  // call the busy handler where waiting could deadlock): retry for a while.
-  Deadline until = Deadline::In(Duration(kBusyTimeoutMs));
-  int pause_ms = 10;
-  while (true) {
-    rc = SQLITE_OK;
-    for (const char* sql : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=NORMAL;",
-                            "PRAGMA foreign_keys=ON;", kSchema}) {
-      rc = sqlite3_exec(db, sql, nullptr, nullptr, nullptr);
-      if (rc != SQLITE_OK) break;
-    }
-    if (rc == SQLITE_OK) rc = ledger->Migrate();
-    if (rc == SQLITE_OK) break;
-    bool busy = (rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED;
-    if (!busy || until.passed()) return ledger->Error("initialise");
-    usleep(static_cast<useconds_t>(pause_ms) * 1000);
-    pause_ms = std::min(pause_ms * 2, 200);
-  }
-  return ledger;
+  Database::Options options;
+  options.label = "ledger";
+  options.synchronous = "NORMAL";
+  options.foreign_keys = true;
+  // Several processes may open a new ledger at the same moment (see Database::Open).
+  options.retry_setup = true;
+  auto db = Database::Open(state_dir + "/ledger.sqlite", options, [](Database& d) {
+    int rc = d.Run(kSchema);
+    return rc == SQLITE_OK ? Migrate(d) : rc;
+  });
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<Ledger>(new Ledger(std::move(*db)));
 }
 
-Ledger::~Ledger() { sqlite3_close(db_); }
+Ledger::Ledger(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
-int Ledger::Migrate() {
-  // One writer at a time: the version is read and advanced inside one transaction.
-  int rc = sqlite3_exec(db_, "BEGIN IMMEDIATE;", nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return rc;
-  int version = 0;
-  {
-    Stmt s(db_, "PRAGMA user_version;");
-    if (s.ok() && s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
-  }
-  constexpr int kLatest = static_cast<int>(sizeof kMigrations / sizeof kMigrations[0]);
-  for (int v = version; v < kLatest && rc == SQLITE_OK; ++v) {
-    rc = sqlite3_exec(db_, kMigrations[v], nullptr, nullptr, nullptr);
-  }
-  sqlite3_exec(db_, rc == SQLITE_OK ? "COMMIT;" : "ROLLBACK;", nullptr, nullptr, nullptr);
-  return rc;
-}
+Ledger::~Ledger() = default;
 
-Status Ledger::Error(const std::string& what) const {
-  return Status::Infra("ledger " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
-}
-
-Status Ledger::Exec(const std::string& sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : "unknown error";
-    sqlite3_free(err);
-    return Status::Infra("ledger " + path_ + ": " + msg);
-  }
-  return Status::Ok();
-}
+const std::string& Ledger::path() const { return db_->path(); }
 
 Status Ledger::BeginRun(const RunRecord& run) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "INSERT INTO runs (id, recipe, version, namespace, pid, started_at, sweep, artifacts, target) "
          "VALUES (?,?,?,?,?,?,NULLIF(?,''),?,?)");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, run.id).Bind(2, run.recipe).Bind(3, run.version).Bind(4, run.namespace_name)
       .Bind(5, run.pid).Bind(6, run.started_at.empty() ? Now() : run.started_at)
       .Bind(7, run.sweep).Bind(8, run.artifacts).Bind(9, run.target.empty() ? "local" : run.target);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record run " + run.id);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("record run " + run.id);
 }
 
 Status Ledger::RecordPhase(const PhaseRecord& p) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "INSERT OR REPLACE INTO phases (run_id, number, name, status, started_at, elapsed_ms, error) "
          "VALUES (?,?,?,?,?,?,?)");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, p.run_id).Bind(2, static_cast<int64_t>(p.number)).Bind(3, p.name).Bind(4, p.status)
       .Bind(5, p.started_at).Bind(6, p.elapsed_ms).Bind(7, p.error);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record phase " + p.name);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("record phase " + p.name);
 }
 
 Status Ledger::EndRun(const std::string& run_id, const std::string& version,
                       const std::string& result, int exit_code, const std::string& summary) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "UPDATE runs SET ended_at = ?, version = ?, result = ?, exit_code = ?, "
          "summary = NULLIF(?,'') WHERE id = ?");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, Now()).Bind(2, version).Bind(3, result).Bind(4, static_cast<int64_t>(exit_code))
       .Bind(5, summary).Bind(6, run_id);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("end run " + run_id);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("end run " + run_id);
 }
 
 Status Ledger::PlanResource(const std::string& run_id, const std::string& kind,
                             const std::string& name) {
-  Stmt s(db_, "INSERT INTO resources (run_id, kind, name, planned_at) VALUES (?,?,?,?)");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "INSERT INTO resources (run_id, kind, name, planned_at) VALUES (?,?,?,?)");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, run_id).Bind(2, kind).Bind(3, name).Bind(4, Now());
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record " + kind + " " + name);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("record " + kind + " " + name);
 }
 
 Status Ledger::MarkRunResourcesRemoved(const std::string& run_id) {
-  Stmt s(db_, "UPDATE resources SET removed_at = ? WHERE run_id = ? AND removed_at IS NULL");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "UPDATE resources SET removed_at = ? WHERE run_id = ? AND removed_at IS NULL");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, Now()).Bind(2, run_id);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("mark resources of " + run_id + " removed");
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("mark resources of " + run_id + " removed");
 }
 
 Result<std::vector<RunRecord>> Ledger::RunsWithOpenResources(const std::string& target) {
   std::string sql = std::string("SELECT ") + kRunColumns +
                     " FROM runs r WHERE EXISTS (SELECT 1 FROM resources x WHERE x.run_id = r.id "
                     "AND x.removed_at IS NULL) AND (? = '' OR COALESCE(r.target,'local') = ?) ORDER BY r.started_at";
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, sql.c_str());
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, target).Bind(2, target);
   std::vector<RunRecord> runs;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) runs.push_back(ReadRun(s));
-  if (rc != SQLITE_DONE) return Error("list runs");
+  if (rc != SQLITE_DONE) return db_->Error("list runs");
   return runs;
 }
 
 Result<std::optional<RunRecord>> Ledger::FindRunByNamespace(const std::string& ns) {
   std::string sql = std::string("SELECT ") + kRunColumns +
                     " FROM runs r WHERE r.namespace = ? ORDER BY r.started_at DESC LIMIT 1";
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, sql.c_str());
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, ns);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return std::optional<RunRecord>(ReadRun(s));
-  if (rc != SQLITE_DONE) return Error("find run");
+  if (rc != SQLITE_DONE) return db_->Error("find run");
   return std::optional<RunRecord>();
 }
 
 Result<std::vector<PhaseRecord>> Ledger::Phases(const std::string& run_id) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT run_id, number, name, status, started_at, elapsed_ms, COALESCE(error,'') "
          "FROM phases WHERE run_id = ? ORDER BY number");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, run_id);
   std::vector<PhaseRecord> out;
   int rc;
@@ -274,7 +240,7 @@ Result<std::vector<PhaseRecord>> Ledger::Phases(const std::string& run_id) {
     out.push_back({s.Text(0), static_cast<int>(s.Int(1)), s.Text(2), s.Text(3), s.Text(4), s.Int(5),
                    s.Text(6)});
   }
-  if (rc != SQLITE_DONE) return Error("list phases");
+  if (rc != SQLITE_DONE) return db_->Error("list phases");
   return out;
 }
 
@@ -288,8 +254,8 @@ Result<std::vector<RunRecord>> Ledger::FinishedRuns(const RunQuery& q) {
   if (!q.since.empty()) sql += " AND r.started_at >= ?3";
   if (!q.recipe.empty()) sql += " AND r.recipe = ?4";
   sql += " ORDER BY r.started_at DESC, r.id DESC LIMIT ?5";
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, sql.c_str());
+  if (!s.ok()) return db_->Error("prepare");
   if (!q.run_id.empty()) s.Bind(1, q.run_id);
   if (!q.sweep.empty()) s.Bind(2, q.sweep);
   if (!q.since.empty()) s.Bind(3, q.since);
@@ -298,28 +264,28 @@ Result<std::vector<RunRecord>> Ledger::FinishedRuns(const RunQuery& q) {
   std::vector<RunRecord> runs;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) runs.push_back(ReadRun(s));
-  if (rc != SQLITE_DONE) return Error("list finished runs");
+  if (rc != SQLITE_DONE) return db_->Error("list finished runs");
   std::reverse(runs.begin(), runs.end());
   return runs;
 }
 
 Status Ledger::RecordVerdict(const VerdictRecord& v) {
-  Stmt s(db_, "INSERT INTO verdicts (recipe, verdict, confidence, reason, decided_at) VALUES (?,?,?,?,?)");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "INSERT INTO verdicts (recipe, verdict, confidence, reason, decided_at) VALUES (?,?,?,?,?)");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, v.recipe).Bind(2, v.verdict).Bind(3, v.confidence).Bind(4, v.reason)
       .Bind(5, v.decided_at.empty() ? Now() : v.decided_at);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record verdict on " + v.recipe);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("record verdict on " + v.recipe);
 }
 
 Result<std::optional<VerdictRecord>> Ledger::LatestVerdict(const std::string& recipe, const std::string& since) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT recipe, verdict, COALESCE(confidence,''), COALESCE(reason,''), decided_at FROM verdicts "
          "WHERE recipe = ? AND decided_at >= ? ORDER BY decided_at DESC, id DESC LIMIT 1");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe).Bind(2, since);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return std::optional<VerdictRecord>({s.Text(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4)});
-  if (rc != SQLITE_DONE) return Error("latest verdict");
+  if (rc != SQLITE_DONE) return db_->Error("latest verdict");
   return std::optional<VerdictRecord>();
 }
 
@@ -332,108 +298,108 @@ constexpr const char* kWarmColumns = "SELECT recipe, namespace, version, advance
 
 Result<std::optional<WarmRecord>> Ledger::Warm(const std::string& recipe) {
   std::string sql = std::string(kWarmColumns) + " WHERE recipe = ?";
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, sql.c_str());
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return std::optional<WarmRecord>(ReadWarm(s));
-  if (rc != SQLITE_DONE) return Error("read the warm canon of " + recipe);
+  if (rc != SQLITE_DONE) return db_->Error("read the warm canon of " + recipe);
   return std::optional<WarmRecord>();
 }
 
 Result<std::vector<WarmRecord>> Ledger::WarmRecords() {
   std::string sql = std::string(kWarmColumns) + " ORDER BY recipe";
-  Stmt s(db_, sql.c_str());
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, sql.c_str());
+  if (!s.ok()) return db_->Error("prepare");
   std::vector<WarmRecord> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(ReadWarm(s));
-  if (rc != SQLITE_DONE) return Error("list the warm canon");
+  if (rc != SQLITE_DONE) return db_->Error("list the warm canon");
   return out;
 }
 
 Status Ledger::SetWarm(const WarmRecord& w) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "INSERT INTO warm (recipe, namespace, version, advanced_at, hold) VALUES (?,?,?,?,NULL) "
          "ON CONFLICT(recipe) DO UPDATE SET namespace = excluded.namespace, version = excluded.version, "
          "advanced_at = excluded.advanced_at, hold = NULL");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, w.recipe).Bind(2, w.namespace_name).Bind(3, w.version).Bind(4, Now());
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record the warm canon of " + w.recipe);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("record the warm canon of " + w.recipe);
 }
 
 Status Ledger::SetHold(const std::string& recipe, const std::string& hold) {
-  Stmt s(db_, "UPDATE warm SET hold = NULLIF(?,'') WHERE recipe = ?");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "UPDATE warm SET hold = NULLIF(?,'') WHERE recipe = ?");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, hold).Bind(2, recipe);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("record a hold on " + recipe);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("record a hold on " + recipe);
 }
 
 Status Ledger::RemoveWarm(const std::string& recipe) {
-  Stmt s(db_, "DELETE FROM warm WHERE recipe = ?");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "DELETE FROM warm WHERE recipe = ?");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("retire " + recipe);
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("retire " + recipe);
 }
 
 Result<int64_t> Ledger::BeginPromotion(const std::string& recipe, const std::string& from, const std::string& to) {
-  Stmt s(db_, "INSERT INTO promotions (recipe, from_version, to_version, started_at) VALUES (?,NULLIF(?,''),?,?)");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "INSERT INTO promotions (recipe, from_version, to_version, started_at) VALUES (?,NULLIF(?,''),?,?)");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe).Bind(2, from).Bind(3, to).Bind(4, Now());
-  if (s.Step() != SQLITE_DONE) return Error("record a promotion of " + recipe);
-  return static_cast<int64_t>(sqlite3_last_insert_rowid(db_));
+  if (s.Step() != SQLITE_DONE) return db_->Error("record a promotion of " + recipe);
+  return static_cast<int64_t>(db_->last_insert_rowid());
 }
 
 Status Ledger::EndPromotion(int64_t id, const std::string& result, const std::string& detail) {
-  Stmt s(db_, "UPDATE promotions SET ended_at = ?, result = ?, detail = ? WHERE id = ?");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "UPDATE promotions SET ended_at = ?, result = ?, detail = ? WHERE id = ?");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, Now()).Bind(2, result).Bind(3, detail).Bind(4, id);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("end promotion " + std::to_string(id));
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("end promotion " + std::to_string(id));
 }
 
 Result<std::vector<PromotionRecord>> Ledger::Promotions(const std::string& recipe, int limit) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT id, recipe, COALESCE(from_version,''), to_version, started_at, COALESCE(ended_at,''), "
          "COALESCE(result,''), COALESCE(detail,'') FROM promotions WHERE recipe = ? ORDER BY id DESC LIMIT ?");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe).Bind(2, static_cast<int64_t>(limit));
   std::vector<PromotionRecord> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
     out.push_back({s.Int(0), s.Text(1), s.Text(2), s.Text(3), s.Text(4), s.Text(5), s.Text(6), s.Text(7)});
   }
-  if (rc != SQLITE_DONE) return Error("list promotions");
+  if (rc != SQLITE_DONE) return db_->Error("list promotions");
   return out;
 }
 
 Result<bool> Ledger::PassedColdRun(const std::string& recipe, const std::string& version) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT 1 FROM runs r WHERE r.recipe = ? AND r.version = ? AND r.result = 'passed' "
          "AND r.namespace NOT IN (SELECT namespace FROM warm) LIMIT 1");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe).Bind(2, version);
   int rc = s.Step();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return Error("look up cold runs");
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return db_->Error("look up cold runs");
   return rc == SQLITE_ROW;
 }
 
 Result<std::string> Ledger::LatestSweep() {
-  Stmt s(db_, "SELECT sweep FROM runs WHERE sweep IS NOT NULL ORDER BY started_at DESC LIMIT 1");
-  if (!s.ok()) return Error("prepare");
+  Stmt s(*db_, "SELECT sweep FROM runs WHERE sweep IS NOT NULL ORDER BY started_at DESC LIMIT 1");
+  if (!s.ok()) return db_->Error("prepare");
   int rc = s.Step();
   if (rc == SQLITE_ROW) return s.Text(0);
-  if (rc != SQLITE_DONE) return Error("latest sweep");
+  if (rc != SQLITE_DONE) return db_->Error("latest sweep");
   return std::string();
 }
 
 Result<Duration> Ledger::ExpectedDuration(const std::string& recipe, int last) {
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT COALESCE(AVG(total), 0) FROM (SELECT SUM(p.elapsed_ms) AS total FROM runs r "
          "JOIN phases p ON p.run_id = r.id WHERE r.recipe = ? AND r.ended_at IS NOT NULL "
          "AND r.result IN ('passed', 'failed') GROUP BY r.id ORDER BY r.started_at DESC LIMIT ?)");
-  if (!s.ok()) return Error("prepare");
+  if (!s.ok()) return db_->Error("prepare");
   s.Bind(1, recipe).Bind(2, static_cast<int64_t>(last));
-  if (s.Step() != SQLITE_ROW) return Error("expected duration");
+  if (s.Step() != SQLITE_ROW) return db_->Error("expected duration");
   return Duration(s.Int(0));
 }
 

@@ -8,8 +8,6 @@
 // Thread-safety: one Ledger per thread (each holds its own connection).
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -20,6 +18,8 @@
 #include "base/status.h"
 
 namespace harness {
+
+class Database;
 
 struct RunRecord {
   std::string id;
@@ -134,16 +134,11 @@ class Ledger {
   // 0 when it has none.
   Result<Duration> ExpectedDuration(const std::string& recipe, int last = 10);
 
-  const std::string& path() const { return path_; }
+  const std::string& path() const;
 
  private:
-  Ledger(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Exec(const std::string& sql);
-  // Brings the schema up to the latest version; an SQLite result code.
-  int Migrate();
-  Status Error(const std::string& what) const;
-  sqlite3* db_;
-  std::string path_;
+  explicit Ledger(std::unique_ptr<Database> db);
+  std::unique_ptr<Database> db_;
 };
 
 // The default state folder: $HARNESS_STATE, else $XDG_STATE_HOME/recipe-harness, else

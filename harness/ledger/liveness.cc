@@ -12,6 +12,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/wait.h"
+
 namespace harness {
 namespace fs = std::filesystem;
 
@@ -146,7 +148,7 @@ Result<SwarmLock> SwarmLock::Take(const std::string& target, Mode mode, bool wai
     }
     if (!told && on_wait) on_wait();
     told = true;
-    usleep(static_cast<useconds_t>(pause_ms) * 1000);
+    WaitFor(Duration(pause_ms), cancel);
     pause_ms = std::min(pause_ms * 2, 500);
   }
   return SwarmLock(fd);

@@ -3,23 +3,13 @@
 #include <yaml-cpp/yaml.h>
 
 #include <cctype>
-#include <fstream>
 #include <set>
-#include <sstream>
+
+#include "base/files.h"
 
 namespace harness {
 
 namespace {
-
-// The file's text; false when it does not exist or cannot be read.
-bool Slurp(const std::string& path, std::string* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return true;
-}
 
 // The keys of the top-level `secrets` of the compose files; a file that does not parse
 // is the staging's to report.
@@ -48,20 +38,19 @@ std::string SecretVersionVariable(const std::string& secret) {
 Result<DeployEnv> ReadDeployEnvironment(const std::string& recipe_dir, const RecipeSpec& spec, const std::string& ns,
                                         const std::string& domain) {
   DeployEnv out;
-  std::string text;
-  if (Slurp(recipe_dir + "/.env.sample", &text)) {
-    auto env = ParseEnvSample(text, ".env.sample");
+  if (auto text = ReadFile(recipe_dir + "/.env.sample"); text.ok()) {
+    auto env = ParseEnvSample(*text, ".env.sample");
     if (!env.ok()) return env.status();
     out.env = env->values;
     for (const auto& [k, line] : env->line_of) out.origin[k] = ".env.sample:" + std::to_string(line);
     out.secret_hints = env->secret_hints;
   }
-  if (Slurp(recipe_dir + "/abra.sh", &text)) {
+  if (auto text = ReadFile(recipe_dir + "/abra.sh"); text.ok()) {
     // abra sources it with the app's own values in its environment.
     std::map<std::string, std::string> seen = out.env;
     seen["STACK_NAME"] = ns;
     seen["DOMAIN"] = domain;
-    auto abra = ReadAbraSh(text, "abra.sh", seen);
+    auto abra = ReadAbraSh(*text, "abra.sh", seen);
     if (!abra.ok()) return abra.status();
     for (const auto& [k, v] : abra->exports) {
       out.env[k] = v;

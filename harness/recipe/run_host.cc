@@ -5,18 +5,14 @@
 #include <cctype>
 #include <filesystem>
 
-#include "report/phase_log.h"
+#include "base/files.h"
+#include "base/strings.h"
+#include "base/time.h"
 
 namespace harness {
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string Join(const std::vector<std::string>& v) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : ", ") + s;
-  return out;
-}
 
 }  // namespace
 
@@ -87,7 +83,7 @@ Result<std::string> RunHost::Secret(const std::string& name) {
   std::vector<std::string> known;
   for (const auto& [k, v] : secrets_) known.push_back(k);
   return Status::NotFound("no secret named '" + name + "' (declared: " +
-                          (known.empty() ? "none" : Join(known)) + ")");
+                          (known.empty() ? "none" : Join(known, ", ")) + ")");
 }
 
 Status RunHost::Artifact(const std::string& name, const std::string& content) {
@@ -106,7 +102,7 @@ Status RunHost::Known(const std::string& service) const {
     if (s == service) return Status::Ok();
   }
   return Status::NotFound("'" + service + "' is not a service of this deploy (services: " +
-                          Join(services_) + ")");
+                          Join(services_, ", ") + ")");
 }
 
 Result<SwarmRuntime::Located> RunHost::Container(const std::string& service, Deadline deadline) {

@@ -1,8 +1,10 @@
 #include "report/phase_log.h"
 
 #include <cstdio>
-#include <ctime>
-#include <fstream>
+
+#include "base/files.h"
+#include "base/strings.h"
+#include "base/time.h"
 
 namespace harness {
 namespace {
@@ -16,51 +18,6 @@ nlohmann::json RedactJson(const Redactor* r, const nlohmann::json& j) {
 }
 
 }  // namespace
-
-std::string IsoTime(std::chrono::system_clock::time_point t) {
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
-
-std::string UtcStamp(std::chrono::system_clock::time_point t) {
-  std::string out;
-  for (char c : IsoTime(t).substr(0, 19)) {
-    if (c != '-' && c != ':') out += c;
-  }
-  return out;
-}
-
-Status WriteFileAtomic(const std::string& path, const std::string& content) {
-  std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) return Status::Infra("cannot write " + tmp);
-    f << content;
-    if (!f.good()) return Status::Infra("cannot write " + tmp);
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Infra("cannot rename " + tmp);
-  return Status::Ok();
-}
-
-std::string TailLines(const std::string& text, size_t max_lines) {
-  size_t count = 0;
-  size_t pos = text.size();
-  if (pos > 0 && text[pos - 1] == '\n') --pos;
-  while (pos > 0) {
-    size_t nl = text.rfind('\n', pos - 1);
-    if (nl == std::string::npos) return text;
-    if (++count == max_lines) return text.substr(nl + 1);
-    pos = nl;
-  }
-  return text;
-}
 
 PhaseLog::PhaseLog(int number, std::string phase, const Redactor* redactor)
     : number_(number),

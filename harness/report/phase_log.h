@@ -12,6 +12,11 @@
 #include "base/deadline.h"
 #include "base/redact.h"
 #include "base/status.h"
+// Not needed here: kept until the files still reaching the helpers through this header
+// (main.cc, recipe/cold_run.*, runtime/abra.*) include them directly.
+#include "base/files.h"
+#include "base/strings.h"
+#include "base/time.h"
 #include "exec/executor.h"
 
 namespace harness {
@@ -53,14 +58,5 @@ class PhaseLog {
   nlohmann::json observations_ = nlohmann::json::object();
   nlohmann::json evidence_ = nlohmann::json::array();
 };
-
-// UTC ISO-8601 with milliseconds: "2026-11-26T05:25:15.123Z".
-std::string IsoTime(std::chrono::system_clock::time_point t);
-// "20261126T052515": a compact UTC time stamp for run ids and folder names.
-std::string UtcStamp(std::chrono::system_clock::time_point t = std::chrono::system_clock::now());
-// Writes `content` to `path` atomically (temp file + rename).
-Status WriteFileAtomic(const std::string& path, const std::string& content);
-// The last `max_lines` lines of `text`.
-std::string TailLines(const std::string& text, size_t max_lines);
 
 }  // namespace harness

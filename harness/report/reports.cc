@@ -5,8 +5,9 @@
 #include <regex>
 #include <set>
 
+#include "base/files.h"
+#include "base/time.h"
 #include "report/junit.h"
-#include "report/phase_log.h"
 #include "report/summary.h"
 
 namespace harness {

@@ -5,11 +5,10 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <fstream>
 #include <regex>
 #include <sstream>
 
-#include "report/phase_log.h"
+#include "base/files.h"
 
 namespace harness {
 namespace fs = std::filesystem;

@@ -3,6 +3,8 @@
 #include <sstream>
 #include <thread>
 
+#include "base/strings.h"
+
 namespace harness {
 
 Result<ProcessResult> Docker::Run(const std::vector<std::string>& args, PhaseLog* log,

@@ -1,22 +1,12 @@
 #include "runtime/docker_api.h"
 
-#include <curl/curl.h>
-
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 namespace harness {
-namespace {
-
-size_t OnBody(char* data, size_t size, size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
-}  // namespace
-
 std::unique_ptr<DockerApi> DockerApi::ForLocal() {
   const char* context = std::getenv("DOCKER_CONTEXT");
   if (context != nullptr && *context != '\0' && std::string(context) != "default") return nullptr;
@@ -29,15 +19,9 @@ std::unique_ptr<DockerApi> DockerApi::ForLocal() {
   return std::make_unique<DockerApi>(socket);
 }
 
-DockerApi::DockerApi(std::string socket_path) : socket_(std::move(socket_path)) {
-  static std::once_flag once;
-  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-  curl_ = curl_easy_init();
-}
+DockerApi::DockerApi(std::string socket_path) : socket_(std::move(socket_path)) {}
 
-DockerApi::~DockerApi() {
-  if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
-}
+DockerApi::~DockerApi() = default;
 
 std::string DockerApi::Filters(const std::string& key, const std::vector<std::string>& values) {
   std::string json = nlohmann::json{{key, values}}.dump();
@@ -56,32 +40,23 @@ std::string DockerApi::Filters(const std::string& key, const std::vector<std::st
 
 Result<std::string> DockerApi::Get(const std::string& path, Deadline deadline) {
   std::lock_guard<std::mutex> lock(mu_);
-  auto* curl = static_cast<CURL*>(curl_);
-  if (curl == nullptr) return Status::Infra("libcurl could not be initialised");
-  std::string body;
-  char errbuf[CURL_ERROR_SIZE] = {0};
-  curl_easy_reset(curl);
-  std::string url = "http://docker" + path;
-  curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, socket_.c_str());
-  curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http");
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf);
+  TransferRequest req;
+  req.url = "http://docker" + path;
+  req.unix_socket = socket_;
+  req.protocols = "http";
   long ms = deadline.never() ? 30000L : std::max<long>(1, static_cast<long>(deadline.remaining().count()));
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, ms);
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, OnBody);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  CURLcode rc = curl_easy_perform(curl);
-  if (rc == CURLE_OPERATION_TIMEDOUT) {
+  req.timeout = Duration(ms);
+  TransferResponse resp;
+  Status s = transfer_.Perform(req, &resp);
+  if (s.code() == Status::Code::kTimeout) {
     return Status::Timeout("Docker API " + path.substr(0, path.find('?')) + " timed out after " +
                            FormatDuration(Duration(ms)));
   }
-  if (rc != CURLE_OK) {
-    return Status::Infra("Docker API " + path.substr(0, path.find('?')) + " on " + socket_ + ": " +
-                         (errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(rc)));
+  if (!s.ok()) {
+    return Status::Infra("Docker API " + path.substr(0, path.find('?')) + " on " + socket_ + ": " + s.message());
   }
-  long code = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  const std::string& body = resp.body;
+  long code = resp.status;
   if (code < 200 || code >= 300) {
     std::string message = body;
     auto j = nlohmann::json::parse(body, nullptr, false);

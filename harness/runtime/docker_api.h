@@ -17,6 +17,7 @@
 
 #include "base/deadline.h"
 #include "base/status.h"
+#include "net/curl_transfer.h"
 
 namespace harness {
 
@@ -43,7 +44,7 @@ class DockerApi {
  private:
   std::string socket_;
   std::mutex mu_;
-  void* curl_ = nullptr;
+  CurlTransfer transfer_;  // guarded by mu_; keeps the connection to the daemon open
 };
 
 }  // namespace harness

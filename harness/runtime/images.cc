@@ -2,7 +2,7 @@
 
 #include <algorithm>
 
-#include "report/phase_log.h"
+#include "base/time.h"
 
 namespace harness {
 

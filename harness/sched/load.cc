@@ -2,12 +2,12 @@
 
 #include <unistd.h>
 
-#include <fstream>
 #include <sstream>
 
+#include "base/files.h"
 #include "base/temp_dir.h"
+#include "base/time.h"
 #include "recipe/naming.h"
-#include "report/phase_log.h"
 #include "runtime/event_watch.h"
 
 namespace harness {

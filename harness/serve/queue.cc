@@ -2,15 +2,13 @@
 
 #include <filesystem>
 
-#include "ledger/sqlite_stmt.h"
-#include "report/phase_log.h"
+#include "base/time.h"
+#include "store/sqlite.h"
 
 namespace harness {
 namespace fs = std::filesystem;
 
 namespace {
-
-constexpr int kBusyTimeoutMs = 10000;
 
 const char* kSchema =
     "CREATE TABLE IF NOT EXISTS jobs (id INTEGER PRIMARY KEY, repo TEXT NOT NULL, pr INTEGER NOT NULL,"
@@ -48,59 +46,50 @@ Result<std::unique_ptr<ServeQueue>> ServeQueue::Open(const std::string& state_di
   std::error_code ec;
   fs::create_directories(state_dir, ec);
   if (ec) return Status::Infra("cannot create the state folder " + state_dir + ": " + ec.message());
-  std::string path = state_dir + "/serve.sqlite";
-  sqlite3* db = nullptr;
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr) !=
-      SQLITE_OK) {
-    std::string msg = db ? sqlite3_errmsg(db) : "out of memory";
-    sqlite3_close(db);
-    return Status::Infra("cannot open the serve queue " + path + ": " + msg);
-  }
-  std::unique_ptr<ServeQueue> q(new ServeQueue(db, path));
-  sqlite3_busy_timeout(db, kBusyTimeoutMs);
-  for (const char* sql : {"PRAGMA journal_mode=WAL;", "PRAGMA synchronous=FULL;", kSchema}) {
-    if (sqlite3_exec(db, sql, nullptr, nullptr, nullptr) != SQLITE_OK) return q->Error("initialise");
-  }
-  return q;
+  Database::Options options;
+  options.label = "serve queue";
+  options.shared_between_threads = true;
+  options.synchronous = "FULL";
+  auto db = Database::Open(state_dir + "/serve.sqlite", options, [](Database& d) { return d.Run(kSchema); });
+  if (!db.ok()) return db.status();
+  return std::unique_ptr<ServeQueue>(new ServeQueue(std::move(*db)));
 }
 
-ServeQueue::~ServeQueue() { sqlite3_close(db_); }
+ServeQueue::ServeQueue(std::unique_ptr<Database> db) : db_(std::move(db)) {}
 
-Status ServeQueue::Error(const std::string& what) const {
-  return Status::Infra("serve queue " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
-}
+ServeQueue::~ServeQueue() = default;
 
 Status ServeQueue::SupersedeLocked(const std::string& repo, int64_t pr, const std::string& keep_sha,
                                    std::vector<int64_t>* running) {
   {
-    Stmt s(db_, "SELECT id FROM jobs WHERE repo = ? AND pr = ? AND state = 'running' AND sha <> ?");
+    Stmt s(*db_, "SELECT id FROM jobs WHERE repo = ? AND pr = ? AND state = 'running' AND sha <> ?");
     s.Bind(1, repo).Bind(2, pr).Bind(3, keep_sha);
     while (s.Step() == SQLITE_ROW) {
       if (running != nullptr) running->push_back(s.Int(0));
     }
   }
-  Stmt u(db_,
+  Stmt u(*db_,
          "UPDATE jobs SET state = 'superseded', ended_at = ? WHERE repo = ? AND pr = ? AND state IN ('queued','running')"
          " AND sha <> ?");
   u.Bind(1, Now()).Bind(2, repo).Bind(3, pr).Bind(4, keep_sha);
-  if (u.Step() != SQLITE_DONE) return Error("supersede");
+  if (u.Step() != SQLITE_DONE) return db_->Error("supersede");
   return Status::Ok();
 }
 
 Result<int64_t> ServeQueue::Enqueue(const ServeJob& job, std::vector<int64_t>* running) {
   std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_exec(db_, "BEGIN IMMEDIATE;", nullptr, nullptr, nullptr);
+  Transaction t(*db_);
   // A newer request supersedes every older one of the pull request, whatever its commit.
   Status s = SupersedeLocked(job.repo, job.pr, "", running);
-  Stmt ins(db_, "INSERT INTO jobs (repo, pr, sha, recipe, user, state, created_at) VALUES (?,?,?,?,?,'queued',?)");
+  Stmt ins(*db_, "INSERT INTO jobs (repo, pr, sha, recipe, user, state, created_at) VALUES (?,?,?,?,?,'queued',?)");
   ins.Bind(1, job.repo).Bind(2, job.pr).Bind(3, job.sha).Bind(4, job.recipe).Bind(5, job.user).Bind(6, Now());
   if (!s.ok() || ins.Step() != SQLITE_DONE) {
-    Status err = s.ok() ? Error("enqueue") : s;
-    sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
+    Status err = s.ok() ? db_->Error("enqueue") : s;
+    t.Rollback();
     return err;
   }
-  int64_t id = sqlite3_last_insert_rowid(db_);
-  if (sqlite3_exec(db_, "COMMIT;", nullptr, nullptr, nullptr) != SQLITE_OK) return Error("enqueue");
+  int64_t id = db_->last_insert_rowid();
+  if (t.Commit() != SQLITE_OK) return db_->Error("enqueue");
   return id;
 }
 
@@ -112,50 +101,50 @@ Status ServeQueue::Supersede(const std::string& repo, int64_t pr, const std::str
 
 Result<std::optional<ServeJob>> ServeQueue::Claim() {
   std::lock_guard<std::mutex> lock(mu_);
-  sqlite3_exec(db_, "BEGIN IMMEDIATE;", nullptr, nullptr, nullptr);
+  Transaction t(*db_);
   std::optional<ServeJob> job;
   {
-    Stmt s(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1").c_str());
+    Stmt s(*db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1").c_str());
     if (s.Step() == SQLITE_ROW) job = ReadJob(s);
   }
   if (job) {
-    Stmt u(db_, "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?");
+    Stmt u(*db_, "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?");
     u.Bind(1, Now()).Bind(2, job->id);
     if (u.Step() != SQLITE_DONE) {
-      sqlite3_exec(db_, "ROLLBACK;", nullptr, nullptr, nullptr);
-      return Error("claim");
+      t.Rollback();
+      return db_->Error("claim");
     }
     job->state = "running";
   }
-  if (sqlite3_exec(db_, "COMMIT;", nullptr, nullptr, nullptr) != SQLITE_OK) return Error("claim");
+  if (t.Commit() != SQLITE_OK) return db_->Error("claim");
   return job;
 }
 
 Status ServeQueue::Requeue(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt u(db_, "UPDATE jobs SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running'");
+  Stmt u(*db_, "UPDATE jobs SET state = 'queued', started_at = NULL WHERE id = ? AND state = 'running'");
   u.Bind(1, id);
-  return u.Step() == SQLITE_DONE ? Status::Ok() : Error("requeue");
+  return u.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("requeue");
 }
 
 Result<int> ServeQueue::RecoverInterrupted() {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt u(db_, "UPDATE jobs SET state = 'queued', started_at = NULL WHERE state = 'running'");
-  if (u.Step() != SQLITE_DONE) return Error("recover");
-  return sqlite3_changes(db_);
+  Stmt u(*db_, "UPDATE jobs SET state = 'queued', started_at = NULL WHERE state = 'running'");
+  if (u.Step() != SQLITE_DONE) return db_->Error("recover");
+  return db_->changes();
 }
 
 Result<bool> ServeQueue::Finish(int64_t id, const std::string& result, const std::string& detail) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt u(db_, "UPDATE jobs SET state = 'done', result = ?, detail = ?, ended_at = ? WHERE id = ? AND state = 'running'");
+  Stmt u(*db_, "UPDATE jobs SET state = 'done', result = ?, detail = ?, ended_at = ? WHERE id = ? AND state = 'running'");
   u.Bind(1, result).Bind(2, detail).Bind(3, Now()).Bind(4, id);
-  if (u.Step() != SQLITE_DONE) return Error("finish");
-  return sqlite3_changes(db_) == 1;
+  if (u.Step() != SQLITE_DONE) return db_->Error("finish");
+  return db_->changes() == 1;
 }
 
 Result<bool> ServeQueue::IsLatest(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_,
+  Stmt s(*db_,
          "SELECT j.state <> 'superseded' AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.repo = j.repo AND n.pr = j.pr"
          " AND n.id > j.id) FROM jobs j WHERE j.id = ?");
   s.Bind(1, id);
@@ -165,7 +154,7 @@ Result<bool> ServeQueue::IsLatest(int64_t id) {
 
 Result<std::optional<ServeJob>> ServeQueue::Get(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?").c_str());
+  Stmt s(*db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?").c_str());
   s.Bind(1, id);
   if (s.Step() != SQLITE_ROW) return std::optional<ServeJob>();
   return std::optional<ServeJob>(ReadJob(s));
@@ -175,59 +164,59 @@ Result<int> ServeQueue::CountSince(const std::string& repo, int64_t pr, const st
                                    const std::string& since_iso) {
   std::lock_guard<std::mutex> lock(mu_);
   if (!user.empty()) {
-    Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE user = ? AND created_at >= ?");
+    Stmt s(*db_, "SELECT COUNT(*) FROM jobs WHERE user = ? AND created_at >= ?");
     s.Bind(1, user).Bind(2, since_iso);
-    if (s.Step() != SQLITE_ROW) return Error("count");
+    if (s.Step() != SQLITE_ROW) return db_->Error("count");
     return static_cast<int>(s.Int(0));
   }
-  Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE repo = ? AND pr = ? AND created_at >= ?");
+  Stmt s(*db_, "SELECT COUNT(*) FROM jobs WHERE repo = ? AND pr = ? AND created_at >= ?");
   s.Bind(1, repo).Bind(2, pr).Bind(3, since_iso);
-  if (s.Step() != SQLITE_ROW) return Error("count");
+  if (s.Step() != SQLITE_ROW) return db_->Error("count");
   return static_cast<int>(s.Int(0));
 }
 
 Result<int> ServeQueue::CountInState(const std::string& state) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT COUNT(*) FROM jobs WHERE state = ?");
+  Stmt s(*db_, "SELECT COUNT(*) FROM jobs WHERE state = ?");
   s.Bind(1, state);
-  if (s.Step() != SQLITE_ROW) return Error("count");
+  if (s.Step() != SQLITE_ROW) return db_->Error("count");
   return static_cast<int>(s.Int(0));
 }
 
 Result<int64_t> ServeQueue::ReplyComment(const std::string& repo, int64_t pr) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT comment_id FROM replies WHERE repo = ? AND pr = ?");
+  Stmt s(*db_, "SELECT comment_id FROM replies WHERE repo = ? AND pr = ?");
   s.Bind(1, repo).Bind(2, pr);
   return s.Step() == SQLITE_ROW ? s.Int(0) : int64_t{0};
 }
 
 Status ServeQueue::SetReplyComment(const std::string& repo, int64_t pr, int64_t comment_id) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO replies (repo, pr, comment_id) VALUES (?,?,?)");
+  Stmt s(*db_, "INSERT OR REPLACE INTO replies (repo, pr, comment_id) VALUES (?,?,?)");
   s.Bind(1, repo).Bind(2, pr).Bind(3, comment_id);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("reply");
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("reply");
 }
 
 Result<bool> ServeQueue::FirstSighting(const std::string& key) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR IGNORE INTO seen (key, at) VALUES (?,?)");
+  Stmt s(*db_, "INSERT OR IGNORE INTO seen (key, at) VALUES (?,?)");
   s.Bind(1, key).Bind(2, Now());
-  if (s.Step() != SQLITE_DONE) return Error("seen");
-  return sqlite3_changes(db_) == 1;
+  if (s.Step() != SQLITE_DONE) return db_->Error("seen");
+  return db_->changes() == 1;
 }
 
 Result<std::string> ServeQueue::Cursor(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "SELECT value FROM cursors WHERE name = ?");
+  Stmt s(*db_, "SELECT value FROM cursors WHERE name = ?");
   s.Bind(1, name);
   return s.Step() == SQLITE_ROW ? s.Text(0) : std::string();
 }
 
 Status ServeQueue::SetCursor(const std::string& name, const std::string& value) {
   std::lock_guard<std::mutex> lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO cursors (name, value) VALUES (?,?)");
+  Stmt s(*db_, "INSERT OR REPLACE INTO cursors (name, value) VALUES (?,?)");
   s.Bind(1, name).Bind(2, value);
-  return s.Step() == SQLITE_DONE ? Status::Ok() : Error("cursor");
+  return s.Step() == SQLITE_DONE ? Status::Ok() : db_->Error("cursor");
 }
 
 }  // namespace harness

@@ -11,8 +11,6 @@
 // Thread-safety: all members may be called from any thread (one connection, a mutex).
 #pragma once
 
-#include <sqlite3.h>
-
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -23,6 +21,8 @@
 #include "base/status.h"
 
 namespace harness {
+
+class Database;
 
 struct ServeJob {
   int64_t id = 0;
@@ -73,13 +73,11 @@ class ServeQueue {
   Status SetCursor(const std::string& name, const std::string& value);
 
  private:
-  ServeQueue(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
-  Status Error(const std::string& what) const;
+  explicit ServeQueue(std::unique_ptr<Database> db);
   Status SupersedeLocked(const std::string& repo, int64_t pr, const std::string& keep_sha, std::vector<int64_t>* running);
 
   std::mutex mu_;
-  sqlite3* db_;
-  std::string path_;
+  std::unique_ptr<Database> db_;
 };
 
 }  // namespace harness

@@ -11,8 +11,10 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/strings.h"
+#include "base/time.h"
+#include "base/wait.h"
 #include "events/events.h"
-#include "report/phase_log.h"
 #include "source/recipe_source.h"
 
 namespace harness {
@@ -21,11 +23,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr const char* kMarker = "<!-- recipe-harness -->";
-
-std::string Lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 std::string Short(const std::string& sha) { return sha.substr(0, 12); }
 
@@ -390,8 +387,7 @@ void Server::PollOnce() {
 void Server::Poller(const CancelToken& stop) {
   while (!stopping_ && !stop.cancelled()) {
     PollOnce();
-    pollfd p{stop.fd(), POLLIN, 0};
-    poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(opts_.poll_interval.count()));
+    WaitFor(opts_.poll_interval, stop);
   }
 }
 

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <functional>
 
+#include "base/strings.h"
 #include "base/temp_dir.h"
 #include "exec/executor.h"
 #include "recipe/releases.h"
@@ -51,11 +52,6 @@ class FileLock {
   int fd_;
 };
 
-std::string Trim(std::string s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  return s;
-}
-
 }  // namespace
 
 bool IsCommitId(const std::string& text) {
@@ -82,7 +78,7 @@ Result<std::string> GitCache::Git(const GitOrigin& origin, std::vector<std::stri
   if (!r.ok()) return Status::Infra("git: " + r.status().message());
   if (r->cancelled) return Status::Cancelled("git " + verb + " cancelled");
   if (!r->ok()) {
-    std::string err = Trim(r->err.empty() ? r->out : r->err);
+    std::string err = TrimRight(r->err.empty() ? r->out : r->err);
     if (err.size() > 600) err = err.substr(0, 600) + "…";
     return Status::Infra("git " + verb + " for " + origin.url + ": " + r->Describe() + (err.empty() ? "" : ": " + err));
   }
@@ -133,7 +129,7 @@ Result<std::string> GitCache::Resolve(const GitOrigin& origin, const std::string
   auto out = Git(origin, {"--git-dir", MirrorDir(origin), "rev-parse", "--verify", "--quiet", ref + "^{commit}"},
                  Deadline::In(kLocal), CancelToken::None());
   if (!out.ok()) return Status::NotFound(origin.url + " has no tag, branch or commit '" + ref + "'");
-  return Trim(*out);
+  return TrimRight(*out);
 }
 
 Status GitCache::EnsureCommit(const GitOrigin& origin, const std::string& commit, Deadline deadline,
@@ -167,7 +163,7 @@ Status GitCache::Export(const GitOrigin& origin, const std::string& commit, cons
   untar.deadline = Deadline::In(kLocal);
   auto x = local_->Run(untar, CancelToken::None());
   if (!x.ok()) return Status::Infra("tar: " + x.status().message());
-  if (!x->ok()) return Status::Infra("cannot extract " + commit.substr(0, 12) + " into " + dir + ": " + Trim(x->err));
+  if (!x->ok()) return Status::Infra("cannot extract " + commit.substr(0, 12) + " into " + dir + ": " + TrimRight(x->err));
   return Status::Ok();
 }
 

@@ -4,10 +4,9 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 #include <set>
-#include <sstream>
 
+#include "base/files.h"
 #include "exec/local_executor.h"
 #include "recipe/naming.h"
 #include "recipe/releases.h"
@@ -26,15 +25,6 @@ std::string Chunk(const std::string& recipe) { return "recipes/" + recipe + "/re
 bool HoldsRecipeFiles(const fs::path& dir) {
   std::error_code ec;
   return fs::is_regular_file(dir / "compose.yml", ec);
-}
-
-bool ReadText(const std::string& path, std::string* out) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) return false;
-  std::stringstream ss;
-  ss << f.rdbuf();
-  *out = ss.str();
-  return true;
 }
 
 }  // namespace
@@ -132,8 +122,9 @@ bool RecipeSources::Exists(const std::string& recipe) const {
 }
 
 Result<std::string> RecipeSources::ScriptText(const RecipeCheckout& checkout) {
-  std::string text;
-  if (!checkout.script.empty() && ReadText(checkout.script, &text)) return text;
+  if (!checkout.script.empty()) {
+    if (auto text = ReadFile(checkout.script); text.ok()) return text;
+  }
   std::error_code ec;
   if (checkout.scriptless || (!checkout.files_dir.empty() && HoldsRecipeFiles(checkout.files_dir))) {
     if (checkout.script.empty() || !fs::exists(checkout.script, ec)) return std::string(kDefaultScript);
@@ -179,17 +170,15 @@ Result<std::optional<GitOrigin>> RecipeSources::OriginOf(const std::string& reci
     return std::optional<GitOrigin>(origin);
   }
   std::string path = recipes_dir_ + "/" + recipe + "/recipe.lua";
-  std::ifstream f(path);
+  auto src = ReadFile(path);
   // A folder of release folders only (releases/<version>/recipe.lua), or of a recipe's own
   // files without a script, is carried in its folder.
-  if (!f && (fs::is_directory(recipes_dir_ + "/" + recipe + "/releases") || HoldsRecipeFiles(recipes_dir_ + "/" + recipe))) {
+  if (!src.ok() && (fs::is_directory(recipes_dir_ + "/" + recipe + "/releases") || HoldsRecipeFiles(recipes_dir_ + "/" + recipe))) {
     return std::optional<GitOrigin>();
   }
-  if (!f) return Status::NotFound("no recipe named '" + recipe + "' in " + recipes_dir_ + " (no " + path + ")");
-  std::stringstream src;
-  src << f.rdbuf();
+  if (!src.ok()) return Status::NotFound("no recipe named '" + recipe + "' in " + recipes_dir_ + " (no " + path + ")");
   ScriptEngine probe(Chunk(recipe), recipe);
-  auto spec = probe.Load(src.str());
+  auto spec = probe.Load(*src);
   if (!spec.ok()) return spec.status();
   if (spec->source_git.empty()) return std::optional<GitOrigin>();
   GitOrigin origin{spec->source_git, spec->source_path};

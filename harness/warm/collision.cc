@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/strings.h"
 #include "recipe/naming.h"
 
 namespace harness {
@@ -43,12 +44,6 @@ std::vector<std::string> Words(const std::string& out) {
   std::istringstream in(out);
   for (std::string w; in >> w;) words.push_back(w);
   return words;
-}
-
-std::string Join(const std::vector<std::string>& v, const std::string& sep) {
-  std::string out;
-  for (const auto& s : v) out += (out.empty() ? "" : sep) + s;
-  return out;
 }
 
 }  // namespace

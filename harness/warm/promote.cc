@@ -3,7 +3,6 @@
 #include "source/recipe_source.h"
 
 #include <fcntl.h>
-#include <poll.h>
 #include <sys/file.h>
 #include <unistd.h>
 
@@ -14,11 +13,13 @@
 #include <sstream>
 
 #include "base/cancel.h"
+#include "base/files.h"
+#include "base/strings.h"
 #include "base/temp_dir.h"
+#include "base/wait.h"
 #include "ledger/ledger.h"
 #include "recipe/naming.h"
 #include "recipe/releases.h"
-#include "report/phase_log.h"
 #include "runtime/swarm.h"
 #include "warm/plan.h"
 
@@ -53,8 +54,7 @@ class WarmLock {
         waited = true;
       }
       if (CancelToken::Signals().cancelled()) return Status::Cancelled("interrupted while waiting for the warm lock");
-      pollfd p{CancelToken::Signals().fd(), POLLIN, 0};
-      poll(&p, p.fd >= 0 ? 1 : 0, 200);
+      WaitFor(Duration(200), CancelToken::Signals());
     }
     std::string content = target + "\n";
     (void)!ftruncate(fd_, 0);
@@ -85,11 +85,6 @@ std::string Wanted(const std::string& state_dir, const std::string& recipe) {
     if (newest.empty() || CompareVersions(v, newest) > 0) newest = v;
   }
   return newest;
-}
-
-std::string Lower(std::string s) {
-  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
 }
 
 // An in-place update that Swarm refuses by design: configs (and secrets) cannot change
@@ -398,10 +393,8 @@ Status RequestPromotion(const std::string& state_dir, const std::string& recipe,
 
 bool NeedsManualMigration(const std::string& release_dir, const std::string& version) {
   for (const std::string& notes : {release_dir + "/NOTES.md", release_dir + "/release/" + version}) {
-    std::ifstream f(notes);
-    std::stringstream ss;
-    ss << f.rdbuf();
-    if (Lower(ss.str()).find("manual migration") != std::string::npos) return true;
+    auto text = ReadFile(notes);
+    if (text.ok() && Lower(*text).find("manual migration") != std::string::npos) return true;
   }
   return false;
 }

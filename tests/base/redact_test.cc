@@ -35,11 +35,5 @@ TEST_CASE("proof packets are redacted", "[redact]") {
   CHECK(log.FileName() == "01-deploy.json");
 }
 
-TEST_CASE("TailLines keeps the last lines", "[report]") {
-  CHECK(TailLines("a\nb\nc\n", 2) == "b\nc\n");
-  CHECK(TailLines("a\nb", 5) == "a\nb");
-  CHECK(TailLines("", 3) == "");
-}
-
 }  // namespace
 }  // namespace harness

@@ -2,6 +2,7 @@
 #include "ledger/ledger.h"
 
 #include <signal.h>
+#include <sqlite3.h>
 #include <sys/wait.h>
 #include <unistd.h>
 

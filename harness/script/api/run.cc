@@ -1,8 +1,7 @@
 // secret(name), artifact(name, content), print(...), sleep(seconds), now()
-#include <poll.h>
-
 #include <cmath>
 
+#include "base/wait.h"
 #include "script/api/api.h"
 #include "script/engine.h"
 
@@ -80,8 +79,7 @@ int SleepFn(lua_State* L) {
     engine->CheckAbort(L);
     if (until.passed()) return 0;
     Duration left = until.Min(engine->deadline()).remaining();
-    pollfd p{cancel.fd(), POLLIN, 0};
-    poll(&p, cancel.fd() >= 0 ? 1 : 0, static_cast<int>(std::min<long long>(left.count() + 1, 200)));
+    WaitFor(Duration(std::min<long long>(left.count() + 1, 200)), cancel);
   }
 }
 

@@ -1,0 +1,19 @@
+// Files: reading a whole file and replacing one atomically.
+//
+// Plain functions; any thread. Concurrent WriteFileAtomic calls on the same path must be
+// serialised by the caller (they share the "<path>.tmp" name).
+#pragma once
+
+#include <string>
+
+#include "base/status.h"
+
+namespace harness {
+
+// The whole content of the file at `path`, bytes as they are. NotFound when it does not
+// exist, Infra when it cannot be opened otherwise.
+Result<std::string> ReadFile(const std::string& path);
+// Writes `content` to `path` atomically (temp file "<path>.tmp" + rename). Infra on failure.
+Status WriteFileAtomic(const std::string& path, const std::string& content);
+
+}  // namespace harness

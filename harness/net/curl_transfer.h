@@ -1,0 +1,67 @@
+// CurlTransfer: the one place that drives libcurl — one HTTP exchange at a time on a
+// reusable easy handle.
+//
+// Callers say everything that varies (method, URL or unix socket, headers, body, timeouts,
+// protocols, cancellation, a connect-to rewrite); everything else is fixed: no signals,
+// no redirects followed, response headers parsed into lower-cased names. Perform() resets
+// the handle between exchanges, so connections are reused by one CurlTransfer and never
+// between two.
+//
+// Thread-safety: one thread at a time per CurlTransfer; different objects may be used on
+// different threads at once.
+#pragma once
+
+#include <cstddef>
+#include <limits>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/cancel.h"
+#include "base/deadline.h"
+#include "base/status.h"
+
+namespace harness {
+
+struct TransferRequest {
+  std::string method = "GET";    // HEAD asks for no body; others but GET are sent as given
+  std::string url;
+  std::string unix_socket;       // connect to this socket instead of the URL's host
+  std::string protocols = "http";  // CURLOPT_PROTOCOLS_STR: "http" or "http,https"
+  std::vector<std::string> headers;  // "Name: value" lines ("Expect:" removes one)
+  std::string user_agent;        // "" for none
+  std::string body;
+  bool send_body = false;        // send `body` (also when empty: Content-Length: 0)
+  Duration timeout{0};           // the whole exchange; 0 for none
+  std::optional<Duration> connect_timeout;  // libcurl's default when unset
+  std::string connect_to;        // CURLOPT_CONNECT_TO "host:port:addr:port"; no reuse then
+  size_t max_body = std::numeric_limits<size_t>::max();  // the rest is read and dropped
+  const CancelToken* cancel = nullptr;  // aborts the exchange when cancelled
+};
+
+struct TransferResponse {
+  long status = 0;
+  std::vector<std::pair<std::string, std::string>> headers;  // of the last response
+  std::string body;
+  Duration elapsed{0};
+  bool sent = false;             // the request may have reached the server
+};
+
+class CurlTransfer {
+ public:
+  CurlTransfer();
+  ~CurlTransfer();
+  CurlTransfer(const CurlTransfer&) = delete;
+  CurlTransfer& operator=(const CurlTransfer&) = delete;
+
+  // Runs one exchange. Ok with any HTTP status; otherwise Cancelled ("interrupted"),
+  // Timeout ("no answer within <timeout>") or Failed (libcurl's message), with `out`
+  // (elapsed, sent) filled as far as the exchange got.
+  Status Perform(const TransferRequest& req, TransferResponse* out);
+
+ private:
+  void* curl_ = nullptr;  // CURL*
+};
+
+}  // namespace harness
