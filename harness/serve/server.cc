@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/files.h"
 #include "base/strings.h"
 #include "base/time.h"
 #include "base/wait.h"
@@ -425,9 +426,9 @@ Status Server::Run(const CancelToken& stop) {
     return Status::Infra("cannot listen on " + opts_.host + ":" + std::to_string(port));
   }
   if (!opts_.port_file.empty()) {
-    std::string tmp = opts_.port_file + ".tmp";
-    std::ofstream(tmp) << port << "\n";
-    fs::rename(tmp, opts_.port_file);
+    if (Status s = WriteFileAtomic(opts_.port_file, std::to_string(port) + "\n"); !s.ok()) {
+      return s.Prefixed("--port-file");
+    }
   }
   Say("listening on http://" + opts_.host + ":" + std::to_string(port) + "/webhook, " + std::to_string(opts_.jobs) +
       " run(s) at a time");
