@@ -9,7 +9,8 @@
 //
 // Each phase writes its proof packet; Execute() returns the outcome after summary.json
 // is written. One ColdRun per run; it owns the run's Lua state, locks and ledger
-// connection. One thread.
+// connection. It reaches the Swarm only through its Runtime (runtime/runtime.h), made by
+// RunOptions::make_runtime or NewRuntime. One thread.
 #pragma once
 
 #include <map>
@@ -30,10 +31,7 @@
 #include "recipe/teardown_guard.h"
 #include "report/phase_log.h"
 #include "runtime/compose.h"
-#include "exec/local_executor.h"
-#include "runtime/abra.h"
-#include "runtime/event_watch.h"
-#include "runtime/swarm.h"
+#include "runtime/runtime.h"
 #include "script/engine.h"
 #include "source/recipe_source.h"
 
@@ -107,7 +105,7 @@ class ColdRun {
   RunOutcome out_;
   Redactor redactor_;
   RunLog log_;
-  SwarmRuntime swarm_;
+  std::unique_ptr<Runtime> runtime_;
   int phase_number_ = 0;
 
   std::string recipe_dir_;
@@ -127,10 +125,6 @@ class ColdRun {
   std::map<std::string, std::string> labels_;
   std::map<std::string, std::string> secret_values_;
   TempDir stage_{"harness-stage"};
-  // With the abra runtime: the run's own ABRA_DIR, and its app there.
-  TempDir abra_dir_{"harness-abra"};
-  LocalExecutor abra_exec_;
-  std::unique_ptr<AbraApp> abra_;
   std::optional<StagedCompose> staged_;
   TempDir stage_from_{"harness-stage-from"};
   std::optional<StagedCompose> staged_from_;
