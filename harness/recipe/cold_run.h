@@ -8,7 +8,8 @@
 //   Teardown  always, once anything may exist; verified (TeardownGuard)
 //
 // Each phase writes its proof packet; Execute() returns the outcome after summary.json
-// is written. One ColdRun per run; it owns the run's Lua state, locks and ledger
+// is written. The methods live in cold_run.cc (start, deploy, converge, upgrade, teardown),
+// run_prepare.cc, run_waits.cc, run_tests.cc and run_outcome.cc. One ColdRun per run; it owns the run's Lua state, locks and ledger
 // connection. It reaches the Swarm only through its Runtime (runtime/runtime.h), made by
 // RunOptions::make_runtime or NewRuntime. One thread.
 #pragma once
@@ -53,6 +54,10 @@ class ColdRun {
   bool Start();
   bool Prepare();
   // Parts of Prepare. Each records what it decided in the prepare packet.
+  // The script, loaded and checked against the release.
+  Status LoadScript(PhaseLog& prepare);
+  // The value of every secret (a warm deploy's kept ones, the others generated).
+  Status MakeSecrets(PhaseLog& prepare);
   // The recipe's files as abra reads them: environment, compose files, staging, secrets,
   // and the version and timeout labels.
   Status ReadRecipe(PhaseLog& prepare);
