@@ -8,8 +8,10 @@
 //   Teardown  always, once anything may exist; verified (TeardownGuard)
 //
 // Each phase writes its proof packet; Execute() returns the outcome after summary.json
-// is written. One ColdRun per run; it owns the run's Lua state, locks and ledger
-// connection. One thread.
+// is written. The methods live in cold_run.cc (start, deploy, converge, upgrade, teardown),
+// run_prepare.cc, run_waits.cc, run_tests.cc and run_outcome.cc. One ColdRun per run; it owns the run's Lua state, locks and ledger
+// connection. It reaches the Swarm only through its Runtime (runtime/runtime.h), made by
+// RunOptions::make_runtime or NewRuntime. One thread.
 #pragma once
 
 #include <map>
@@ -30,10 +32,7 @@
 #include "recipe/teardown_guard.h"
 #include "report/phase_log.h"
 #include "runtime/compose.h"
-#include "exec/local_executor.h"
-#include "runtime/abra.h"
-#include "runtime/event_watch.h"
-#include "runtime/swarm.h"
+#include "runtime/runtime.h"
 #include "script/engine.h"
 #include "source/recipe_source.h"
 
@@ -55,6 +54,10 @@ class ColdRun {
   bool Start();
   bool Prepare();
   // Parts of Prepare. Each records what it decided in the prepare packet.
+  // The script, loaded and checked against the release.
+  Status LoadScript(PhaseLog& prepare);
+  // The value of every secret (a warm deploy's kept ones, the others generated).
+  Status MakeSecrets(PhaseLog& prepare);
   // The recipe's files as abra reads them: environment, compose files, staging, secrets,
   // and the version and timeout labels.
   Status ReadRecipe(PhaseLog& prepare);
@@ -107,7 +110,7 @@ class ColdRun {
   RunOutcome out_;
   Redactor redactor_;
   RunLog log_;
-  SwarmRuntime swarm_;
+  std::unique_ptr<Runtime> runtime_;
   int phase_number_ = 0;
 
   std::string recipe_dir_;
@@ -127,10 +130,6 @@ class ColdRun {
   std::map<std::string, std::string> labels_;
   std::map<std::string, std::string> secret_values_;
   TempDir stage_{"harness-stage"};
-  // With the abra runtime: the run's own ABRA_DIR, and its app there.
-  TempDir abra_dir_{"harness-abra"};
-  LocalExecutor abra_exec_;
-  std::unique_ptr<AbraApp> abra_;
   std::optional<StagedCompose> staged_;
   TempDir stage_from_{"harness-stage-from"};
   std::optional<StagedCompose> staged_from_;

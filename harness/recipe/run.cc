@@ -4,6 +4,8 @@
 #include "base/temp_dir.h"
 #include "events/events.h"
 #include "recipe/cold_run.h"
+#include "runtime/abra_runtime.h"
+#include "runtime/swarm.h"
 
 namespace harness {
 
@@ -66,6 +68,17 @@ nlohmann::json CheckRecipe(RunOptions opts, Docker* docker) {
     j["problems"].push_back({{"error", out.reason}, {"kind", out.result}, {"fix", ""}});
   }
   return j;
+}
+
+std::unique_ptr<Runtime> NewRuntime(const RunOptions& opts, Docker* docker) {
+  std::unique_ptr<SwarmRuntime> runtime;
+  if (opts.runtime == "abra") {
+    runtime = std::make_unique<AbraRuntime>(docker, opts.abra);
+  } else {
+    runtime = std::make_unique<SwarmRuntime>(docker);
+  }
+  runtime->set_nodes(opts.nodes);
+  return runtime;
 }
 
 RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& progress) {

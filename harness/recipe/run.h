@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
@@ -17,6 +18,7 @@
 #include "base/status.h"
 #include "runtime/abra.h"
 #include "runtime/docker.h"
+#include "runtime/runtime.h"
 
 namespace harness {
 
@@ -58,6 +60,9 @@ struct RunOptions {
   // How the namespace is deployed: "swarm" (docker stack deploy and friends) or "abra"
   // (through abra, as Co-op Cloud operators deploy; see runtime/abra.h).
   std::string runtime = "swarm";
+  // Makes the run's Runtime from the Docker the run was given, instead of NewRuntime (for
+  // tests, which stand a fake in for the Swarm). Called once per run, on its thread.
+  std::function<std::unique_ptr<Runtime>(Docker* docker)> make_runtime;
   // The image pull policy ("missing", "always", "never"); "" the recipe's (default missing).
   std::string pull;
   AbraOptions abra;
@@ -121,6 +126,10 @@ struct RunOutcome {
 
 // Progress of runs, as lines for a person (stderr) or a log.
 using ProgressFn = std::function<void(const std::string& line)>;
+
+// The Runtime `opts.runtime` names ("abra": AbraRuntime; otherwise SwarmRuntime) on
+// `docker`, reaching the other nodes through `opts.nodes`.
+std::unique_ptr<Runtime> NewRuntime(const RunOptions& opts, Docker* docker);
 
 RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& progress);
 

@@ -23,7 +23,7 @@ void RunLog::Line(const std::string& text, bool to_console) {
   if (to_console && progress_) progress_(clean);
 }
 
-RunHost::RunHost(SwarmRuntime* swarm, HttpClient* http, std::string ns,
+RunHost::RunHost(Runtime* swarm, HttpClient* http, std::string ns,
                  std::vector<std::string> services, std::map<std::string, std::string> secrets,
                  std::string files_dir, RunLog* log, const Redactor* redactor,
                  std::map<std::string, std::string> renamed)
@@ -105,7 +105,7 @@ Status RunHost::Known(const std::string& service) const {
                           Join(services_, ", ") + ")");
 }
 
-Result<SwarmRuntime::Located> RunHost::Container(const std::string& service, Deadline deadline) {
+Result<Runtime::Located> RunHost::Container(const std::string& service, Deadline deadline) {
   if (Status s = Known(service); !s.ok()) return s;
   return swarm_->ContainerOf(ns_, Key(service), deadline, cancel());
 }

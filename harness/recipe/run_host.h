@@ -3,7 +3,7 @@
 // RunLog: every progress line, command and print() of the run, redacted, into run.log
 // and (progress lines) to the console. Thread-safe.
 // RunHost: the ScriptHost of a run — HTTP, exec and logs reach the deploy's services
-// through the Swarm runtime; secrets and artifacts are the run's own. One hook at a time.
+// through the run's Runtime; secrets and artifacts are the run's own. One hook at a time.
 #pragma once
 
 #include <fstream>
@@ -15,7 +15,7 @@
 
 #include "base/redact.h"
 #include "recipe/run.h"
-#include "runtime/swarm.h"
+#include "runtime/runtime.h"
 #include "script/host.h"
 
 namespace harness {
@@ -37,7 +37,7 @@ class RunLog {
 
 class RunHost : public ScriptHost {
  public:
-  RunHost(SwarmRuntime* swarm, HttpClient* http, std::string ns, std::vector<std::string> services,
+  RunHost(Runtime* swarm, HttpClient* http, std::string ns, std::vector<std::string> services,
           std::map<std::string, std::string> secrets, std::string files_dir, RunLog* log,
           const Redactor* redactor, std::map<std::string, std::string> renamed = {});
 
@@ -58,10 +58,10 @@ class RunHost : public ScriptHost {
 
  private:
   Status Known(const std::string& service) const;
-  Result<SwarmRuntime::Located> Container(const std::string& service, Deadline deadline);
+  Result<Runtime::Located> Container(const std::string& service, Deadline deadline);
   void Record(nlohmann::json c);
 
-  SwarmRuntime* swarm_;
+  Runtime* swarm_;
   HttpClient* http_;
   std::string ns_;
   std::vector<std::string> services_;

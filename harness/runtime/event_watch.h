@@ -9,6 +9,8 @@
 // Without a stream (it could not start, it ended, a signal stopped it) Wait() sleeps its
 // whole `max`, which makes the callers plain pollers again.
 //
+// SwarmRuntime::Watch hands one out as the Runtime's ChangeWatch.
+//
 // Thread-safety: Wait() from one thread at a time; live() and events() from any.
 #pragma once
 
@@ -20,10 +22,11 @@
 #include "base/cancel.h"
 #include "base/deadline.h"
 #include "runtime/docker.h"
+#include "runtime/runtime.h"
 
 namespace harness {
 
-class EventWatch {
+class EventWatch : public ChangeWatch {
  public:
   // Starts following at once; events before the stream is connected are not seen, so a
   // caller looks at the state after starting the watch, not before. The stream ends by
@@ -36,7 +39,7 @@ class EventWatch {
 
   // Waits until an event of the namespace arrives that no earlier Wait() consumed, `max`
   // passes, or `cancel` fires. True when woken by an event.
-  bool Wait(Duration max, const CancelToken& cancel);
+  bool Wait(Duration max, const CancelToken& cancel) override;
   // The stream is running.
   bool live() const { return live_.load(); }
   // Events of the namespace seen so far.

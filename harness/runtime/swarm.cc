@@ -232,6 +232,15 @@ Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::s
   return Docker::Check(args, docker_->Run(args, log, deadline, cancel, "", envv));
 }
 
+std::string SwarmRuntime::ChooseObservations(Deadline deadline) {
+  bool api = docker_->executor()->Describe() == "local" && UseEngineApi(DockerApi::ForLocal(), deadline);
+  return api ? "engine-api" : "docker-cli";
+}
+
+std::unique_ptr<ChangeWatch> SwarmRuntime::Watch(const std::string& ns, Deadline until) {
+  return std::make_unique<EventWatch>(docker_, ns, until);
+}
+
 bool SwarmRuntime::UseEngineApi(std::unique_ptr<DockerApi> api, Deadline deadline) {
   if (api == nullptr || daemon_id_.empty()) return false;
   auto info = api->Get("/info", Step(deadline));

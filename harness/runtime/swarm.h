@@ -7,6 +7,10 @@
 // Every object is found by the labels com.docker.stack.namespace (set by Swarm) and
 // harness.namespace (set by the harness).
 //
+// SwarmRuntime is the Runtime (runtime/runtime.h) of `--runtime swarm`; what else it
+// offers (labelled namespaces, leftovers, removal keeping data) is for the reaper, the
+// warm canon and doctor.
+//
 // Thread-safety: as Docker; distinct namespaces may be handled from distinct threads.
 #pragma once
 
@@ -23,6 +27,7 @@
 #include "runtime/docker_api.h"
 #include "runtime/images.h"
 #include "runtime/nodes.h"
+#include "runtime/runtime.h"
 
 namespace harness {
 
@@ -39,24 +44,20 @@ struct LabelledNamespace {
   std::string owner;    // harness.owner: "<host>/<pid>/<start time>"
 };
 
-class SwarmRuntime {
+class SwarmRuntime : public Runtime {
  public:
   explicit SwarmRuntime(Docker* docker) : docker_(docker) {}
   Docker* docker() const { return docker_; }
+  Executor* target() const override { return docker_->executor(); }
   // How to reach the Swarm's other nodes. Unset: everything is done through the target,
   // which sees only its own node's containers and volumes.
   void set_nodes(NodeReach* nodes) { nodes_ = nodes; }
 
-  // A running container of a service, and the node where it runs (where commands about
-  // it must go).
-  struct Located {
-    std::string container;
-    Executor* node = nullptr;
-    std::string node_name;
-  };
-
   // Docker answers and this node is a Swarm manager.
-  Status Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+  Status Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel) override;
+  // For a target on this machine, the Engine API (UseEngineApi with DockerApi::ForLocal);
+  // the CLI otherwise.
+  std::string ChooseObservations(Deadline deadline) override;
   // From now on, reads convergence observations through the Engine API's socket, if it
   // reaches the daemon the CLI reaches (the same daemon ID as the last Preflight saw);
   // otherwise everything stays on the CLI. True when the API is used.
@@ -69,76 +70,72 @@ class SwarmRuntime {
   // this machine. `say` (may be null) gets a line per pull. Failures: see PullFailure.
   Result<std::vector<ImageReport>> EnsureImages(const std::vector<std::string>& images, PullPolicy policy,
                                                 PhaseLog* log, Deadline deadline, const CancelToken& cancel,
-                                                const std::function<void(const std::string&)>& say);
+                                                const std::function<void(const std::string&)>& say) override;
   // What EnsureImages would do, pulling nothing: each image "present" (on the target's
   // node), "pullable" (its registry has it; digest from the registry), "missing" (neither)
   // or "unknown" (the registry did not answer; `error` says why), per `policy`.
-  struct ImagePlan {
-    ImageReport report;
-    std::string error;   // for "missing" and "unknown"
-  };
   std::vector<ImagePlan> PlanImages(const std::vector<std::string>& images, PullPolicy policy, PhaseLog* log,
-                                    Deadline deadline, const CancelToken& cancel);
+                                    Deadline deadline, const CancelToken& cancel) override;
   // Every image exists on this node (no registry is consulted).
   Status CheckImages(const std::vector<std::string>& images, PhaseLog* log, Deadline deadline,
                      const CancelToken& cancel);
-  // An external network a recipe joins (Traefik's `proxy`): whether it exists, and whether
-  // the harness created it (label harness.shared-network).
-  struct NetworkState {
-    bool exists = false;
-    bool ours = false;
-    std::string driver;      // "overlay", "bridge", ...
-    std::string scope;       // "swarm", "local"
-    bool attachable = false;
-  };
+  // An external network a recipe joins: whether it exists, and whether the harness made it.
   Result<NetworkState> InspectNetwork(const std::string& name, PhaseLog* log, Deadline deadline,
-                                      const CancelToken& cancel);
+                                      const CancelToken& cancel) override;
   // Creates an attachable overlay network for recipes that expect it to exist, labelled
   // harness.shared-network=<name> and with `labels`; one that appeared meanwhile is fine.
   // Never labelled harness.namespace: it belongs to no one run, and is removed with
   // RemoveSharedNetwork once no run of ours uses it (the caller holds its NetworkLock).
   Status CreateSharedNetwork(const std::string& name, const std::map<std::string, std::string>& labels,
-                             PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+                             PhaseLog* log, Deadline deadline, const CancelToken& cancel) override;
   // Removes a network the harness created, unless Docker says something still uses it
   // (a warm deploy, say). True when it is gone; a network it did not create is never touched.
-  Result<bool> RemoveSharedNetwork(const std::string& name, PhaseLog* log, Deadline deadline);
+  Result<bool> RemoveSharedNetwork(const std::string& name, PhaseLog* log, Deadline deadline) override;
   // The names of the shared networks the harness created.
   Result<std::vector<std::string>> SharedNetworks(Deadline deadline);
-  Result<bool> SecretExists(const std::string& name, PhaseLog* log, Deadline deadline, const CancelToken& cancel);
-  // Each service's value of the label `label` ("" when it has none) and its update state
-  // ("" when no update ran; "rollback_completed" after Swarm rolled an update back).
-  struct ServiceVersion {
-    std::string service;
-    std::string version;
-    std::string update_state;
-  };
+  Result<bool> SecretExists(const std::string& name, PhaseLog* log, Deadline deadline,
+                            const CancelToken& cancel) override;
+  // Each service's value of the label `label` and its update state.
   Result<std::vector<ServiceVersion>> ServiceVersions(const std::vector<std::string>& services, const std::string& label,
-                                                      PhaseLog* log, Deadline deadline, const CancelToken& cancel);
+                                                      PhaseLog* log, Deadline deadline,
+                                                      const CancelToken& cancel) override;
   Status CreateSecret(const std::string& name, const std::string& value,
                       const std::map<std::string, std::string>& labels, PhaseLog* log,
                       Deadline deadline, const CancelToken& cancel);
+  // `docker secret create` of `secret.name`.
+  Status CreateSecret(const Secret& secret, PhaseLog* log, Deadline deadline, const CancelToken& cancel) override {
+    return CreateSecret(secret.name, secret.value, secret.labels, log, deadline, cancel);
+  }
   Status DeployStack(const std::string& ns, const std::vector<std::string>& files,
                      const std::map<std::string, std::string>& env, PhaseLog* log,
                      Deadline deadline, const CancelToken& cancel);
+  // DeployStack.
+  Status Deploy(const std::string& ns, const std::vector<std::string>& files,
+                const std::map<std::string, std::string>& env, PhaseLog* log, Deadline deadline,
+                const CancelToken& cancel) override {
+    return DeployStack(ns, files, env, log, deadline, cancel);
+  }
+  // Docker's events of `ns` (EventWatch).
+  std::unique_ptr<ChangeWatch> Watch(const std::string& ns, Deadline until) override;
   // One observation of the namespace and of its `expected` services (full names; what
   // the compose files define). `log` may be null (polls are summarised instead).
   Result<ConvergeSnapshot> Observe(const std::string& ns, const std::vector<std::string>& expected, PhaseLog* log,
-                                   Deadline deadline, const CancelToken& cancel);
+                                   Deadline deadline, const CancelToken& cancel) override;
   // A running container of `<ns>_<service>` (a healthy one when there is a choice), on
   // whichever node it runs.
   Result<Located> ContainerOf(const std::string& ns, const std::string& service,
-                              Deadline deadline, const CancelToken& cancel);
+                              Deadline deadline, const CancelToken& cancel) override;
   // The container's address on its node's docker_gwbridge, reachable from that node.
-  Result<std::string> AddressOf(const Located& where, Deadline deadline, const CancelToken& cancel);
+  Result<std::string> AddressOf(const Located& where, Deadline deadline, const CancelToken& cancel) override;
   Result<ProcessResult> Exec(const Located& where, const std::vector<std::string>& argv,
-                             Deadline deadline, const CancelToken& cancel);
+                             Deadline deadline, const CancelToken& cancel) override;
   Result<std::string> Logs(const std::string& ns, const std::string& service, int tail,
-                           Deadline deadline, const CancelToken& cancel);
+                           Deadline deadline, const CancelToken& cancel) override;
   // The healthcheck state of every container of the namespace, running or exited:
   // [{container, service, state, exit_code, health, failing_streak, last_output}].
-  Result<nlohmann::json> ContainerHealth(const std::string& ns, Deadline deadline);
+  Result<nlohmann::json> ContainerHealth(const std::string& ns, Deadline deadline) override;
   // Removes everything of the namespace and verifies it is gone. Never cancelled.
-  Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline);
+  Status Teardown(const std::string& ns, PhaseLog* log, Deadline deadline) override;
   // Removes the stack and its configs and waits until its services, containers and
   // networks are gone, keeping its volumes and secrets (a clean re-deploy keeping the data).
   Status RemoveStackKeepingData(const std::string& ns, PhaseLog* log, Deadline deadline);
@@ -146,7 +143,7 @@ class SwarmRuntime {
   // Which dockerd process answers: "<pid>/<start time>" from the daemon's pid file and
   // /proc, read where the executor runs; "" when that cannot be read. A change between
   // two readings means the daemon restarted.
-  std::string DaemonIdentity(Deadline deadline);
+  std::string DaemonIdentity(Deadline deadline) override;
   // Every namespace that has at least one object labelled harness.namespace.
   Result<std::vector<LabelledNamespace>> LabelledNamespaces(Deadline deadline);
 
