@@ -26,7 +26,7 @@
 #include "exec/ssh_executor.h"
 #include "exec/target.h"
 #include "ledger/ledger.h"
-#include "recipe/run.h"
+#include "run/run.h"
 #include "runtime/abra.h"
 #include "runtime/docker.h"
 #include "runtime/nodes.h"

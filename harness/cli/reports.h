@@ -10,7 +10,7 @@
 
 #include "base/status.h"
 #include "cli/context.h"
-#include "recipe/run.h"
+#include "run/run.h"
 
 namespace harness {
 

@@ -105,25 +105,33 @@ Finding NodeFinding(const SwarmNode& n, NodeReach* reach, const std::string& bin
   return Ok("node", detail + "; all " + std::to_string(needed.size()) + " image(s) present");
 }
 
-}  // namespace
+// The images and external networks every recipe needs, from the compose files a run would
+// choose (the script's, or COMPOSE_FILE), interpolated as a run would; git-sourced recipes
+// at their newest release, after their repository answered.
+struct Needs {
+  std::map<std::string, std::vector<std::string>> images;    // image → recipes
+  std::map<std::string, std::vector<std::string>> networks;  // external network → recipes
+};
 
-std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, Docker* docker) {
-  std::vector<Finding> out;
-  const CancelToken& never = CancelToken::None();
-
-  auto version = docker->Run({"version", "--format", "{{.Server.Version}}"}, nullptr, Deadline::In(kStep), never);
+// Docker answers: false when it does not (then nothing else can be checked).
+bool CheckDocker(Docker* docker, std::vector<Finding>* out) {
+  auto version = docker->Run({"version", "--format", "{{.Server.Version}}"}, nullptr, Deadline::In(kStep), CancelToken::None());
   if (!version.ok() || !version->ok()) {
-    out.push_back(Bad("docker", version.ok() ? TrimRight(version->err) : version.status().message(),
+    out->push_back(Bad("docker", version.ok() ? TrimRight(version->err) : version.status().message(),
                       "start dockerd (scripts/setup does), or point --docker at a working CLI"));
-    return out;  // nothing else can be checked
+    return false;
   }
-  out.push_back(Ok("docker", "engine " + TrimRight(version->out)));
+  out->push_back(Ok("docker", "engine " + TrimRight(version->out)));
+  return true;
+}
 
-  if (Status s = swarm->Preflight(nullptr, Deadline::In(kStep), never); !s.ok()) {
-    out.push_back(Bad("swarm", s.message(), "docker swarm init --advertise-addr 127.0.0.1 (or use a manager)"));
+// This node is a manager, and every node is ready.
+void CheckSwarm(SwarmRuntime* swarm, Docker* docker, std::vector<Finding>* out) {
+  if (Status s = swarm->Preflight(nullptr, Deadline::In(kStep), CancelToken::None()); !s.ok()) {
+    out->push_back(Bad("swarm", s.message(), "docker swarm init --advertise-addr 127.0.0.1 (or use a manager)"));
   } else {
     auto nodes = docker->Run({"node", "ls", "--format", "{{.Hostname}} {{.Status}} {{.Availability}}"}, nullptr,
-                             Deadline::In(kStep), never);
+                             Deadline::In(kStep), CancelToken::None());
     if (nodes.ok() && nodes->ok()) {
       std::istringstream in(nodes->out);
       std::string line;
@@ -138,45 +146,45 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
         }
       }
       if (ready == total) {
-        out.push_back(Ok("swarm", "manager; " + std::to_string(total) + " node(s) ready"));
+        out->push_back(Ok("swarm", "manager; " + std::to_string(total) + " node(s) ready"));
       } else {
-        out.push_back(Warn("swarm", std::to_string(ready) + " of " + std::to_string(total) +
+        out->push_back(Warn("swarm", std::to_string(ready) + " of " + std::to_string(total) +
                                         " nodes ready and active (" + bad + ")",
                            "bring the nodes back, or drain them so that nothing is scheduled there"));
       }
     }
   }
+}
 
+void CheckGateway(Docker* docker, std::vector<Finding>* out) {
   auto gw = docker->Run({"network", "inspect", "--format", "{{.Name}}", "docker_gwbridge"}, nullptr,
-                        Deadline::In(kStep), never);
+                        Deadline::In(kStep), CancelToken::None());
   if (gw.ok() && gw->ok()) {
-    out.push_back(Ok("network", "docker_gwbridge present (tests reach services through it)"));
+    out->push_back(Ok("network", "docker_gwbridge present (tests reach services through it)"));
   } else {
-    out.push_back(Bad("network", "no docker_gwbridge network",
+    out->push_back(Bad("network", "no docker_gwbridge network",
                       "it appears with the first Swarm task on this node; re-run `docker swarm init`"));
   }
+}
 
-  // Images and external networks every recipe needs, from the compose files a run would
-  // choose (the script's, or COMPOSE_FILE), interpolated as a run would; git-sourced
-  // recipes at their newest release, after their repository answered.
-  std::map<std::string, std::vector<std::string>> needed;    // image → recipes
-  std::map<std::string, std::vector<std::string>> networks;  // external network → recipes
+Needs FindNeeds(const DoctorOptions& opts, std::vector<Finding>* out) {
+  Needs n;
   {
     RecipeSources sources(opts.recipes_dir, opts.state_dir + "/git");
     auto names = sources.List();
-    if (!names.ok()) out.push_back(Bad("recipes", names.status().message(), "fix the catalogue file"));
+    if (!names.ok()) out->push_back(Bad("recipes", names.status().message(), "fix the catalogue file"));
     for (const auto& name : names.ok() ? *names : std::vector<std::string>{}) {
       auto origin = sources.OriginOf(name);
       if (!origin.ok()) continue;  // a script that does not load is a run's to report
-      auto files = sources.Checkout(name, "", "", never);
+      auto files = sources.Checkout(name, "", "", CancelToken::None());
       if (!files.ok()) {
         if (origin->has_value()) {
-          out.push_back(Bad("source", files.status().message(),
+          out->push_back(Bad("source", files.status().message(),
                             "check the repository's address of " + name + " and that git can reach it"));
         }
         continue;
       }
-      if (origin->has_value()) out.push_back(Ok("source", name + ": " + (*origin)->url + " at " + files->version));
+      if (origin->has_value()) out->push_back(Ok("source", name + ": " + (*origin)->url + " at " + files->version));
       auto text = RecipeSources::ScriptText(*files);
       if (!text.ok()) continue;
       ScriptEngine engine(files->chunk, name);
@@ -187,102 +195,114 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
       TempDir stage("harness-doctor");
       auto staged = StageCompose(files->files_dir, env->compose, {}, env->env, "doctor", stage.path());
       if (!staged.ok()) continue;
-      for (const auto& img : staged->objects.images) needed[img].push_back(name);
-      for (const auto& [key, net] : staged->objects.external_networks) networks[net].push_back(name);
+      for (const auto& img : staged->objects.images) n.images[img].push_back(name);
+      for (const auto& [key, net] : staged->objects.external_networks) n.networks[net].push_back(name);
     }
   }
-  if (needed.empty()) {
-    out.push_back(Warn("images", "no compose files found under " + opts.recipes_dir,
+  return n;
+}
+
+void CheckImages(const DoctorOptions& opts, const Needs& needs, SwarmRuntime* swarm, std::vector<Finding>* out) {
+  if (needs.images.empty()) {
+    out->push_back(Warn("images", "no compose files found under " + opts.recipes_dir,
                        "point --recipes at a folder of recipes"));
   }
-  auto users_of = [](const std::vector<std::string>& recipes) {
-    std::string users;
-    for (const auto& r : recipes) users += (users.empty() ? "" : ", ") + r;
-    return users;
-  };
   std::vector<std::string> images;
-  for (const auto& [image, recipes] : needed) images.push_back(image);
-  auto plans = swarm->PlanImages(images, PullPolicy::kMissing, nullptr, Deadline::In(kStep), never);
+  for (const auto& [image, recipes] : needs.images) images.push_back(image);
+  auto plans = swarm->PlanImages(images, PullPolicy::kMissing, nullptr, Deadline::In(kStep), CancelToken::None());
   for (const auto& p : plans) {
-    const std::string users = users_of(needed[p.report.image]);
+    const std::string users = Join(needs.images.at(p.report.image), ", ");
     const std::string& source = p.report.source;
     if (source == "present" || source == "local-only") {
-      out.push_back(Ok("images", p.report.image + " present (" + users + ")"));
+      out->push_back(Ok("images", p.report.image + " present (" + users + ")"));
     } else if (source == "pullable") {
-      out.push_back(Ok("images", p.report.image + " pullable from its registry (" + users + ")"));
+      out->push_back(Ok("images", p.report.image + " pullable from its registry (" + users + ")"));
     } else if (source == "missing") {
-      out.push_back(Bad("images", p.report.image + " missing (needed by " + users + "): " + p.error,
+      out->push_back(Bad("images", p.report.image + " missing (needed by " + users + "): " + p.error,
                         "build or load it on every node, or push it to its registry (scripts/setup serves the bundled one)"));
     } else {
-      out.push_back(Warn("images", p.report.image + " not on this node, and its registry did not answer (" + users +
+      out->push_back(Warn("images", p.report.image + " not on this node, and its registry did not answer (" + users +
                                        "): " + p.error,
                          "check that the registry answers: docker pull " + p.report.image));
     }
   }
+}
+
+void CheckNetworks(const Needs& needs, SwarmRuntime* swarm, std::vector<Finding>* out) {
   // External networks (Traefik's proxy): a run creates what the Swarm lacks, for itself.
-  for (const auto& [name, recipes] : networks) {
-    auto state = swarm->InspectNetwork(name, nullptr, Deadline::In(kStep), never);
-    const std::string users = users_of(recipes);
+  for (const auto& [name, recipes] : needs.networks) {
+    auto state = swarm->InspectNetwork(name, nullptr, Deadline::In(kStep), CancelToken::None());
+    const std::string users = Join(recipes, ", ");
     if (!state.ok()) {
-      out.push_back(Warn("networks", name + ": " + state.status().message(), "check that Docker answers"));
+      out->push_back(Warn("networks", name + ": " + state.status().message(), "check that Docker answers"));
     } else if (!state->exists) {
-      out.push_back(Ok("networks", name + " does not exist; each run creates it (attachable overlay) and removes it "
+      out->push_back(Ok("networks", name + " does not exist; each run creates it (attachable overlay) and removes it "
                                    "after (needed by " + users + ")"));
     } else if (state->scope != "swarm") {
-      out.push_back(Bad("networks", name + " exists but is a " + state->scope + " " + state->driver +
+      out->push_back(Bad("networks", name + " exists but is a " + state->scope + " " + state->driver +
                                         " network: a stack cannot join it (needed by " + users + ")",
                         "remove it, or recreate it: docker network create --driver overlay --attachable " + name));
     } else {
-      out.push_back(Ok("networks", name + " exists (" + state->driver + (state->ours ? ", made by the harness" : "") +
+      out->push_back(Ok("networks", name + " exists (" + state->driver + (state->ours ? ", made by the harness" : "") +
                                        "; needed by " + users + ")"));
     }
   }
+}
 
+void CheckNodes(const DoctorOptions& opts, const Needs& needs, Docker* docker, std::vector<Finding>* out) {
   // Every other node of a multi-node Swarm: reachable, its engine, the images on it.
   if (opts.nodes != nullptr) {
     auto nodes = ListNodes(docker, Deadline::In(kStep));
     if (nodes.ok() && nodes->size() > 1) {
       for (const auto& n : *nodes) {
         if (n.self) continue;
-        out.push_back(NodeFinding(n, opts.nodes, docker->binary(), needed));
+        out->push_back(NodeFinding(n, opts.nodes, docker->binary(), needs.images));
       }
     }
   }
+}
 
-  auto root = docker->Run({"info", "--format", "{{.DockerRootDir}}"}, nullptr, Deadline::In(kStep), never);
+void CheckDisks(const DoctorOptions& opts, Docker* docker, std::vector<Finding>* out) {
+  auto root = docker->Run({"info", "--format", "{{.DockerRootDir}}"}, nullptr, Deadline::In(kStep), CancelToken::None());
   if (root.ok() && root->ok()) {
     std::string dir = TrimRight(root->out);
     bool here = docker->executor()->Describe() == "local";
     double free = here ? FreeBytes(dir) : RemoteFreeBytes(docker->executor(), dir);
-    out.push_back(Disk(here ? "Docker" : "Docker on " + docker->executor()->Describe(), dir, free));
+    out->push_back(Disk(here ? "Docker" : "Docker on " + docker->executor()->Describe(), dir, free));
   }
   std::string artifacts = fs::absolute(opts.artifacts_dir).string();
-  out.push_back(Disk("artifacts", artifacts, FreeBytes(artifacts)));
+  out->push_back(Disk("artifacts", artifacts, FreeBytes(artifacts)));
+}
 
-  auto clock = docker->Run({"info", "--format", "{{.SystemTime}}"}, nullptr, Deadline::In(kStep), never);
+void CheckClock(Docker* docker, std::vector<Finding>* out) {
+  auto clock = docker->Run({"info", "--format", "{{.SystemTime}}"}, nullptr, Deadline::In(kStep), CancelToken::None());
   if (clock.ok() && clock->ok()) {
     std::tm tm{};
     std::string t = TrimRight(clock->out);
     if (strptime(t.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr) {
       double skew = std::difftime(std::time(nullptr), timegm(&tm));
       if (std::abs(skew) > 5) {
-        out.push_back(Warn("clock", "this machine and Docker differ by " + std::to_string(static_cast<int>(skew)) + " s",
+        out->push_back(Warn("clock", "this machine and Docker differ by " + std::to_string(static_cast<int>(skew)) + " s",
                            "synchronise the clocks (timestamps in reports would disagree)"));
       } else {
-        out.push_back(Ok("clock", "agrees with Docker's"));
+        out->push_back(Ok("clock", "agrees with Docker's"));
       }
     }
   }
+}
 
+void CheckState(const DoctorOptions& opts, std::vector<Finding>* out) {
   auto ledger = Ledger::Open(opts.state_dir);
   if (!ledger.ok()) {
-    out.push_back(Bad("state", ledger.status().message(), "make --state a writable folder"));
+    out->push_back(Bad("state", ledger.status().message(), "make --state a writable folder"));
   } else {
     auto open = (*ledger)->RunsWithOpenResources();
-    out.push_back(Ok("state", opts.state_dir + " (ledger works" +
+    out->push_back(Ok("state", opts.state_dir + " (ledger works" +
                                   (open.ok() ? ", " + std::to_string(open->size()) + " run(s) with open resources" : "") + ")"));
   }
+}
 
+void CheckLeftovers(const DoctorOptions& opts, SwarmRuntime* swarm, std::vector<Finding>* out) {
   auto labelled = swarm->LabelledNamespaces(Deadline::In(kStep));
   if (labelled.ok()) {
     int dead = 0, live = 0;
@@ -292,12 +312,29 @@ std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, D
       (lv == Liveness::kLive ? live : dead) += 1;
     }
     if (dead > 0) {
-      out.push_back(Warn("leftovers", std::to_string(dead) + " namespace(s) of runs that are not live",
+      out->push_back(Warn("leftovers", std::to_string(dead) + " namespace(s) of runs that are not live",
                          "harness reap (or harness reap --dry-run to see them)"));
     } else {
-      out.push_back(Ok("leftovers", live > 0 ? std::to_string(live) + " live run(s), nothing to reap" : "none"));
+      out->push_back(Ok("leftovers", live > 0 ? std::to_string(live) + " live run(s), nothing to reap" : "none"));
     }
   }
+}
+
+}  // namespace
+
+std::vector<Finding> RunDoctor(const DoctorOptions& opts, SwarmRuntime* swarm, Docker* docker) {
+  std::vector<Finding> out;
+  if (!CheckDocker(docker, &out)) return out;  // nothing else can be checked
+  CheckSwarm(swarm, docker, &out);
+  CheckGateway(docker, &out);
+  Needs needs = FindNeeds(opts, &out);
+  CheckImages(opts, needs, swarm, &out);
+  CheckNetworks(needs, swarm, &out);
+  CheckNodes(opts, needs, docker, &out);
+  CheckDisks(opts, docker, &out);
+  CheckClock(docker, &out);
+  CheckState(opts, &out);
+  CheckLeftovers(opts, swarm, &out);
   return out;
 }
 

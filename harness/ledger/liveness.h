@@ -5,6 +5,9 @@
 // is live while its lock is held. When no lock file exists (the state folder was lost),
 // the owner recorded in the objects' `harness.owner` label ("<host>/<pid>/<start time>")
 // is checked instead: live while that process still exists with the same start time.
+//
+// The lock objects own their file descriptor (released on destruction). Thread-safety: the
+// liveness queries are any-thread; one lock object per owner thread.
 #pragma once
 
 #include <functional>

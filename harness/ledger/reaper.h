@@ -6,6 +6,10 @@
 // owner cannot be judged (another host, no lock, no owner label) is left and reported.
 // The shared networks the harness created (label harness.shared-network) are removed once
 // no live run of ours holds them (NetworkLock) and nothing uses them.
+//
+// The Reaper borrows the ledger and the runtime it is given (both must outlive it).
+// Thread-safety: one Reap() at a time per Reaper; several processes may reap at once
+// (each namespace is reaped under its run lock).
 #pragma once
 
 #include <string>

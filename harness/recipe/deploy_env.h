@@ -8,6 +8,8 @@
 //      for every secret the compose files or the script declare.
 // Without a `compose` field in the script, COMPOSE_FILE (after layers 1–3) chooses the
 // compose files; unset, it is compose.yml.
+//
+// Reads the recipe folder (never writes); returns values. Any thread.
 #pragma once
 
 #include <map>

@@ -4,6 +4,8 @@
 // validated here before it reaches a command. A cold run's namespace is short, unique and
 // keeps every derived Swarm name within Docker's limits (service names ≤ 63 characters,
 // secret and config names ≤ 64, both including the "<namespace>_" prefix).
+//
+// Pure functions (the namespace generator reads the clock and randomness); any thread.
 #pragma once
 
 #include <string>

@@ -4,6 +4,8 @@
 //
 // Versions follow the recipe scheme `<recipe semver>+<upstream version>` ("1.2.0+3.6.0");
 // they are ordered by the recipe semver, then by the upstream version.
+//
+// Pure functions over names and folders (read only); any thread.
 #pragma once
 
 #include <string>

@@ -3,6 +3,8 @@
 // Filled by ScriptEngine::Load from the table the script returns; read-only afterwards.
 // Hooks (readiness probe, tests) stay in the script's lua_State and are referred to by
 // HookRef handles that only that engine can call.
+// Values, except the HookRefs, which only the engine that made them may call, on its own
+// thread.
 #pragma once
 
 #include <map>

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "recipe/run.h"
+#include "recipe/outcome.h"
 
 namespace harness {
 

@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "base/status.h"
-#include "recipe/run.h"
+#include "recipe/outcome.h"
 
 namespace harness {
 

@@ -8,6 +8,9 @@
 // complete on its own and can be copied to a remote target.
 // It also reports the names the stack will derive, so that their lengths can be checked
 // before anything is created.
+//
+// Writes only into the staging folder the caller owns; the results are values. Any thread,
+// one staging folder per call.
 #pragma once
 
 #include <map>

@@ -5,6 +5,8 @@
 // expected service exists and runs N/N tasks, no update or rollback is in progress, every
 // container with a healthcheck is healthy. A service whose tasks keep failing
 // (kCrashLoopFailures failed tasks) or a rejected task fails at once.
+//
+// Thread-safety: pure; any thread.
 #pragma once
 
 #include <map>

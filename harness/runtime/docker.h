@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "exec/executor.h"
-#include "report/phase_log.h"
+#include "proof/phase_log.h"
 
 namespace harness {
 

@@ -6,7 +6,7 @@
 // deploy run the same image even when the tag moves meanwhile. A locally built image that
 // no registry has stays as it is named and is copied to the other nodes.
 //
-// Pure functions; SwarmRuntime::EnsureImages does the Docker part.
+// Pure functions; SwarmRuntime::EnsureImages does the Docker part. Any thread.
 #pragma once
 
 #include <string>

@@ -16,7 +16,7 @@
 
 #include "ledger/ledger.h"
 #include "ledger/liveness.h"
-#include "recipe/run.h"
+#include "run/run.h"
 #include "runtime/swarm.h"
 
 namespace harness {

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "recipe/run.h"
+#include "run/run.h"
 #include "sched/load.h"
 #include "verdict/verdict.h"
 

@@ -1,4 +1,6 @@
 // The embedded Lua library (the files under lua/, compiled into the binary).
+//
+// Read-only data, built into the binary; any thread.
 #pragma once
 
 #include <vector>

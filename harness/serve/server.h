@@ -33,7 +33,7 @@
 #include "base/deadline.h"
 #include "forge/forge_client.h"
 #include "forge/webhook.h"
-#include "recipe/run.h"
+#include "run/run.h"
 #include "serve/queue.h"
 
 namespace harness {

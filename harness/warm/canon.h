@@ -16,7 +16,7 @@
 
 #include "base/cancel.h"
 #include "base/status.h"
-#include "recipe/run.h"
+#include "run/run.h"
 #include "warm/collision.h"
 #include "warm/promote.h"
 

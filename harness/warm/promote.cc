@@ -108,6 +108,11 @@ class Promotion {
   Status Retire();
 
  private:
+  // The first deploy into the warm namespace; removed again when it fails.
+  PromoteOutcome Enrol(const std::string& target);
+  // Snapshot, upgrade in place (or a clean re-deploy keeping the data), and on failure
+  // restore the canonical version with its data.
+  PromoteOutcome Upgrade(const std::string& target);
   void Say(const std::string& s) {
     if (progress_) progress_("[" + opts_.recipe + "] promote: " + s);
   }
@@ -293,21 +298,27 @@ PromoteOutcome Promotion::Run() {
   if (!id.ok()) return Done("failed", 3, id.status().message());
   promotion_ = *id;
 
-  if (!canonical->has_value()) {
-    Say("enrolling " + target + " in " + ns_);
-    RunOutcome r = Deploy(target);
-    if (r.result == "passed") {
-      if (Status s = ledger_->SetWarm({recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
-      return Done("enrolled", 0, target + " serves at " + domain_ + " (namespace " + ns_ + ")");
-    }
-    // A failed enrolment leaves nothing: there is no canonical version to fall back to.
-    Status removed = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval));
-    fs::remove(SecretsFile());
-    return Done("failed", r.exit_code == 0 ? 1 : r.exit_code,
-                "enrolment of " + target + " failed in " + r.failed_phase + ": " + r.reason +
-                    (removed.ok() ? "; its deploy was removed" : "; and its removal failed: " + removed.message()));
-  }
+  if (!canonical->has_value()) return Enrol(target);
+  return Upgrade(target);
+}
 
+PromoteOutcome Promotion::Enrol(const std::string& target) {
+  Say("enrolling " + target + " in " + ns_);
+  RunOutcome r = Deploy(target);
+  if (r.result == "passed") {
+    if (Status s = ledger_->SetWarm({opts_.recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
+    return Done("enrolled", 0, target + " serves at " + domain_ + " (namespace " + ns_ + ")");
+  }
+  // A failed enrolment leaves nothing: there is no canonical version to fall back to.
+  Status removed = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval));
+  std::error_code ignored;
+  fs::remove(SecretsFile(), ignored);
+  return Done("failed", r.exit_code == 0 ? 1 : r.exit_code,
+              "enrolment of " + target + " failed in " + r.failed_phase + ": " + r.reason +
+                  (removed.ok() ? "; its deploy was removed" : "; and its removal failed: " + removed.message()));
+}
+
+PromoteOutcome Promotion::Upgrade(const std::string& target) {
   // Upgrade: snapshot, in place (or a clean re-deploy keeping the data), verify, test.
   auto volumes = Volumes();
   if (!volumes.ok()) return Done("failed", 3, volumes.status().message());
@@ -330,7 +341,7 @@ PromoteOutcome Promotion::Run() {
     }
   }
   if (r.result == "passed") {
-    if (Status s = ledger_->SetWarm({recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
+    if (Status s = ledger_->SetWarm({opts_.recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
     DropSnapshots();
     return Done("promoted", 0, out_.from + " → " + target + " " + how);
   }

@@ -22,7 +22,7 @@
 #include <string>
 #include <vector>
 
-#include "recipe/run.h"
+#include "run/run.h"
 #include "runtime/docker.h"
 #include "warm/collision.h"
 

@@ -2,7 +2,7 @@
 
 #include <catch2/catch.hpp>
 
-#include "report/phase_log.h"
+#include "proof/phase_log.h"
 
 namespace harness {
 namespace {

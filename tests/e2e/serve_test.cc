@@ -11,7 +11,7 @@
 
 #include "base/temp_dir.h"
 #include "forge/webhook.h"
-#include "report/phase_log.h"
+#include "proof/phase_log.h"
 #include "support/e2e.h"
 #include "support/forge_standin.h"
 #include "support/git_fixture.h"

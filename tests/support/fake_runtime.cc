@@ -6,7 +6,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "report/phase_log.h"
+#include "proof/phase_log.h"
 
 namespace harness::testing {
 

@@ -4,6 +4,8 @@
 // that lua/harness/sandbox.lua turns into the sandbox's globals). The functions check
 // their arguments with luaL_check*, reach the world only through ScriptEngine::host(),
 // and raise Lua errors (never exit or print).
+//
+// Thread-safety: called on the thread of the lua_State they are registered in.
 #pragma once
 
 #include <lua.hpp>

@@ -1,4 +1,4 @@
-#include "recipe/run_host.h"
+#include "run/run_host.h"
 
 #include <strings.h>
 

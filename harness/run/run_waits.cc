@@ -1,21 +1,11 @@
 // The waits of converge and upgrade: Swarm converges, the version label, the readiness probe.
-#include "recipe/cold_run.h"
-
-#include <poll.h>
+#include "run/cold_run.h"
 
 #include <algorithm>
 
+#include "base/wait.h"
+
 namespace harness {
-
-namespace {
-
-// Sleeps up to `d`, returning early when the run is cancelled.
-void Nap(Duration d, const CancelToken& cancel) {
-  pollfd p{cancel.fd(), POLLIN, 0};
-  poll(&p, p.fd >= 0 ? 1 : 0, static_cast<int>(d.count()));
-}
-
-}  // namespace
 
 // The deployed version is polled, not read once: a rolling update takes a while to show,
 // and Swarm may roll a failed update back silently, leaving the old version running.
@@ -54,7 +44,7 @@ Status ColdRun::WaitForVersion(PhaseLog& converge) {
       return Status::Timeout("the deployed version did not become " + want + " within the deploy budget of " +
                              FormatDuration(spec_->deploy_timeout) + " (" + last + ")");
     }
-    Nap(Duration(250), cancel_);
+    WaitFor(Duration(250), cancel_);
   }
 }
 
@@ -149,7 +139,7 @@ Status ColdRun::WaitForReadiness(PhaseLog& converge) {
                                " tries); last observation: " + observation);
       break;
     }
-    Nap(std::min(wait, deploy_deadline_.remaining()), cancel_);
+    WaitFor(std::min(wait, deploy_deadline_.remaining()), cancel_);
     wait = std::min(wait * 3 / 2, Duration(2000));
   }
   converge.Observe("readiness_tries", tries);

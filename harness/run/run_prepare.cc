@@ -1,5 +1,5 @@
 // ColdRun::Prepare and its parts: everything decided before the first object is created.
-#include "recipe/cold_run.h"
+#include "run/cold_run.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/files.h"
 #include "recipe/deploy_env.h"
 #include "recipe/naming.h"
 #include "runtime/images.h"
@@ -20,14 +21,6 @@ namespace harness {
 namespace {
 
 constexpr Duration kCheckTimeout{30000};
-
-std::string ReadFile(const std::string& path, bool* ok) {
-  std::ifstream f(path, std::ios::binary);
-  *ok = static_cast<bool>(f);
-  std::stringstream ss;
-  ss << f.rdbuf();
-  return ss.str();
-}
 
 // Secret values of a warm deploy, readable by this user only.
 Status WriteSecretsFile(const std::string& path, const std::string& content) {
@@ -173,9 +166,7 @@ Status ColdRun::MakeSecrets(PhaseLog& prepare) {
   // A warm deploy keeps its secrets from one promotion to the next.
   nlohmann::json kept = nlohmann::json::object();
   if (opts_.warm) {
-    bool kept_ok = false;
-    std::string text = ReadFile(opts_.warm->secrets_file, &kept_ok);
-    if (kept_ok) kept = nlohmann::json::parse(text, nullptr, false);
+    if (auto text = ReadFile(opts_.warm->secrets_file); text.ok()) kept = nlohmann::json::parse(*text, nullptr, false);
     if (!kept.is_object()) return Status::Infra("unreadable secrets file " + opts_.warm->secrets_file);
   }
   nlohmann::json secrets = nlohmann::json::array();
@@ -403,8 +394,7 @@ void ColdRun::FillCheckReport(const PhaseLog& prepare) {
   check_["environment"] = env;
   nlohmann::json staged = nlohmann::json::array();
   for (size_t i = 0; i < staged_->files.size(); ++i) {
-    bool ok = false;
-    std::string text = ReadFile(staged_->files[i], &ok);
+    std::string text = ReadFile(staged_->files[i]).value_or("");
     staged.push_back({{"file", compose_[i]}, {"staged", redactor_.Apply(text)}});
   }
   check_["staged_compose"] = staged;

@@ -16,6 +16,7 @@
 
 #include "base/deadline.h"
 #include "base/status.h"
+#include "recipe/outcome.h"
 #include "runtime/abra.h"
 #include "runtime/docker.h"
 #include "runtime/runtime.h"
@@ -81,49 +82,6 @@ struct RunOptions {
   bool check_only = false;
 };
 
-struct TestOutcome {
-  std::string name;
-  Status status;
-  Duration elapsed{0};
-  std::string traceback;
-};
-
-struct PhaseOutcome {
-  std::string name;
-  Status status;
-  Duration elapsed{0};
-};
-
-struct RunOutcome {
-  std::string run_id;
-  std::string recipe;
-  std::string version;
-  std::string namespace_name;
-  std::string artifacts;        // the run's artifact folder ("" when none was made)
-  // passed | failed | error (bad script or input) | infra | interrupted
-  std::string result = "error";
-  std::string failed_phase;
-  std::string reason;
-  std::vector<PhaseOutcome> phases;
-  std::vector<TestOutcome> tests;
-  std::string upgraded_from;    // an upgrade run's first release
-  bool deployed = false;        // something may have been created
-  int weight = 1;
-  std::string transient_class;  // the declared transient class the failure matched, if any
-  // Set on a retry: the first attempt's run id and reason, and whether the retry failed
-  // too (then the failure is escalated, never retried again).
-  std::string retry_of;
-  std::string first_reason;
-  bool escalated = false;
-  Status teardown;              // ok when nothing was left behind
-  // Reports only (never in summary.json): the triage verdict decided on this failure
-  // later, from the ledger.
-  std::string triage_verdict;
-  std::string triage_confidence;
-  Duration elapsed{0};
-  int exit_code = 2;
-};
-
 // Progress of runs, as lines for a person (stderr) or a log.
 using ProgressFn = std::function<void(const std::string& line)>;
 
@@ -136,10 +94,6 @@ RunOutcome RunRecipe(const RunOptions& opts, Docker* docker, const ProgressFn& p
 // RunRecipe, and once more when the failure matched a declared transient class. A second
 // failure is escalated (reported, never retried again); nothing is retried without a class.
 RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const ProgressFn& progress);
-
-// Exit code of a whole command from its runs (DESIGN.md): 0 all passed, 1 a recipe
-// failed, 2 usage/configuration, 3 infrastructure, 128+signal interrupted.
-int CombinedExitCode(const std::vector<RunOutcome>& runs);
 
 // `harness check <recipe>`: everything prepare decides for a run of `opts`, creating
 // nothing: the compose files and why, the environment and where each value came from,

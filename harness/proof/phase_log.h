@@ -12,11 +12,6 @@
 #include "base/deadline.h"
 #include "base/redact.h"
 #include "base/status.h"
-// Not needed here: kept until the files still reaching the helpers through this header
-// (main.cc, recipe/cold_run.*, runtime/abra.*) include them directly.
-#include "base/files.h"
-#include "base/strings.h"
-#include "base/time.h"
 #include "exec/executor.h"
 
 namespace harness {

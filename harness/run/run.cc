@@ -1,9 +1,9 @@
-#include "recipe/run.h"
+#include "run/run.h"
 
 #include "base/cancel.h"
 #include "base/temp_dir.h"
 #include "events/events.h"
-#include "recipe/cold_run.h"
+#include "run/cold_run.h"
 #include "runtime/abra_runtime.h"
 #include "runtime/swarm.h"
 
@@ -31,21 +31,6 @@ RunOutcome RunRecipeWithRetry(const RunOptions& opts, Docker* docker, const Prog
   RunOptions retry = opts;
   retry.retry_of = RunOptions::FirstAttempt{first.run_id, first.reason, first.transient_class};
   return RunRecipe(retry, docker, progress);
-}
-
-int CombinedExitCode(const std::vector<RunOutcome>& runs) {
-  int code = 0;
-  auto rank = [](int c) {
-    if (c >= 128) return 4;
-    if (c == 3) return 3;
-    if (c == 2) return 2;
-    if (c == 1) return 1;
-    return 0;
-  };
-  for (const auto& r : runs) {
-    if (rank(r.exit_code) > rank(code)) code = r.exit_code;
-  }
-  return code;
 }
 
 nlohmann::json CheckRecipe(RunOptions opts, Docker* docker) {

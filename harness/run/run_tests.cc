@@ -1,7 +1,10 @@
 // ColdRun::Test: the recipe's tests, each within its budget; and the evidence of a failure.
-#include "recipe/cold_run.h"
+#include "run/cold_run.h"
 
 #include <filesystem>
+
+#include "base/files.h"
+#include "base/strings.h"
 
 namespace harness {
 namespace fs = std::filesystem;

@@ -1,11 +1,12 @@
 // How a run's outcome is judged once its phases are over: infrastructure, transient classes,
 // retries, the exit code, summary.json.
-#include "recipe/cold_run.h"
+#include "run/cold_run.h"
 
 #include <signal.h>
 
 #include <regex>
 
+#include "base/files.h"
 #include "report/summary.h"
 
 namespace harness {

@@ -1,4 +1,4 @@
-#include "recipe/cold_run.h"
+#include "run/cold_run.h"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "base/time.h"
 #include "base/cancel.h"
 #include "recipe/deploy_env.h"
 #include "runtime/images.h"
@@ -24,7 +25,6 @@ namespace fs = std::filesystem;
 namespace {
 
 constexpr Duration kCheckTimeout{30000};
-constexpr Duration kImageCopyTimeout{600000};
 
 }  // namespace
 

@@ -1,4 +1,4 @@
-#include "report/phase_log.h"
+#include "proof/phase_log.h"
 
 #include <cstdio>
 

@@ -10,7 +10,7 @@
 
 #include "base/cancel.h"
 #include "base/temp_dir.h"
-#include "recipe/run.h"
+#include "run/run.h"
 #include "support/fake_runtime.h"
 
 namespace harness {

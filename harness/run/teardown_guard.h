@@ -1,6 +1,10 @@
 // TeardownGuard: owns the teardown of one namespace from the moment the first object of
 // it may exist. Run() tears down and verifies; if a run leaves its scope without calling
 // Run() (an early return, an exception), the destructor does it.
+//
+// The guard owns only the teardown callable; whatever the callable reaches (the run's
+// runtime, ledger, locks) must outlive it, which is why ColdRun declares it last. One
+// thread: the run's.
 #pragma once
 
 #include <functional>

@@ -14,7 +14,7 @@
 #include <vector>
 
 #include "base/redact.h"
-#include "recipe/run.h"
+#include "run/run.h"
 #include "runtime/runtime.h"
 #include "script/host.h"
 
