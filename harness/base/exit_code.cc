@@ -17,7 +17,9 @@ int Rank(int code) {
 
 }  // namespace
 
-int ExitCodeFor(const Status& status) {
+int ExitCodeFor(const Status& status) { return ExitCodeFor(status, CancelToken::Signals().signal()); }
+
+int ExitCodeFor(const Status& status, int signal) {
   switch (status.code()) {
     case Status::Code::kOk:
       return 0;
@@ -27,10 +29,8 @@ int ExitCodeFor(const Status& status) {
     case Status::Code::kInvalidArgument:
     case Status::Code::kNotFound:
       return 2;
-    case Status::Code::kCancelled: {
-      int sig = CancelToken::Signals().signal();
-      return ExitCodeForSignal(sig != 0 ? sig : SIGINT);
-    }
+    case Status::Code::kCancelled:
+      return ExitCodeForSignal(signal != 0 ? signal : SIGINT);
     case Status::Code::kInfra:
       break;
   }

@@ -22,6 +22,8 @@ namespace harness {
 // The exit code of a command's final status. A cancelled status exits with the signal that
 // arrived (SIGINT when none did).
 int ExitCodeFor(const Status& status);
+// The same, for a status cancelled by `signal` (0: none arrived, SIGINT's code).
+int ExitCodeFor(const Status& status, int signal);
 
 // The status an exit code stands for, with `message` ("" when the outcome has already been
 // reported). The inverse of ExitCodeFor.

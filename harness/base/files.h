@@ -13,7 +13,8 @@ namespace harness {
 // The whole content of the file at `path`, bytes as they are. NotFound when it does not
 // exist, Infra when it cannot be opened otherwise.
 Result<std::string> ReadFile(const std::string& path);
-// Writes `content` to `path` atomically (temp file "<path>.tmp" + rename). Infra on failure.
-Status WriteFileAtomic(const std::string& path, const std::string& content);
+// Writes `content` to `path` atomically (temp file "<path>.tmp" + rename), the file
+// created with `mode` (before the umask). Infra on failure, naming the file and why.
+Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode = 0644);
 
 }  // namespace harness

@@ -1,8 +1,8 @@
 // harness serve: receive !testme comments from Gitea/Forgejo (webhooks or polling) and test
 // the pull requests' heads, posting the results back.
 #include <cstdlib>
-#include <fstream>
 
+#include "base/files.h"
 #include "cli/command.h"
 #include "forge/forge_client.h"
 #include "serve/queue.h"
@@ -14,9 +14,9 @@ namespace {
 // The first line of `file`, or $`env` when no file is given; trailing blanks dropped.
 Status SecretFrom(const std::string& file, const char* env, std::string* out) {
   if (!file.empty()) {
-    std::ifstream f(file);
-    if (!f) return Status::InvalidArgument("cannot read " + file);
-    std::getline(f, *out);
+    auto text = ReadFile(file);
+    if (!text.ok()) return Status::InvalidArgument(text.status().message());
+    *out = text->substr(0, text->find('\n'));
   } else if (const char* v = std::getenv(env); v != nullptr) {
     *out = v;
   }

@@ -9,36 +9,13 @@
 #include "base/time.h"
 #include "report/summary.h"
 #include "sched/scheduler.h"
-#include "script/engine.h"
+#include "sched/sweep_plan.h"
 #include "source/recipe_source.h"
 #include "warm/canon.h"
 #include "warm/collision.h"
 
 namespace harness {
 namespace {
-
-// The sweep's jobs: weights from the scripts, expected durations from the ledger's history.
-// A script that does not load gets the default weight; its run reports the error, in
-// prepare, with file and line.
-std::vector<Job> PlanSweep(const GlobalOptions& g, const std::vector<std::string>& names) {
-  std::vector<Job> plan;
-  auto ledger = Ledger::Open(g.state);
-  RecipeSources sources(g.recipes, g.state + "/git");
-  for (size_t i = 0; i < names.size(); ++i) {
-    Job j;
-    j.name = names[i];
-    j.index = i;
-    if (auto script = sources.Script(names[i]); script.ok()) {
-      ScriptEngine probe(script->second, names[i]);
-      if (auto spec = probe.Load(script->first); spec.ok()) j.weight = spec->weight;
-    }
-    if (ledger.ok()) {
-      if (auto d = (*ledger)->ExpectedDuration(names[i]); d.ok()) j.expected = *d;
-    }
-    plan.push_back(j);
-  }
-  return PlanOrder(plan);
-}
 
 nlohmann::json CanonJson(const std::string& sweep_id, const std::vector<CanonOutcome>& outcomes, int code) {
   nlohmann::json all = nlohmann::json::array();
@@ -98,7 +75,14 @@ class SweepSubcommand final : public Subcommand {
   }
 
   Status RunPlain(Context& ctx) {
-    std::vector<Job> plan = PlanSweep(ctx.g, names_);
+    std::vector<Job> plan;
+    for (auto& planned : PlanSweep({ctx.g.recipes, ctx.g.state, names_})) {
+      if (!planned.load_error.empty()) {
+        ctx.progress("sweep: " + planned.job.name + ": its script does not load, so its weight is taken as " +
+                     std::to_string(planned.job.weight) + "; its run will fail in prepare: " + planned.load_error);
+      }
+      plan.push_back(std::move(planned.job));
+    }
     std::vector<RunOutcome> runs(names_.size());
     const std::string sweep_id = "sweep-" + UtcStamp();
     Pool pool(jobs_);

@@ -11,8 +11,9 @@
 #include <set>
 #include <sstream>
 
-#include "base/time.h"
 #include "base/cancel.h"
+#include "base/exit_code.h"
+#include "base/time.h"
 #include "recipe/deploy_env.h"
 #include "runtime/images.h"
 #include "recipe/naming.h"
@@ -30,6 +31,7 @@ constexpr Duration kCheckTimeout{30000};
 
 ColdRun::ColdRun(RunOptions opts, Docker* docker, ProgressFn progress)
     : opts_(std::move(opts)),
+      profile_(opts_.profile ? opts_.profile : ColdProfile()),
       progress_(std::move(progress)),
       cancel_(opts_.cancel != nullptr ? *opts_.cancel : CancelToken::Signals()),
       started_(Clock::now()),
@@ -68,6 +70,8 @@ RunOutcome ColdRun::Execute() {
 // ---- helpers
 
 void ColdRun::Say(const std::string& text) { log_.Line("[" + out_.recipe + "] " + text, true); }
+
+int ColdRun::ExitCode(const Status& s) const { return ExitCodeFor(s, cancel_.signal()); }
 
 Status ColdRun::Interrupted() const {
   return Status::Cancelled("interrupted by " +
@@ -119,43 +123,37 @@ void ColdRun::RecordPhase(PhaseLog& p, const Status& s) {
 // ---- start: everything the run needs before its first phase
 
 bool ColdRun::Start() {
-  auto stop = [&](const std::string& reason, const char* result, int code) {
-    out_.reason = reason;
+  // Nothing is deployed yet: whatever stops the run here is a refusal (exit 2), unless the
+  // infrastructure failed (3) or a signal arrived.
+  auto stop = [&](const Status& s) {
+    out_.reason = s.message();
     out_.failed_phase = "prepare";
-    out_.result = result;
-    out_.exit_code = code;
+    bool infra = s.code() == Status::Code::kInfra, cancelled = s.code() == Status::Code::kCancelled;
+    out_.result = infra ? "infra" : cancelled ? "interrupted" : "error";
+    out_.exit_code = infra || cancelled ? ExitCode(s) : 2;
     return false;
   };
-  if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return stop(s.message(), "error", 2);
+  if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return stop(s);
   RecipeSources sources(opts_.recipes_dir, (opts_.state_dir.empty() ? DefaultStateDir() : opts_.state_dir) + "/git");
   auto checkout = sources.Checkout(opts_.recipe, opts_.version, opts_.commit, cancel_);
-  if (!checkout.ok()) {
-    Status s = checkout.status();
-    bool infra = s.code() == Status::Code::kInfra;
-    return stop(s.message(), infra ? "infra" : s.code() == Status::Code::kCancelled ? "interrupted" : "error",
-                infra ? 3 : s.code() == Status::Code::kCancelled ? ExitCodeForSignal(cancel_.signal()) : 2);
-  }
+  if (!checkout.ok()) return stop(checkout.status());
   checkout_ = std::move(*checkout);
   out_.version = checkout_.version;
   if (!opts_.upgrade_from.empty()) {
-    if (opts_.warm || !runtime_->can_upgrade()) {
-      return stop("an upgrade run deploys with the swarm runtime into a cold namespace", "error", 2);
+    if (profile_->stays() || !runtime_->can_upgrade()) {
+      return stop(Status::InvalidArgument("an upgrade run deploys with the swarm runtime into a namespace of its own"));
     }
     auto from = sources.Checkout(opts_.recipe, opts_.upgrade_from, "", cancel_);
-    if (!from.ok()) {
-      return stop("the release to upgrade from: " + from.status().message(),
-                  from.status().code() == Status::Code::kInfra ? "infra" : "error",
-                  from.status().code() == Status::Code::kInfra ? 3 : 2);
-    }
+    if (!from.ok()) return stop(from.status().Prefixed("the release to upgrade from"));
     from_ = std::move(*from);
     out_.upgraded_from = from_.version.empty() ? opts_.upgrade_from : from_.version;
   }
   recipe_dir_ = checkout_.files_dir;
   auto script = RecipeSources::ScriptText(checkout_);
-  if (!script.ok()) return stop(script.status().message(), "error", 2);
+  if (!script.ok()) return stop(script.status());
   source_ = std::move(*script);
 
-  out_.namespace_name = opts_.warm ? opts_.warm->namespace_name : NewNamespace(opts_.recipe);
+  out_.namespace_name = profile_->Namespace(opts_.recipe);
   out_.run_id = UtcStamp() + "-" + out_.namespace_name;
   out_.artifacts = opts_.artifacts_dir + "/" + out_.run_id;
   {
@@ -170,7 +168,7 @@ bool ColdRun::Start() {
   if (ec) {
     std::string why = "cannot create the artifact folder " + out_.artifacts + ": " + ec.message();
     out_.artifacts.clear();
-    return stop(why, "infra", 3);
+    return stop(Status::Infra(why));
   }
   log_.Open(out_.artifacts + "/run.log");
 
@@ -185,17 +183,15 @@ bool ColdRun::Start() {
                            : "waiting for an isolated harness run to finish");
       });
   if (!swarm_lock.ok()) {
-    if (swarm_lock.status().code() == Status::Code::kCancelled) {
-      return stop(swarm_lock.status().message(), "interrupted", ExitCodeForSignal(cancel_.signal()));
-    }
-    return stop(swarm_lock.status().message(), "infra", 3);
+    Status s = swarm_lock.status();
+    return stop(s.code() == Status::Code::kCancelled ? s : Status::Infra(s.message()));
   }
   swarm_lock_.emplace(std::move(*swarm_lock));
   auto run_lock = RunLock::Acquire(opts_.state_dir, out_.namespace_name);
-  if (!run_lock.ok()) return stop(run_lock.status().message(), "infra", 3);
+  if (!run_lock.ok()) return stop(Status::Infra(run_lock.status().message()));
   run_lock_.emplace(std::move(*run_lock));
   auto ledger = Ledger::Open(opts_.state_dir);
-  if (!ledger.ok()) return stop(ledger.status().message(), "infra", 3);
+  if (!ledger.ok()) return stop(Status::Infra(ledger.status().message()));
   ledger_ = std::move(*ledger);
   RunRecord record;
   record.id = out_.run_id;
@@ -205,7 +201,7 @@ bool ColdRun::Start() {
   record.sweep = opts_.sweep_id;
   record.artifacts = out_.artifacts;
   record.target = runtime_->target()->Describe();
-  if (Status s = ledger_->BeginRun(record); !s.ok()) return stop(s.message(), "infra", 3);
+  if (Status s = ledger_->BeginRun(record); !s.ok()) return stop(Status::Infra(s.message()));
   return true;
 }
 
@@ -245,9 +241,9 @@ Status ColdRun::Deploy() {
   Say("deploy started");
   deploy_deadline_ = Deadline::In(spec_->deploy_timeout);
   PhaseStarted(deploy, spec_->deploy_timeout);
-  // A warm deploy stays, and is no dead run's leftover: not armed, not in the resources.
-  if (!opts_.warm) guard_->Arm();
-  out_.deployed = !opts_.warm;
+  // A deploy that stays is no dead run's leftover: not armed, not in the resources.
+  if (!profile_->stays()) guard_->Arm();
+  out_.deployed = true;
   Status status = ProvideNetworks(deploy);
   if (status.ok()) status = runtime_->CreateApp(&deploy, deploy_deadline_, cancel_);
   for (const auto& sec : spec_->secrets) {
@@ -255,7 +251,7 @@ Status ColdRun::Deploy() {
     std::string name = staged_->objects.secrets.count(sec.name)
                            ? staged_->objects.secrets.at(sec.name)
                            : out_.namespace_name + "_" + sec.name + "_v1";
-    if (opts_.warm) {
+    if (profile_->stays()) {
       auto exists = runtime_->SecretExists(name, &deploy, deploy_deadline_, cancel_);
       if (!exists.ok()) status = exists.status();
       if (!status.ok()) break;
@@ -269,7 +265,7 @@ Status ColdRun::Deploy() {
     }
     if (!status.ok()) break;
   }
-  if (status.ok() && !opts_.warm) status = ledger_->PlanResource(out_.run_id, "stack", out_.namespace_name);
+  if (status.ok() && !profile_->stays()) status = ledger_->PlanResource(out_.run_id, "stack", out_.namespace_name);
   if (status.ok()) {
     status = runtime_->Deploy(out_.namespace_name, staged_from_ ? staged_from_->files : staged_->files,
                                 staged_from_ ? from_env_ : env_, &deploy, deploy_deadline_, cancel_);
@@ -286,19 +282,29 @@ Status ColdRun::Deploy() {
 
 // ---- converge: Swarm settles, then the recipe's readiness probe passes
 
+Status ColdRun::WaitSettled(PhaseLog& phase, bool own_version) {
+  Status status = WaitForSwarm(phase);
+  if (status.ok() && own_version && !expect_version_.empty()) status = WaitForVersion(phase);
+  if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(phase);
+  return status;
+}
+
+Status ColdRun::EndDeployPhase(PhaseLog& phase, Status status) {
+  if (!status.ok()) {
+    Fail(phase.phase(), status);
+    if (status.code() != Status::Code::kCancelled) CollectEvidence(phase);
+  }
+  RecordPhase(phase, status);
+  return status;
+}
+
 Status ColdRun::Converge() {
   PhaseLog converge(phase_number_++, "converge", &redactor_);
   PhaseStarted(converge, deploy_deadline_.remaining());
   Say("converge started (budget " + FormatDuration(deploy_deadline_.remaining()) + ")");
-  Status status = WaitForSwarm(converge);
-  if (status.ok() && opts_.warm && !expect_version_.empty()) status = WaitForVersion(converge);
-  if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(converge);
-  if (!status.ok()) {
-    Fail("converge", status);
-    if (status.code() != Status::Code::kCancelled) CollectEvidence(converge);
-  }
-  RecordPhase(converge, status);
-  return status;
+  // An upgrade run's first deploy is the release it upgrades from: its version is not the
+  // run's, and the upgrade phase checks the label.
+  return EndDeployPhase(converge, WaitSettled(converge, opts_.upgrade_from.empty()));
 }
 
 // ---- upgrade: the run's own version over the release, in place
@@ -311,19 +317,12 @@ Status ColdRun::Upgrade() {
   upgrade.Observe("upgrade", {{"from", out_.upgraded_from}, {"to", out_.version}});
   Status status = runtime_->Deploy(out_.namespace_name, staged_->files, env_, &upgrade, deploy_deadline_, cancel_);
   if (status.ok() && cancel_.cancelled()) status = Interrupted();
-  if (status.ok()) status = WaitForSwarm(upgrade);
-  if (status.ok() && !expect_version_.empty()) status = WaitForVersion(upgrade);
-  if (status.ok() && spec_->ready.valid()) status = WaitForReadiness(upgrade);
+  if (status.ok()) status = WaitSettled(upgrade, true);
   if (status.code() == Status::Code::kTimeout) {
     status = Status::Timeout("the upgrade did not converge within the deploy budget of " +
                              FormatDuration(spec_->deploy_timeout) + ": " + status.message());
   }
-  if (!status.ok()) {
-    Fail("upgrade", status);
-    if (status.code() != Status::Code::kCancelled) CollectEvidence(upgrade);
-  }
-  RecordPhase(upgrade, status);
-  return status;
+  return EndDeployPhase(upgrade, status);
 }
 
 Status ColdRun::TeardownNow() {

@@ -56,7 +56,7 @@ class ColdRun {
   // Parts of Prepare. Each records what it decided in the prepare packet.
   // The script, loaded and checked against the release.
   Status LoadScript(PhaseLog& prepare);
-  // The value of every secret (a warm deploy's kept ones, the others generated).
+  // The value of every secret (the profile's kept ones, the others generated).
   Status MakeSecrets(PhaseLog& prepare);
   // The recipe's files as abra reads them: environment, compose files, staging, secrets,
   // and the version and timeout labels.
@@ -80,6 +80,11 @@ class ColdRun {
   // An upgrade run: the first deploy was the `upgrade_from` release; now the run's own
   // files are deployed over it in place, and it must converge again.
   Status Upgrade();
+  // Swarm settles, the version label reaches the run's version (when `own_version`: the
+  // files deployed are the run's own) and the readiness probe passes.
+  Status WaitSettled(PhaseLog& phase, bool own_version);
+  // Closes converge or upgrade: a failure is the run's, with the services' evidence.
+  Status EndDeployPhase(PhaseLog& phase, Status status);
   Status WaitForSwarm(PhaseLog& phase);
   Status WaitForVersion(PhaseLog& phase);
   Status WaitForReadiness(PhaseLog& phase);
@@ -101,9 +106,12 @@ class ColdRun {
   void Fail(const std::string& phase, const Status& status);
   void CollectEvidence(PhaseLog& phase);
   Status Interrupted() const;
+  // ExitCodeFor(s), with the signal that cancelled this run.
+  int ExitCode(const Status& s) const;
   void NoteLedger(const Status& s);
 
   RunOptions opts_;
+  std::shared_ptr<const DeployProfile> profile_;   // opts_.profile, or the cold one
   ProgressFn progress_;
   const CancelToken& cancel_;
   Clock::time_point started_;

@@ -17,6 +17,7 @@
 #include "base/deadline.h"
 #include "base/status.h"
 #include "recipe/outcome.h"
+#include "run/deploy_profile.h"
 #include "runtime/abra.h"
 #include "runtime/docker.h"
 #include "runtime/runtime.h"
@@ -67,16 +68,10 @@ struct RunOptions {
   // The image pull policy ("missing", "always", "never"); "" the recipe's (default missing).
   std::string pull;
   AbraOptions abra;
-  // A warm-canon deploy instead of a cold run: into the recipe's warm namespace, with its
-  // kept secrets, services on shared networks under unique names, and no teardown — the
-  // deploy stays (a failed one is the promotion's to restore or remove).
-  struct WarmDeploy {
-    std::string namespace_name;
-    std::string domain;
-    std::string secrets_file;    // the deploy's secret values, kept between promotions
-    std::string expect_version;  // every service's version label must become this
-  };
-  std::optional<WarmDeploy> warm;
+  // How the deploy lives: its namespace, domain, labels, kept secrets, whether it stays
+  // and the version it must reach (run/deploy_profile.h). Null: ColdProfile(). The warm
+  // canon's deploys use warm/'s profile.
+  std::shared_ptr<const DeployProfile> profile;
   // `harness check`: prepare only, creating nothing (no Docker object, no ledger entry,
   // no lock) and pulling nothing; see CheckRecipe.
   bool check_only = false;

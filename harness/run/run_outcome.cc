@@ -63,7 +63,7 @@ void ColdRun::Conclude() {
   if (cancel_.cancelled() || out_.result == "interrupted") {
     out_.result = "interrupted";
     if (out_.failed_phase.empty()) out_.failed_phase = "teardown";
-    out_.exit_code = ExitCodeForSignal(cancel_.signal() ? cancel_.signal() : SIGINT);
+    out_.exit_code = ExitCode(Status::Cancelled(out_.reason));
   } else if (!out_.teardown.ok() || out_.result == "infra") {
     out_.result = "infra";
     out_.exit_code = 3;

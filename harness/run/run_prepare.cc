@@ -22,19 +22,6 @@ namespace {
 
 constexpr Duration kCheckTimeout{30000};
 
-// Secret values of a warm deploy, readable by this user only.
-Status WriteSecretsFile(const std::string& path, const std::string& content) {
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);
-  std::string tmp = path + ".tmp";
-  int fd = open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  if (fd < 0) return Status::Infra("cannot write " + tmp);
-  bool ok = write(fd, content.data(), content.size()) == static_cast<ssize_t>(content.size());
-  ok = close(fd) == 0 && ok;
-  if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) return Status::Infra("cannot write " + path);
-  return Status::Ok();
-}
-
 // What to do about a problem `harness check` found, from the kind of its message.
 std::string FixHint(const Status& s) {
   const std::string& m = s.message();
@@ -63,10 +50,7 @@ bool ColdRun::Prepare() {
   auto refuse = [&](const Status& s) {
     Fail("prepare", s);
     RecordPhase(prepare, s);
-    out_.exit_code = s.code() == Status::Code::kInfra       ? 3
-                     : s.code() == Status::Code::kCancelled ? ExitCodeForSignal(cancel_.signal())
-                     : out_.result == "failed"              ? 1
-                                                            : 2;
+    out_.exit_code = ExitCode(s);
     if (spec_) MatchTransientClass();
     NoteRetry();
     if (opts_.check_only) {
@@ -78,19 +62,19 @@ bool ColdRun::Prepare() {
   };
 
   if (Status s = LoadScript(prepare); !s.ok()) return refuse(s);
-  domain_ = opts_.warm ? opts_.warm->domain : out_.namespace_name + "." + opts_.domain_suffix;
+  domain_ = profile_->Domain(out_.namespace_name, opts_.domain_suffix);
   domain_ = runtime_->DomainFor(out_.namespace_name, domain_);
   labels_ = {{"harness.run", out_.run_id},
              {"harness.namespace", out_.namespace_name},
              {"harness.owner", ThisProcessOwner()}};
-  if (opts_.warm) labels_["harness.warm"] = opts_.recipe;
+  for (const auto& [key, value] : profile_->Labels(opts_.recipe)) labels_[key] = value;
   if (stage_.path().empty()) return refuse(Status::Infra("cannot create a staging folder"));
   if (Status s = ReadRecipe(prepare); !s.ok()) return refuse(s);
   if (Status s = CheckRecipeLabels(prepare); !s.ok()) return refuse(s);
   out_.version = spec_->version;
   engine_->SetRunInfo({out_.run_id, spec_->name, spec_->version, out_.namespace_name, domain_});
   prepare.Observe("recipe", {{"name", spec_->name}, {"version", spec_->version},
-                             {"compose", compose_}, {"namespace", out_.namespace_name},
+                             {"compose", compose_}, {"namespace", out_.namespace_name}, {"profile", profile_->kind()},
                              {"domain", domain_}, {"tests", spec_->tests.size()}});
 
   if (Status s = MakeSecrets(prepare); !s.ok()) return refuse(s);
@@ -163,25 +147,19 @@ Status ColdRun::LoadScript(PhaseLog& prepare) {
 }
 
 Status ColdRun::MakeSecrets(PhaseLog& prepare) {
-  // A warm deploy keeps its secrets from one promotion to the next.
-  nlohmann::json kept = nlohmann::json::object();
-  if (opts_.warm) {
-    if (auto text = ReadFile(opts_.warm->secrets_file); text.ok()) kept = nlohmann::json::parse(*text, nullptr, false);
-    if (!kept.is_object()) return Status::Infra("unreadable secrets file " + opts_.warm->secrets_file);
-  }
+  // A profile may keep secrets from one deploy to the next (the warm canon's).
+  auto kept = profile_->KeptSecrets();
+  if (!kept.ok()) return kept.status();
   nlohmann::json secrets = nlohmann::json::array();
   for (const auto& sec : spec_->secrets) {
-    bool keep = kept.contains(sec.name) && kept[sec.name].is_string();
-    secret_values_[sec.name] = keep ? kept[sec.name].get<std::string>() : GenerateSecret(sec.length, sec.charset);
+    auto it = kept->find(sec.name);
+    bool keep = it != kept->end();
+    secret_values_[sec.name] = keep ? it->second : GenerateSecret(sec.length, sec.charset);
     redactor_.Add(sec.name, secret_values_[sec.name]);
-    kept[sec.name] = secret_values_[sec.name];
     secrets.push_back({{"name", sec.name}, {"length", sec.length}, {"charset", sec.charset}, {"kept", keep}});
   }
   prepare.Observe("secrets", secrets);
-  if (opts_.warm && !spec_->secrets.empty()) {
-    if (Status s = WriteSecretsFile(opts_.warm->secrets_file, kept.dump()); !s.ok()) return s;
-  }
-  return Status::Ok();
+  return profile_->KeepSecrets(secret_values_);
 }
 
 Status ColdRun::ReadRecipe(PhaseLog& prepare) {
@@ -197,7 +175,7 @@ Status ColdRun::ReadRecipe(PhaseLog& prepare) {
   }
   if (!not_applied.empty()) prepare.Observe("abra_sh_not_applied", not_applied);
   auto staged = StageCompose(recipe_dir_, compose_, labels_, env_, out_.namespace_name, stage_.path(),
-                             StageOptions{opts_.warm.has_value()});
+                             StageOptions{profile_->stays()});
   if (!staged.ok()) return staged.status();
   staged_ = std::move(*staged);
 
@@ -269,7 +247,7 @@ Status ColdRun::CheckRecipeLabels(PhaseLog& prepare) {
     // An upgrade must end on the run's own version: a silent rollback leaves the old one.
     if (!opts_.upgrade_from.empty() && !is_commit) expect_version_ = spec_->version;
   }
-  if (opts_.warm && !opts_.warm->expect_version.empty()) expect_version_ = opts_.warm->expect_version;
+  if (!profile_->expect_version().empty()) expect_version_ = profile_->expect_version();
 
   std::string from = spec_->deploy_timeout_given ? "the script's timeouts.deploy" : "the library default";
   if (!spec_->deploy_timeout_given) {

@@ -89,7 +89,10 @@ std::vector<CanonOutcome> RunCanonSweep(const std::vector<CanonCandidate>& plan,
     p.recipe = o.plan.recipe;
     p.version = o.plan.candidate;
     p.policy = opts.policy;
-    RequestPromotion(opts.base.state_dir, p.recipe, p.version);
+    if (Status s = RequestPromotion(opts.base.state_dir, p.recipe, p.version); !s.ok()) {
+      // The promotion still runs; only an older one could miss that it should give way.
+      progress("canon: " + p.recipe + ": the promotion request could not be recorded: " + s.message());
+    }
     o.promotion = Promote(p, docker, progress);
     o.exit_code = o.promotion->exit_code;
     progress("canon: " + p.recipe + " " + p.version + ": " + o.promotion->result + ": " + o.promotion->message);

@@ -22,6 +22,7 @@
 #include "recipe/releases.h"
 #include "runtime/swarm.h"
 #include "warm/plan.h"
+#include "warm/warm_profile.h"
 
 namespace harness {
 namespace fs = std::filesystem;
@@ -168,7 +169,7 @@ RunOutcome Promotion::Deploy(const std::string& version) {
   RunOptions run = opts_.base;
   run.recipe = opts_.recipe;
   run.version = version;
-  run.warm = RunOptions::WarmDeploy{ns_, domain_, SecretsFile(), version};
+  run.profile = WarmProfile(opts_.recipe, WarmSite{ns_, domain_, SecretsFile(), version});
   RunOutcome r = RunRecipe(run, docker_, progress_);
   out_.runs.push_back(r.run_id);
   return r;
@@ -393,6 +394,7 @@ Status RequestPromotion(const std::string& state_dir, const std::string& recipe,
   if (Status s = ValidateRecipeName(recipe); !s.ok()) return s;
   std::error_code ec;
   fs::create_directories(state_dir + "/warm", ec);
+  if (ec) return Status::Infra("cannot create " + state_dir + "/warm: " + ec.message());
   // O_APPEND writes of one short line are atomic: several requesters may append at once.
   int fd = open(WantedFile(state_dir, recipe).c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Infra("cannot write " + WantedFile(state_dir, recipe));

@@ -24,6 +24,10 @@ TEST_CASE("a cancelled status exits with the signal that arrived", "[exit-code]"
   CancelToken::RaiseForTest(SIGTERM);
   CHECK(ExitCodeFor(Status::Cancelled("")) == 143);
   CancelToken::ResetForTest();
+  // A run's own token (a superseded run) names its own signal, or none.
+  CHECK(ExitCodeFor(Status::Cancelled(""), SIGTERM) == 143);
+  CHECK(ExitCodeFor(Status::Cancelled(""), 0) == 130);
+  CHECK(ExitCodeFor(Status::Infra("docker"), SIGTERM) == 3);
 }
 
 TEST_CASE("exit codes and statuses convert both ways", "[exit-code]") {

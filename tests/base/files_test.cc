@@ -38,6 +38,17 @@ TEST_CASE("WriteFileAtomic fails where it cannot write", "[files]") {
   TempDir dir("files-test");
   Status s = WriteFileAtomic(dir.path() + "/no/such/folder/x", "x");
   CHECK(s.code() == Status::Code::kInfra);
+  CHECK(s.message().find("No such file") != std::string::npos);   // says why
+}
+
+TEST_CASE("WriteFileAtomic creates the file with the mode it is given", "[files]") {
+  TempDir dir("files-test");
+  const std::string path = dir.path() + "/secrets.json";
+  REQUIRE(WriteFileAtomic(path, "{}", 0600).ok());
+  auto perms = std::filesystem::status(path).permissions();
+  CHECK((perms & std::filesystem::perms::group_all) == std::filesystem::perms::none);
+  CHECK((perms & std::filesystem::perms::others_all) == std::filesystem::perms::none);
+  CHECK((perms & std::filesystem::perms::owner_read) != std::filesystem::perms::none);
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 #include "cli/command.h"
 
 #include <catch2/catch.hpp>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -118,4 +119,21 @@ TEST_CASE("an unreachable target refuses, unless the command reports it or needs
   s = Dispatch(Entry(false, false), local, g);
   CHECK(local.ran);
   CHECK_FALSE(local.target_error);
+}
+
+TEST_CASE("a command that reaps first refuses when the reap fails, and runs nothing", "[cli]") {
+  TempDir dir("cli-test");
+  GlobalOptions g;
+  g.quiet = true;
+  g.state = dir.path() + "/state";
+  {
+    std::ofstream(g.state) << "a file where the state folder should be\n";   // the ledger cannot open
+  }
+  CommandEntry entry{"probe", "a probe", nullptr, false, true, "not deploying", false};
+  Probe p;
+  Status s = Dispatch(entry, p, g);
+  CHECK(p.checked);
+  CHECK_FALSE(p.ran);
+  CHECK(s.code() == Status::Code::kInfra);
+  CHECK_THAT(s.message(), Catch::Contains("leftovers of dead runs could not be removed; not deploying"));
 }

@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "run/run.h"
 #include "support/fake_runtime.h"
+#include "warm/warm_profile.h"
 
 namespace harness {
 namespace {
@@ -372,7 +373,7 @@ TEST_CASE("lifecycle: an upgrade deploys the release, then the new version in pl
 TEST_CASE("lifecycle: a warm deploy stays, and keeps its secrets for the next one", "[lifecycle]") {
   Sandbox box;
   RunOptions o = box.Options();
-  o.warm = RunOptions::WarmDeploy{"web-warm", "web.warm.test", box.root.path() + "/warm/web.secrets", "1.0.0+1"};
+  o.profile = WarmProfile("web", WarmSite{"web-warm", "web.warm.test", box.root.path() + "/warm/web.secrets", "1.0.0+1"});
   box.swarm.versions = {"1.0.0+1"};
   RunOutcome first = box.Run(o);
   INFO(first.reason);
@@ -390,6 +391,51 @@ TEST_CASE("lifecycle: a warm deploy stays, and keeps its secrets for the next on
   CHECK(second.exit_code == 0);
   CHECK(box.swarm.Count("secret web-warm_db_password_v1") == 1);   // kept, not created again
   CHECK(box.swarm.Count("deploy web-warm") == 2);
+}
+
+TEST_CASE("lifecycle: a warm deploy during which Docker restarted is infra, and still stays", "[lifecycle]") {
+  Sandbox box;
+  RunOptions o = box.Options();
+  o.profile = WarmProfile("web", WarmSite{"web-warm", "web.warm.test", box.root.path() + "/warm/web.secrets", ""});
+  box.swarm.daemon = {"100/1", "200/2"};   // at prepare, then when the run is judged
+  RunOutcome out = box.Run(o);
+  CHECK(out.exit_code == 3);
+  CHECK(out.result == "infra");
+  CHECK_THAT(out.reason, Catch::Contains("the Docker daemon restarted during the run"));
+  CHECK(box.swarm.Count("teardown ") == 0);   // the promotion decides what becomes of it
+  CHECK(box.swarm.live.count("stack:web-warm") == 1);
+}
+
+TEST_CASE("lifecycle: a warm deploy's kept secrets are private, and unreadable ones stop it", "[lifecycle]") {
+  Sandbox box;
+  const std::string file = box.root.path() + "/warm/web.secrets";
+  RunOptions o = box.Options();
+  o.profile = WarmProfile("web", WarmSite{"web-warm", "web.warm.test", file, ""});
+  SECTION("written for this user only, every value a string") {
+    RunOutcome out = box.Run(o);
+    REQUIRE(out.exit_code == 0);
+    auto perms = fs::status(file).permissions();
+    CHECK((perms & (fs::perms::group_all | fs::perms::others_all)) == fs::perms::none);
+    nlohmann::json kept = nlohmann::json::parse(Read(file));
+    REQUIRE(kept.contains("db_password"));
+    CHECK(kept["db_password"].is_string());
+  }
+  SECTION("a file that is not a JSON object: infra before anything is created") {
+    Write(file, "[\"not\", \"an object\"]");
+    RunOutcome out = box.Run(o);
+    CHECK(out.exit_code == 3);
+    CHECK(out.failed_phase == "prepare");
+    CHECK_THAT(out.reason, Catch::Contains("unreadable secrets file"));
+    CHECK(box.swarm.Count("secret ") == 0);
+    CHECK(box.swarm.Count("deploy ") == 0);
+  }
+  SECTION("a value that is not a string is not kept: a new one is generated") {
+    Write(file, "{\"db_password\": 42}");
+    RunOutcome out = box.Run(o);
+    INFO(out.reason);
+    CHECK(out.exit_code == 0);
+    CHECK(nlohmann::json::parse(Read(file))["db_password"].is_string());
+  }
 }
 
 }  // namespace

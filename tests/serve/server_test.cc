@@ -10,6 +10,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "base/cancel.h"
 #include "base/temp_dir.h"
 #include "support/git_fixture.h"
 
@@ -272,4 +273,21 @@ TEST_CASE("serve: when the forge cannot answer, nothing is queued and the delive
   CHECK(f.Deliver(Comment(7, 3, "alice")).status == 202);
   CHECK_THAT(f.forge.created.back().second, Catch::Contains("closed"));
   CHECK(f.queue->CountInState("queued").value() == 0);
+}
+
+TEST_CASE("serve: a port file that cannot be written stops serve before it takes work", "[serve-unit]") {
+  Fixture f([](ServeOptions& o) {
+    o.host = "127.0.0.1";
+    o.port = 0;
+  });
+  f.opts.port_file = f.tmp.path() + "/no/such/folder/port";
+  f.Reopen();
+  REQUIRE(f.Deliver(Comment(7, 1, "alice")).status == 202);
+  CancelSource stop;
+  stop.Cancel();   // were the port file written, serve would stop at once rather than hang the test
+  Status s = f.server->Run(stop.token());
+  CHECK(s.code() == Status::Code::kInfra);
+  CHECK_THAT(s.message(), Catch::Contains("--port-file"));
+  CHECK(f.queue->CountInState("queued").value() == 1);   // the job waits for the next start
+  CHECK(f.queue->CountInState("running").value() == 0);
 }
