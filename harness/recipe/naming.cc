@@ -2,6 +2,8 @@
 
 #include <random>
 
+#include "base/time.h"
+
 namespace harness {
 namespace {
 
@@ -40,6 +42,12 @@ std::string NewNamespace(const std::string& recipe) {
   while (!prefix.empty() && prefix.back() == '-') prefix.pop_back();
   if (prefix.empty()) prefix = "r";
   return prefix + "-" + RandomChars(6, "abcdefghijklmnopqrstuvwxyz0123456789");
+}
+
+std::string NewRunId(const std::string& ns, bool namespace_is_new) {
+  std::string id = UtcStamp() + "-" + ns;
+  if (!namespace_is_new) id += "-" + RandomChars(4, "abcdefghijklmnopqrstuvwxyz0123456789");
+  return id;
 }
 
 Status CheckDerivedNames(const std::string& ns, const ComposeObjects& objects) {

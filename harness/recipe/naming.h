@@ -27,6 +27,11 @@ Status ValidateDomain(const std::string& domain);
 // "<up to 12 characters of the recipe>-<6 random base-36 characters>", e.g. "web-k3x9a2".
 std::string NewNamespace(const std::string& recipe);
 
+// A run's id: "<UTC stamp>-<namespace>", e.g. "20261206T051200-web-k3x9a2". A namespace
+// that is not new for this run (a warm deploy's, which every promotion reuses) gets four
+// random characters more, so that two runs within one second never share an id.
+std::string NewRunId(const std::string& ns, bool namespace_is_new);
+
 // Checks every Swarm name the stack will derive; lists all offenders in one message.
 Status CheckDerivedNames(const std::string& ns, const ComposeObjects& objects);
 

@@ -154,7 +154,7 @@ bool ColdRun::Start() {
   source_ = std::move(*script);
 
   out_.namespace_name = profile_->Namespace(opts_.recipe);
-  out_.run_id = UtcStamp() + "-" + out_.namespace_name;
+  out_.run_id = NewRunId(out_.namespace_name, !profile_->stays());
   out_.artifacts = opts_.artifacts_dir + "/" + out_.run_id;
   {
     Event e;

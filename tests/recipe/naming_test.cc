@@ -41,6 +41,19 @@ TEST_CASE("namespaces are short, valid and unique", "[naming]") {
   CHECK(std::regex_match(NewNamespace("abcdefghijk-xyz"), std::regex("^abcdefghijk-[a-z0-9]{6}$")));
 }
 
+TEST_CASE("run ids: a stamp and the namespace; a reused namespace's ids differ within a second", "[naming]") {
+  std::regex fresh("^[0-9]{8}T[0-9]{6}-web-k3x9a2$");
+  CHECK(std::regex_match(NewRunId("web-k3x9a2", true), fresh));
+  std::regex reused("^[0-9]{8}T[0-9]{6}-wc-web-[a-z0-9]{4}$");
+  std::set<std::string> ids;
+  for (int i = 0; i < 50; ++i) {
+    std::string id = NewRunId("wc-web", false);
+    CHECK(std::regex_match(id, reused));
+    ids.insert(id);
+  }
+  CHECK(ids.size() >= 49);   // 36^4 choices: a repeat among 50 is very unlikely, two all but impossible
+}
+
 TEST_CASE("derived names over Swarm's limits are refused, all listed", "[naming]") {
   ComposeObjects ok;
   ok.services = {"app", "db"};
