@@ -65,7 +65,7 @@ class SshExecutor : public Executor {
   Result<std::unique_ptr<Connection>> Acquire(Deadline deadline, const CancelToken& cancel);
   void Release(std::unique_ptr<Connection> conn);  // back to the idle pool
   void Discard(std::unique_ptr<Connection> conn);  // broken: close it
-  // One new connection. `retryable` says whether trying again might help.
+  // One new connection (ssh_connection.cc). `retryable` says whether trying again might help.
   Result<std::unique_ptr<Connection>> Dial(Deadline deadline, bool* retryable);
   Status CheckHostKey(Connection& c, bool* retryable);
   Status Authenticate(Connection& c, Deadline deadline, bool* retryable);
