@@ -44,7 +44,107 @@ std::string CommandName(const std::vector<std::string>& argv) {
   return s;
 }
 
+// The line for the remote shell: the command's environment through env(1), then its words.
+std::string RemoteLine(const Command& cmd) {
+  std::vector<std::string> words;
+  if (!cmd.env.empty()) {
+    words.push_back("env");
+    for (const auto& [k, v] : cmd.env) words.push_back(k + "=" + v);
+  }
+  words.insert(words.end(), cmd.argv.begin(), cmd.argv.end());
+  return QuoteArgv(words);
+}
+
+// Opens a session channel on `conn` and starts `line` on it. 0 once the command runs; *ch
+// is whatever channel was opened (freed with the session if the connection is discarded).
+int ExecOnChannel(const SshExecutor::Connection& conn, const std::string& line, Deadline deadline,
+                  const CancelToken& cancel, LIBSSH2_CHANNEL** ch) {
+  for (;;) {
+    *ch = libssh2_channel_open_session(conn.session);
+    if (*ch != nullptr || libssh2_session_last_errno(conn.session) != LIBSSH2_ERROR_EAGAIN) break;
+    if (cancel.cancelled() || deadline.passed()) break;
+    conn.Wait(std::min(deadline.remaining(), Duration(100)));
+  }
+  if (*ch == nullptr) return -1;
+  return conn.Await(deadline, cancel, [&] { return libssh2_channel_exec(*ch, line.c_str()); });
+}
+
+// Sends what the channel takes of `data` from *off, then EOF once all of it is sent (or the
+// command stopped reading). True when something was sent.
+bool SendInput(LIBSSH2_CHANNEL* ch, const std::string& data, size_t* off, bool* eof_sent) {
+  bool progressed = false;
+  if (*off < data.size()) {
+    ssize_t n = libssh2_channel_write(ch, data.data() + *off, data.size() - *off);
+    if (n > 0) {
+      *off += n;
+      progressed = true;
+    } else if (n != LIBSSH2_ERROR_EAGAIN) {
+      *off = data.size();  // the command stopped reading its input
+    }
+  }
+  if (*off >= data.size() && !*eof_sent) {
+    *eof_sent = libssh2_channel_send_eof(ch) != LIBSSH2_ERROR_EAGAIN;
+  }
+  return progressed;
+}
+
+// Reads stdout, then stderr, until each would block: kept up to max_output and passed to
+// on_output. True when something arrived; *lost says why the connection failed, if it did.
+bool ReadOutput(const SshExecutor::Connection& conn, LIBSSH2_CHANNEL* ch, const Command& cmd,
+                ProcessResult* res, std::string* lost) {
+  char buf[32768];
+  bool progressed = false;
+  for (int stream : {0, SSH_EXTENDED_DATA_STDERR}) {
+    std::string& sink = stream == 0 ? res->out : res->err;
+    for (;;) {
+      ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
+      if (n > 0) {
+        size_t room = cmd.max_output > sink.size() ? cmd.max_output - sink.size() : 0;
+        sink.append(buf, std::min<size_t>(room, n));
+        if (cmd.on_output) {
+          cmd.on_output(stream == 0 ? 1 : 2, std::string_view(buf, static_cast<size_t>(n)));
+        }
+        progressed = true;
+        continue;
+      }
+      if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) *lost = conn.LastError();
+      break;
+    }
+  }
+  return progressed;
+}
+
+// The remote command's exit status, or the signal that ended it (exit_code -1 then).
+void ReadExitStatus(const SshExecutor::Connection& conn, LIBSSH2_CHANNEL* ch, ProcessResult* res) {
+  res->exit_code = libssh2_channel_get_exit_status(ch);
+  char* signame = nullptr;
+  size_t signame_len = 0;
+  libssh2_channel_get_exit_signal(ch, &signame, &signame_len, nullptr, nullptr, nullptr, nullptr);
+  if (signame != nullptr) {
+    res->term_signal = SignalNumber(std::string(signame, signame_len));
+    res->exit_code = -1;
+    libssh2_free(conn.session, signame);
+  }
+}
+
 }  // namespace
+
+// One command from its start to its end, on the connection it holds alone.
+struct SshExecutor::Running {
+  Running(const Command& c, const CancelToken& t) : cmd(c), cancel(t), line(RemoteLine(c)) {}
+  Duration elapsed() const { return std::chrono::duration_cast<Duration>(Clock::now() - started); }
+
+  const Command& cmd;
+  const CancelToken& cancel;
+  const std::string line;  // for the remote shell
+  const Clock::time_point started = Clock::now();
+  std::unique_ptr<Connection> conn;
+  LIBSSH2_CHANNEL* ch = nullptr;  // the command's channel, once it runs
+  ProcessResult res;
+  size_t in_off = 0;  // of cmd.stdin_data, sent
+  bool eof_sent = false;
+  std::string lost;  // why the connection failed midway; "" while it holds
+};
 
 SshExecutor::SshExecutor(Target target, SshOptions options)
     : target_(std::move(target)), options_(std::move(options)) {
@@ -139,142 +239,99 @@ void SshExecutor::Discard(std::unique_ptr<Connection> conn) {
 
 Result<ProcessResult> SshExecutor::Run(const Command& cmd, const CancelToken& cancel) {
   if (cmd.argv.empty()) return Status::InvalidArgument("empty command");
-  const std::string who = target_.Describe();
-  std::vector<std::string> words;
-  if (!cmd.env.empty()) {
-    words.push_back("env");
-    for (const auto& [k, v] : cmd.env) words.push_back(k + "=" + v);
-  }
-  words.insert(words.end(), cmd.argv.begin(), cmd.argv.end());
-  const std::string line = QuoteArgv(words);
+  Running r(cmd, cancel);
+  Result<bool> started = Start(r);
+  if (!started.ok()) return started.status();
+  if (!*started) return std::move(r.res);  // cancelled or timed out before it started
+  Exchange(r);
+  return Finish(r);
+}
 
-  ProcessResult res;
-  const auto started = Clock::now();
-  auto elapsed = [&] { return std::chrono::duration_cast<Duration>(Clock::now() - started); };
-  std::unique_ptr<Connection> conn;
-  LIBSSH2_CHANNEL* ch = nullptr;
+Result<bool> SshExecutor::Start(Running& r) {
   for (int attempt = 0;; ++attempt) {
-    auto c = Acquire(cmd.deadline, cancel);
+    auto c = Acquire(r.cmd.deadline, r.cancel);
     if (!c.ok()) {
       if (c.status().code() == Status::Code::kCancelled) {
-        res.cancelled = true;
-        res.elapsed = elapsed();
-        return res;
+        r.res.cancelled = true;
+        r.res.elapsed = r.elapsed();
+        return false;
       }
       return c.status();
     }
-    conn = std::move(*c);
-    for (;;) {
-      ch = libssh2_channel_open_session(conn->session);
-      if (ch != nullptr || libssh2_session_last_errno(conn->session) != LIBSSH2_ERROR_EAGAIN) break;
-      if (cancel.cancelled() || cmd.deadline.passed()) break;
-      conn->Wait(std::min(cmd.deadline.remaining(), Duration(100)));
+    r.conn = std::move(*c);
+    if (ExecOnChannel(*r.conn, r.line, r.cmd.deadline, r.cancel, &r.ch) == 0) return true;
+    std::string why = r.conn->LastError();
+    Discard(std::move(r.conn));  // frees the channel with the session
+    r.ch = nullptr;
+    r.res.elapsed = r.elapsed();
+    if (r.cancel.cancelled()) {
+      r.res.cancelled = true;
+      return false;
     }
-    int rc = -1;
-    if (ch != nullptr) {
-      rc = conn->Await(cmd.deadline, cancel, [&] { return libssh2_channel_exec(ch, line.c_str()); });
-    }
-    if (rc == 0) break;
-    std::string why = conn->LastError();
-    Discard(std::move(conn));  // frees the channel with the session
-    ch = nullptr;
-    res.elapsed = elapsed();
-    if (cancel.cancelled()) {
-      res.cancelled = true;
-      return res;
-    }
-    if (cmd.deadline.passed()) {
-      res.timed_out = true;
-      return res;
+    if (r.cmd.deadline.passed()) {
+      r.res.timed_out = true;
+      return false;
     }
     // The command never started: the connection had dropped or was refused. A new one.
     if (attempt + 1 >= std::max(1, options_.reconnect_attempts)) {
-      return Status::Infra(who + ": cannot start `" + CommandName(cmd.argv) + "`: " + why);
+      return Status::Infra(target_.Describe() + ": cannot start `" + CommandName(r.cmd.argv) +
+                           "`: " + why);
     }
   }
+}
 
-  size_t in_off = 0;
-  bool eof_sent = false;
-  std::string lost;
-  char buf[32768];
+void SshExecutor::Exchange(Running& r) {
   for (;;) {
-    if (cancel.cancelled()) {
-      res.cancelled = true;
+    if (r.cancel.cancelled()) {
+      r.res.cancelled = true;
       break;
     }
-    if (cmd.deadline.passed()) {
-      res.timed_out = true;
+    if (r.cmd.deadline.passed()) {
+      r.res.timed_out = true;
       break;
     }
-    bool progressed = false;
-    if (in_off < cmd.stdin_data.size()) {
-      ssize_t n = libssh2_channel_write(ch, cmd.stdin_data.data() + in_off, cmd.stdin_data.size() - in_off);
-      if (n > 0) {
-        in_off += n;
-        progressed = true;
-      } else if (n != LIBSSH2_ERROR_EAGAIN) {
-        in_off = cmd.stdin_data.size();  // the command stopped reading its input
-      }
-    }
-    if (in_off >= cmd.stdin_data.size() && !eof_sent) {
-      eof_sent = libssh2_channel_send_eof(ch) != LIBSSH2_ERROR_EAGAIN;
-    }
-    for (int stream : {0, SSH_EXTENDED_DATA_STDERR}) {
-      std::string& sink = stream == 0 ? res.out : res.err;
-      for (;;) {
-        ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
-        if (n > 0) {
-          size_t room = cmd.max_output > sink.size() ? cmd.max_output - sink.size() : 0;
-          sink.append(buf, std::min<size_t>(room, n));
-          if (cmd.on_output) cmd.on_output(stream == 0 ? 1 : 2, std::string_view(buf, static_cast<size_t>(n)));
-          progressed = true;
-          continue;
-        }
-        if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) lost = conn->LastError();
-        break;
-      }
-    }
-    if (!lost.empty()) break;
-    if (libssh2_channel_eof(ch)) break;
+    bool sent = SendInput(r.ch, r.cmd.stdin_data, &r.in_off, &r.eof_sent);
+    bool received = ReadOutput(*r.conn, r.ch, r.cmd, &r.res, &r.lost);
+    if (!r.lost.empty()) break;
+    if (libssh2_channel_eof(r.ch)) break;
     int next = 0;
-    if (libssh2_keepalive_send(conn->session, &next) != 0) {
-      lost = conn->LastError();
+    if (libssh2_keepalive_send(r.conn->session, &next) != 0) {
+      r.lost = r.conn->LastError();
       break;
     }
-    if (!progressed) conn->Wait(std::min(cmd.deadline.remaining(), Duration(100)));
+    if (!sent && !received) r.conn->Wait(std::min(r.cmd.deadline.remaining(), Duration(100)));
   }
-  res.elapsed = elapsed();
-  if (res.cancelled || res.timed_out || !lost.empty()) {
-    Discard(std::move(conn));
-    if (!lost.empty()) {
-      return Status::Infra(who + ": connection lost while running `" + CommandName(cmd.argv) + "`: " + lost);
+  r.res.elapsed = r.elapsed();
+}
+
+Result<ProcessResult> SshExecutor::Finish(Running& r) {
+  const std::string who = target_.Describe();
+  if (r.res.cancelled || r.res.timed_out || !r.lost.empty()) {
+    Discard(std::move(r.conn));
+    if (!r.lost.empty()) {
+      return Status::Infra(who + ": connection lost while running `" + CommandName(r.cmd.argv) +
+                           "`: " + r.lost);
     }
-    return res;
+    return std::move(r.res);
   }
-  Deadline closing = cmd.deadline.Min(Deadline::In(Duration(10000)));
+  Connection& conn = *r.conn;
+  LIBSSH2_CHANNEL* ch = r.ch;
+  Deadline closing = r.cmd.deadline.Min(Deadline::In(Duration(10000)));
   const CancelToken& none = CancelToken::None();
-  int rc = conn->Await(closing, none, [&] { return libssh2_channel_close(ch); });
-  if (rc == 0) rc = conn->Await(closing, none, [&] { return libssh2_channel_wait_closed(ch); });
+  int rc = conn.Await(closing, none, [&] { return libssh2_channel_close(ch); });
+  if (rc == 0) rc = conn.Await(closing, none, [&] { return libssh2_channel_wait_closed(ch); });
   if (rc != 0) {
-    Discard(std::move(conn));
-    return Status::Infra(who + ": connection lost while ending `" + CommandName(cmd.argv) + "`");
+    Discard(std::move(r.conn));
+    return Status::Infra(who + ": connection lost while ending `" + CommandName(r.cmd.argv) + "`");
   }
-  res.exit_code = libssh2_channel_get_exit_status(ch);
-  char* signame = nullptr;
-  size_t signame_len = 0;
-  libssh2_channel_get_exit_signal(ch, &signame, &signame_len, nullptr, nullptr, nullptr, nullptr);
-  if (signame != nullptr) {
-    res.term_signal = SignalNumber(std::string(signame, signame_len));
-    res.exit_code = -1;
-    libssh2_free(conn->session, signame);
-  }
-  if (conn->Await(closing, none, [&] { return libssh2_channel_free(ch); }) != 0) {
-    Discard(std::move(conn));
+  ReadExitStatus(conn, ch, &r.res);
+  if (conn.Await(closing, none, [&] { return libssh2_channel_free(ch); }) != 0) {
+    Discard(std::move(r.conn));
   } else {
-    Release(std::move(conn));
+    Release(std::move(r.conn));
   }
-  res.elapsed = elapsed();
-  return res;
+  r.res.elapsed = r.elapsed();
+  return std::move(r.res);
 }
 
 Result<std::string> SshExecutor::Share(const std::string& local_dir, Deadline deadline, const CancelToken& cancel) {
