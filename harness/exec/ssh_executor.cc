@@ -1,56 +1,32 @@
+// SshExecutor (exec/ssh_executor.h): the pool of connections, commands on channels, shared
+// folders and tunnels. A new connection is made in ssh_connection.cc.
 #include "exec/ssh_executor.h"
 
-#include <fcntl.h>
 #include <libssh2.h>
-#include <netdb.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/socket.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <map>
 #include <mutex>
+#include <thread>
 
 #include "base/files.h"
-#include "base/scope_guard.h"
+#include "exec/ssh_connection.h"
 
 namespace harness {
 namespace {
 
-constexpr int kTimedOut = -10000;
-constexpr int kCancelled = -10001;
 constexpr const char* kStagePrefix = "/tmp/recipe-harness-stage.";
 
 void InitLibssh2() {
   static std::once_flag once;
   std::call_once(once, [] { libssh2_init(0); });
-}
-
-std::string Base64(const unsigned char* data, size_t len) {
-  static const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  for (size_t i = 0; i < len; i += 3) {
-    unsigned v = data[i] << 16;
-    if (i + 1 < len) v |= data[i + 1] << 8;
-    if (i + 2 < len) v |= data[i + 2];
-    out += kAlphabet[(v >> 18) & 63];
-    out += kAlphabet[(v >> 12) & 63];
-    if (i + 1 < len) out += kAlphabet[(v >> 6) & 63];
-    if (i + 2 < len) out += kAlphabet[v & 63];
-  }
-  return out;  // unpadded, as ssh-keygen prints fingerprints
-}
-
-std::string Home() {
-  const char* h = std::getenv("HOME");
-  return h != nullptr && *h != '\0' ? h : "/root";
 }
 
 int SignalNumber(const std::string& name) {
@@ -68,56 +44,114 @@ std::string CommandName(const std::vector<std::string>& argv) {
   return s;
 }
 
+// The line for the remote shell: the command's environment through env(1), then its words.
+std::string RemoteLine(const Command& cmd) {
+  std::vector<std::string> words;
+  if (!cmd.env.empty()) {
+    words.push_back("env");
+    for (const auto& [k, v] : cmd.env) words.push_back(k + "=" + v);
+  }
+  words.insert(words.end(), cmd.argv.begin(), cmd.argv.end());
+  return QuoteArgv(words);
+}
+
+// Opens a session channel on `conn` and starts `line` on it. 0 once the command runs; *ch
+// is whatever channel was opened (freed with the session if the connection is discarded).
+int ExecOnChannel(const SshExecutor::Connection& conn, const std::string& line, Deadline deadline,
+                  const CancelToken& cancel, LIBSSH2_CHANNEL** ch) {
+  for (;;) {
+    *ch = libssh2_channel_open_session(conn.session);
+    if (*ch != nullptr || libssh2_session_last_errno(conn.session) != LIBSSH2_ERROR_EAGAIN) break;
+    if (cancel.cancelled() || deadline.passed()) break;
+    conn.Wait(std::min(deadline.remaining(), Duration(100)));
+  }
+  if (*ch == nullptr) return -1;
+  return conn.Await(deadline, cancel, [&] { return libssh2_channel_exec(*ch, line.c_str()); });
+}
+
+// Sends what the channel takes of `data` from *off, then EOF once all of it is sent (or the
+// command stopped reading). True when something was sent.
+bool SendInput(LIBSSH2_CHANNEL* ch, const std::string& data, size_t* off, bool* eof_sent) {
+  bool progressed = false;
+  if (*off < data.size()) {
+    ssize_t n = libssh2_channel_write(ch, data.data() + *off, data.size() - *off);
+    if (n > 0) {
+      *off += n;
+      progressed = true;
+    } else if (n != LIBSSH2_ERROR_EAGAIN) {
+      *off = data.size();  // the command stopped reading its input
+    }
+  }
+  if (*off >= data.size() && !*eof_sent) {
+    *eof_sent = libssh2_channel_send_eof(ch) != LIBSSH2_ERROR_EAGAIN;
+  }
+  return progressed;
+}
+
+// Reads stdout, then stderr, until each would block: kept up to max_output and passed to
+// on_output. True when something arrived; *lost says why the connection failed, if it did.
+bool ReadOutput(const SshExecutor::Connection& conn, LIBSSH2_CHANNEL* ch, const Command& cmd,
+                ProcessResult* res, std::string* lost) {
+  char buf[32768];
+  bool progressed = false;
+  for (int stream : {0, SSH_EXTENDED_DATA_STDERR}) {
+    std::string& sink = stream == 0 ? res->out : res->err;
+    for (;;) {
+      ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
+      if (n > 0) {
+        size_t room = cmd.max_output > sink.size() ? cmd.max_output - sink.size() : 0;
+        sink.append(buf, std::min<size_t>(room, n));
+        if (cmd.on_output) {
+          cmd.on_output(stream == 0 ? 1 : 2, std::string_view(buf, static_cast<size_t>(n)));
+        }
+        progressed = true;
+        continue;
+      }
+      if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) *lost = conn.LastError();
+      break;
+    }
+  }
+  return progressed;
+}
+
+// The remote command's exit status, or the signal that ended it (exit_code -1 then).
+void ReadExitStatus(const SshExecutor::Connection& conn, LIBSSH2_CHANNEL* ch, ProcessResult* res) {
+  res->exit_code = libssh2_channel_get_exit_status(ch);
+  char* signame = nullptr;
+  size_t signame_len = 0;
+  libssh2_channel_get_exit_signal(ch, &signame, &signame_len, nullptr, nullptr, nullptr, nullptr);
+  if (signame != nullptr) {
+    res->term_signal = SignalNumber(std::string(signame, signame_len));
+    res->exit_code = -1;
+    libssh2_free(conn.session, signame);
+  }
+}
+
 }  // namespace
 
-struct SshExecutor::Connection {
-  int fd = -1;
-  LIBSSH2_SESSION* session = nullptr;
+// One command from its start to its end, on the connection it holds alone.
+struct SshExecutor::Running {
+  Running(const Command& c, const CancelToken& t) : cmd(c), cancel(t), line(RemoteLine(c)) {}
+  Duration elapsed() const { return std::chrono::duration_cast<Duration>(Clock::now() - started); }
 
-  ~Connection() {
-    if (session != nullptr) {
-      libssh2_session_set_blocking(session, 1);
-      libssh2_session_set_timeout(session, 2000);
-      libssh2_session_disconnect(session, "closing");
-      libssh2_session_free(session);
-    }
-    if (fd >= 0) close(fd);
-  }
-
-  // Waits until the socket is ready in the direction libssh2 is blocked on, at most `slice`.
-  void Wait(Duration slice) const {
-    int dir = libssh2_session_block_directions(session);
-    pollfd p{fd, 0, 0};
-    if (dir & LIBSSH2_SESSION_BLOCK_INBOUND) p.events |= POLLIN;
-    if (dir & LIBSSH2_SESSION_BLOCK_OUTBOUND) p.events |= POLLOUT;
-    if (p.events == 0) p.events = POLLIN;
-    poll(&p, 1, static_cast<int>(std::max<long long>(1, slice.count())));
-  }
-
-  // Calls `f` until it stops saying EAGAIN; kTimedOut or kCancelled when those come first.
-  template <typename F>
-  int Await(Deadline deadline, const CancelToken& cancel, F f) const {
-    for (;;) {
-      int rc = f();
-      if (rc != LIBSSH2_ERROR_EAGAIN) return rc;
-      if (cancel.cancelled()) return kCancelled;
-      if (deadline.passed()) return kTimedOut;
-      Wait(std::min(deadline.remaining(), Duration(100)));
-    }
-  }
-
-  std::string LastError() const {
-    char* msg = nullptr;
-    int len = 0;
-    libssh2_session_last_error(session, &msg, &len, 0);
-    return msg != nullptr && len > 0 ? std::string(msg, len) : "unknown SSH error";
-  }
+  const Command& cmd;
+  const CancelToken& cancel;
+  const std::string line;  // for the remote shell
+  const Clock::time_point started = Clock::now();
+  std::unique_ptr<Connection> conn;
+  LIBSSH2_CHANNEL* ch = nullptr;  // the command's channel, once it runs
+  ProcessResult res;
+  size_t in_off = 0;  // of cmd.stdin_data, sent
+  bool eof_sent = false;
+  std::string lost;  // why the connection failed midway; "" while it holds
 };
 
 SshExecutor::SshExecutor(Target target, SshOptions options)
     : target_(std::move(target)), options_(std::move(options)) {
   InitLibssh2();
-  if (options_.known_hosts.empty()) options_.known_hosts = Home() + "/.ssh/known_hosts";
+  if (options_.known_hosts.empty()) {
+    options_.known_hosts = ssh_connection::Home() + "/.ssh/known_hosts";
+  }
 }
 
 SshExecutor::~SshExecutor() {
@@ -144,206 +178,6 @@ Result<std::unique_ptr<SshExecutor>> SshExecutor::Open(const Target& target, con
 int SshExecutor::connections_opened() const {
   std::lock_guard<std::mutex> lock(mu_);
   return opened_total_;
-}
-
-Result<std::unique_ptr<SshExecutor::Connection>> SshExecutor::Dial(Deadline deadline, bool* retryable) {
-  *retryable = true;
-  const std::string who = target_.Describe();
-  Deadline d = deadline.Min(Deadline::In(options_.connect_timeout));
-  addrinfo hints{};
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_family = AF_UNSPEC;
-  addrinfo* res = nullptr;
-  std::string port = std::to_string(target_.port);
-  if (int gai = getaddrinfo(target_.host.c_str(), port.c_str(), &hints, &res); gai != 0) {
-    *retryable = gai == EAI_AGAIN;
-    return Status::Infra(who + ": cannot resolve host '" + target_.host + "': " + gai_strerror(gai));
-  }
-  int fd = -1;
-  std::string why = "no address";
-  for (addrinfo* ai = res; ai != nullptr; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    int rc = connect(fd, ai->ai_addr, ai->ai_addrlen);
-    if (rc != 0 && errno == EINPROGRESS) {
-      pollfd p{fd, POLLOUT, 0};
-      int pr = poll(&p, 1, static_cast<int>(d.remaining().count()));
-      int err = 0;
-      socklen_t len = sizeof err;
-      if (pr > 0) getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
-      if (pr > 0 && err == 0) break;
-      why = pr == 0 ? "no answer within " + FormatDuration(options_.connect_timeout) : std::strerror(err);
-    } else if (rc == 0) {
-      break;
-    } else {
-      why = std::strerror(errno);
-    }
-    close(fd);
-    fd = -1;
-  }
-  freeaddrinfo(res);
-  if (fd < 0) return Status::Infra(who + ": cannot reach the host: " + why);
-  int one = 1;
-  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-
-  auto c = std::make_unique<Connection>();
-  c->fd = fd;
-  c->session = libssh2_session_init();
-  if (c->session == nullptr) return Status::Infra(who + ": libssh2 could not start a session");
-  libssh2_session_set_blocking(c->session, 0);
-  libssh2_session_method_pref(c->session, LIBSSH2_METHOD_HOSTKEY,
-                              "ssh-ed25519,ecdsa-sha2-nistp256,ecdsa-sha2-nistp384,ecdsa-sha2-nistp521,ssh-rsa");
-  const CancelToken& none = CancelToken::None();
-  int rc = c->Await(d, none, [&] { return libssh2_session_handshake(c->session, fd); });
-  if (rc != 0) {
-    return Status::Infra(who + ": SSH handshake failed: " +
-                         (rc == kTimedOut ? "no answer within " + FormatDuration(options_.connect_timeout)
-                                          : c->LastError()));
-  }
-  if (Status s = CheckHostKey(*c, retryable); !s.ok()) return s;
-  if (Status s = Authenticate(*c, d, retryable); !s.ok()) return s;
-  libssh2_keepalive_config(c->session, 1,
-                           static_cast<unsigned>(std::max<long long>(1, options_.keepalive.count() / 1000)));
-  return c;
-}
-
-Status SshExecutor::CheckHostKey(Connection& c, bool* retryable) {
-  const std::string who = target_.Describe();
-  size_t len = 0;
-  int type = 0;
-  const char* key = libssh2_session_hostkey(c.session, &len, &type);
-  if (key == nullptr) return Status::Infra(who + ": the server sent no host key");
-  int keybit = 0;
-  std::string type_name;
-  switch (type) {
-    case LIBSSH2_HOSTKEY_TYPE_RSA: keybit = LIBSSH2_KNOWNHOST_KEY_SSHRSA; type_name = "ssh-rsa"; break;
-    case LIBSSH2_HOSTKEY_TYPE_DSS: keybit = LIBSSH2_KNOWNHOST_KEY_SSHDSS; type_name = "ssh-dss"; break;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_256: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_256; type_name = "ecdsa-sha2-nistp256"; break;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_384: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_384; type_name = "ecdsa-sha2-nistp384"; break;
-    case LIBSSH2_HOSTKEY_TYPE_ECDSA_521: keybit = LIBSSH2_KNOWNHOST_KEY_ECDSA_521; type_name = "ecdsa-sha2-nistp521"; break;
-    case LIBSSH2_HOSTKEY_TYPE_ED25519: keybit = LIBSSH2_KNOWNHOST_KEY_ED25519; type_name = "ssh-ed25519"; break;
-    default: return Status::Infra(who + ": unsupported host key type");
-  }
-  const auto* hash = reinterpret_cast<const unsigned char*>(libssh2_hostkey_hash(c.session, LIBSSH2_HOSTKEY_HASH_SHA256));
-  std::string fingerprint = type_name + " SHA256:" + (hash != nullptr ? Base64(hash, 32) : "?");
-  std::string pattern = target_.port == 22 ? target_.host : "[" + target_.host + "]:" + std::to_string(target_.port);
-  const std::string& file = options_.known_hosts;
-
-  LIBSSH2_KNOWNHOSTS* kh = libssh2_knownhost_init(c.session);
-  if (kh == nullptr) return Status::Infra(who + ": libssh2 could not read known hosts");
-  ScopeGuard free_kh([&] { libssh2_knownhost_free(kh); });
-  bool exists = access(file.c_str(), F_OK) == 0;
-  if (exists && libssh2_knownhost_readfile(kh, file.c_str(), LIBSSH2_KNOWNHOST_FILE_OPENSSH) < 0) {
-    *retryable = false;
-    return Status::Infra(who + ": cannot read the known hosts file " + file + ": " + c.LastError());
-  }
-  libssh2_knownhost* found = nullptr;
-  int check = libssh2_knownhost_checkp(kh, target_.host.c_str(), target_.port, key, len,
-                                       LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, &found);
-  switch (check) {
-    case LIBSSH2_KNOWNHOST_CHECK_MATCH:
-      return Status::Ok();
-    case LIBSSH2_KNOWNHOST_CHECK_MISMATCH:
-      *retryable = false;
-      return Status::Infra(who + ": the host key has CHANGED: the server offers " + fingerprint +
-                           ", which differs from the key recorded for " + pattern + " in " + file +
-                           ". Someone may be intercepting the connection, or the host was reinstalled; "
-                           "if you trust the change, remove the old key (ssh-keygen -R '" + pattern + "' -f " +
-                           file + ") and connect again");
-    case LIBSSH2_KNOWNHOST_CHECK_NOTFOUND:
-      break;
-    default:
-      *retryable = false;
-      return Status::Infra(who + ": cannot check the host key against " + file + ": " + c.LastError());
-  }
-  if (!options_.accept_new_host_key) {
-    *retryable = false;
-    return Status::Infra(who + ": unknown host key " + fingerprint + " (not in " + file +
-                         "); check it with the host's owner and add it (ssh-keyscan -p " +
-                         std::to_string(target_.port) + " " + target_.host + " >> " + file +
-                         "), or pass --accept-new-host-key");
-  }
-  libssh2_knownhost* added = nullptr;
-  const std::string comment = "added by recipe-harness";
-  if (libssh2_knownhost_addc(kh, pattern.c_str(), nullptr, key, len, comment.c_str(), comment.size(),
-                             LIBSSH2_KNOWNHOST_TYPE_PLAIN | LIBSSH2_KNOWNHOST_KEYENC_RAW | keybit, &added) != 0) {
-    return Status::Infra(who + ": cannot record the new host key: " + c.LastError());
-  }
-  char line[8192];
-  size_t out_len = 0;
-  if (libssh2_knownhost_writeline(kh, added, line, sizeof line, &out_len, LIBSSH2_KNOWNHOST_FILE_OPENSSH) != 0) {
-    return Status::Infra(who + ": cannot record the new host key: " + c.LastError());
-  }
-  std::error_code ec;
-  std::filesystem::create_directories(std::filesystem::path(file).parent_path(), ec);
-  int fd = open(file.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (fd < 0 || write(fd, line, out_len) != static_cast<ssize_t>(out_len)) {
-    if (fd >= 0) close(fd);
-    *retryable = false;
-    return Status::Infra(who + ": cannot add the host key to " + file + ": " + std::strerror(errno));
-  }
-  close(fd);
-  return Status::Ok();
-}
-
-Status SshExecutor::Authenticate(Connection& c, Deadline deadline, bool* retryable) {
-  const std::string who = target_.Describe();
-  const std::string& user = target_.user;
-  const CancelToken& none = CancelToken::None();
-  auto try_file = [&](const std::string& key) {
-    return c.Await(deadline, none, [&] {
-      return libssh2_userauth_publickey_fromfile_ex(c.session, user.c_str(), user.size(), nullptr, key.c_str(),
-                                                    nullptr);
-    });
-  };
-  if (!options_.identity_file.empty()) {
-    if (access(options_.identity_file.c_str(), R_OK) != 0) {
-      *retryable = false;
-      return Status::Infra(who + ": cannot read the key file " + options_.identity_file + ": " +
-                           std::strerror(errno));
-    }
-    int rc = try_file(options_.identity_file);
-    if (rc == 0) return Status::Ok();
-    if (rc == kTimedOut) return Status::Infra(who + ": no answer while authenticating");
-    *retryable = false;
-    return Status::Infra(who + ": the server did not accept the key " + options_.identity_file + " for user '" +
-                         user + "' (" + c.LastError() + ")");
-  }
-  std::vector<std::string> tried;
-  if (const char* sock = std::getenv("SSH_AUTH_SOCK"); sock != nullptr && *sock != '\0') {
-    LIBSSH2_AGENT* agent = libssh2_agent_init(c.session);
-    if (agent != nullptr) {
-      ScopeGuard free_agent([&] {
-        libssh2_agent_disconnect(agent);
-        libssh2_agent_free(agent);
-      });
-      int keys = 0;
-      if (libssh2_agent_connect(agent) == 0 && libssh2_agent_list_identities(agent) == 0) {
-        libssh2_agent_publickey* prev = nullptr;
-        libssh2_agent_publickey* id = nullptr;
-        while (libssh2_agent_get_identity(agent, &id, prev) == 0) {
-          ++keys;
-          int rc = c.Await(deadline, none, [&] { return libssh2_agent_userauth(agent, user.c_str(), id); });
-          if (rc == 0) return Status::Ok();
-          prev = id;
-        }
-      }
-      tried.push_back("ssh-agent (" + std::to_string(keys) + " keys)");
-    }
-  }
-  for (const char* name : {"id_ed25519", "id_ecdsa"}) {
-    std::string key = Home() + "/.ssh/" + name;
-    if (access(key.c_str(), R_OK) != 0) continue;
-    tried.push_back(key);
-    if (try_file(key) == 0) return Status::Ok();
-  }
-  *retryable = false;
-  if (tried.empty()) {
-    return Status::Infra(who + ": no SSH key to offer: give --ssh-key, or load a key into ssh-agent");
-  }
-  std::string list;
-  for (const auto& t : tried) list += (list.empty() ? "" : ", ") + t;
-  return Status::Infra(who + ": the server accepted no key for user '" + user + "' (tried " + list + ")");
 }
 
 Result<std::unique_ptr<SshExecutor::Connection>> SshExecutor::Acquire(Deadline deadline, const CancelToken& cancel) {
@@ -405,142 +239,99 @@ void SshExecutor::Discard(std::unique_ptr<Connection> conn) {
 
 Result<ProcessResult> SshExecutor::Run(const Command& cmd, const CancelToken& cancel) {
   if (cmd.argv.empty()) return Status::InvalidArgument("empty command");
-  const std::string who = target_.Describe();
-  std::vector<std::string> words;
-  if (!cmd.env.empty()) {
-    words.push_back("env");
-    for (const auto& [k, v] : cmd.env) words.push_back(k + "=" + v);
-  }
-  words.insert(words.end(), cmd.argv.begin(), cmd.argv.end());
-  const std::string line = QuoteArgv(words);
+  Running r(cmd, cancel);
+  Result<bool> started = Start(r);
+  if (!started.ok()) return started.status();
+  if (!*started) return std::move(r.res);  // cancelled or timed out before it started
+  Exchange(r);
+  return Finish(r);
+}
 
-  ProcessResult res;
-  const auto started = Clock::now();
-  auto elapsed = [&] { return std::chrono::duration_cast<Duration>(Clock::now() - started); };
-  std::unique_ptr<Connection> conn;
-  LIBSSH2_CHANNEL* ch = nullptr;
+Result<bool> SshExecutor::Start(Running& r) {
   for (int attempt = 0;; ++attempt) {
-    auto c = Acquire(cmd.deadline, cancel);
+    auto c = Acquire(r.cmd.deadline, r.cancel);
     if (!c.ok()) {
       if (c.status().code() == Status::Code::kCancelled) {
-        res.cancelled = true;
-        res.elapsed = elapsed();
-        return res;
+        r.res.cancelled = true;
+        r.res.elapsed = r.elapsed();
+        return false;
       }
       return c.status();
     }
-    conn = std::move(*c);
-    for (;;) {
-      ch = libssh2_channel_open_session(conn->session);
-      if (ch != nullptr || libssh2_session_last_errno(conn->session) != LIBSSH2_ERROR_EAGAIN) break;
-      if (cancel.cancelled() || cmd.deadline.passed()) break;
-      conn->Wait(std::min(cmd.deadline.remaining(), Duration(100)));
+    r.conn = std::move(*c);
+    if (ExecOnChannel(*r.conn, r.line, r.cmd.deadline, r.cancel, &r.ch) == 0) return true;
+    std::string why = r.conn->LastError();
+    Discard(std::move(r.conn));  // frees the channel with the session
+    r.ch = nullptr;
+    r.res.elapsed = r.elapsed();
+    if (r.cancel.cancelled()) {
+      r.res.cancelled = true;
+      return false;
     }
-    int rc = -1;
-    if (ch != nullptr) {
-      rc = conn->Await(cmd.deadline, cancel, [&] { return libssh2_channel_exec(ch, line.c_str()); });
-    }
-    if (rc == 0) break;
-    std::string why = conn->LastError();
-    Discard(std::move(conn));  // frees the channel with the session
-    ch = nullptr;
-    res.elapsed = elapsed();
-    if (cancel.cancelled()) {
-      res.cancelled = true;
-      return res;
-    }
-    if (cmd.deadline.passed()) {
-      res.timed_out = true;
-      return res;
+    if (r.cmd.deadline.passed()) {
+      r.res.timed_out = true;
+      return false;
     }
     // The command never started: the connection had dropped or was refused. A new one.
     if (attempt + 1 >= std::max(1, options_.reconnect_attempts)) {
-      return Status::Infra(who + ": cannot start `" + CommandName(cmd.argv) + "`: " + why);
+      return Status::Infra(target_.Describe() + ": cannot start `" + CommandName(r.cmd.argv) +
+                           "`: " + why);
     }
   }
+}
 
-  size_t in_off = 0;
-  bool eof_sent = false;
-  std::string lost;
-  char buf[32768];
+void SshExecutor::Exchange(Running& r) {
   for (;;) {
-    if (cancel.cancelled()) {
-      res.cancelled = true;
+    if (r.cancel.cancelled()) {
+      r.res.cancelled = true;
       break;
     }
-    if (cmd.deadline.passed()) {
-      res.timed_out = true;
+    if (r.cmd.deadline.passed()) {
+      r.res.timed_out = true;
       break;
     }
-    bool progressed = false;
-    if (in_off < cmd.stdin_data.size()) {
-      ssize_t n = libssh2_channel_write(ch, cmd.stdin_data.data() + in_off, cmd.stdin_data.size() - in_off);
-      if (n > 0) {
-        in_off += n;
-        progressed = true;
-      } else if (n != LIBSSH2_ERROR_EAGAIN) {
-        in_off = cmd.stdin_data.size();  // the command stopped reading its input
-      }
-    }
-    if (in_off >= cmd.stdin_data.size() && !eof_sent) {
-      eof_sent = libssh2_channel_send_eof(ch) != LIBSSH2_ERROR_EAGAIN;
-    }
-    for (int stream : {0, SSH_EXTENDED_DATA_STDERR}) {
-      std::string& sink = stream == 0 ? res.out : res.err;
-      for (;;) {
-        ssize_t n = libssh2_channel_read_ex(ch, stream, buf, sizeof buf);
-        if (n > 0) {
-          size_t room = cmd.max_output > sink.size() ? cmd.max_output - sink.size() : 0;
-          sink.append(buf, std::min<size_t>(room, n));
-          if (cmd.on_output) cmd.on_output(stream == 0 ? 1 : 2, std::string_view(buf, static_cast<size_t>(n)));
-          progressed = true;
-          continue;
-        }
-        if (n < 0 && n != LIBSSH2_ERROR_EAGAIN) lost = conn->LastError();
-        break;
-      }
-    }
-    if (!lost.empty()) break;
-    if (libssh2_channel_eof(ch)) break;
+    bool sent = SendInput(r.ch, r.cmd.stdin_data, &r.in_off, &r.eof_sent);
+    bool received = ReadOutput(*r.conn, r.ch, r.cmd, &r.res, &r.lost);
+    if (!r.lost.empty()) break;
+    if (libssh2_channel_eof(r.ch)) break;
     int next = 0;
-    if (libssh2_keepalive_send(conn->session, &next) != 0) {
-      lost = conn->LastError();
+    if (libssh2_keepalive_send(r.conn->session, &next) != 0) {
+      r.lost = r.conn->LastError();
       break;
     }
-    if (!progressed) conn->Wait(std::min(cmd.deadline.remaining(), Duration(100)));
+    if (!sent && !received) r.conn->Wait(std::min(r.cmd.deadline.remaining(), Duration(100)));
   }
-  res.elapsed = elapsed();
-  if (res.cancelled || res.timed_out || !lost.empty()) {
-    Discard(std::move(conn));
-    if (!lost.empty()) {
-      return Status::Infra(who + ": connection lost while running `" + CommandName(cmd.argv) + "`: " + lost);
+  r.res.elapsed = r.elapsed();
+}
+
+Result<ProcessResult> SshExecutor::Finish(Running& r) {
+  const std::string who = target_.Describe();
+  if (r.res.cancelled || r.res.timed_out || !r.lost.empty()) {
+    Discard(std::move(r.conn));
+    if (!r.lost.empty()) {
+      return Status::Infra(who + ": connection lost while running `" + CommandName(r.cmd.argv) +
+                           "`: " + r.lost);
     }
-    return res;
+    return std::move(r.res);
   }
-  Deadline closing = cmd.deadline.Min(Deadline::In(Duration(10000)));
+  Connection& conn = *r.conn;
+  LIBSSH2_CHANNEL* ch = r.ch;
+  Deadline closing = r.cmd.deadline.Min(Deadline::In(Duration(10000)));
   const CancelToken& none = CancelToken::None();
-  int rc = conn->Await(closing, none, [&] { return libssh2_channel_close(ch); });
-  if (rc == 0) rc = conn->Await(closing, none, [&] { return libssh2_channel_wait_closed(ch); });
+  int rc = conn.Await(closing, none, [&] { return libssh2_channel_close(ch); });
+  if (rc == 0) rc = conn.Await(closing, none, [&] { return libssh2_channel_wait_closed(ch); });
   if (rc != 0) {
-    Discard(std::move(conn));
-    return Status::Infra(who + ": connection lost while ending `" + CommandName(cmd.argv) + "`");
+    Discard(std::move(r.conn));
+    return Status::Infra(who + ": connection lost while ending `" + CommandName(r.cmd.argv) + "`");
   }
-  res.exit_code = libssh2_channel_get_exit_status(ch);
-  char* signame = nullptr;
-  size_t signame_len = 0;
-  libssh2_channel_get_exit_signal(ch, &signame, &signame_len, nullptr, nullptr, nullptr, nullptr);
-  if (signame != nullptr) {
-    res.term_signal = SignalNumber(std::string(signame, signame_len));
-    res.exit_code = -1;
-    libssh2_free(conn->session, signame);
-  }
-  if (conn->Await(closing, none, [&] { return libssh2_channel_free(ch); }) != 0) {
-    Discard(std::move(conn));
+  ReadExitStatus(conn, ch, &r.res);
+  if (conn.Await(closing, none, [&] { return libssh2_channel_free(ch); }) != 0) {
+    Discard(std::move(r.conn));
   } else {
-    Release(std::move(conn));
+    Release(std::move(r.conn));
   }
-  res.elapsed = elapsed();
-  return res;
+  r.res.elapsed = r.elapsed();
+  return std::move(r.res);
 }
 
 Result<std::string> SshExecutor::Share(const std::string& local_dir, Deadline deadline, const CancelToken& cancel) {

@@ -65,10 +65,23 @@ class SshExecutor : public Executor {
   Result<std::unique_ptr<Connection>> Acquire(Deadline deadline, const CancelToken& cancel);
   void Release(std::unique_ptr<Connection> conn);  // back to the idle pool
   void Discard(std::unique_ptr<Connection> conn);  // broken: close it
-  // One new connection. `retryable` says whether trying again might help.
+  // One new connection (ssh_connection.cc). `retryable` says whether trying again might help.
   Result<std::unique_ptr<Connection>> Dial(Deadline deadline, bool* retryable);
   Status CheckHostKey(Connection& c, bool* retryable);
   Status Authenticate(Connection& c, Deadline deadline, bool* retryable);
+
+  // Run()'s steps, on one command's state.
+  struct Running;
+  // Starts the command on a channel of a connection of its own; a connection that fails
+  // before the command started is replaced, up to reconnect_attempts. True once it runs;
+  // false when it was cancelled or timed out first (the result says which).
+  Result<bool> Start(Running& r);
+  // Sends the input and collects the output until the command ends, is cancelled, passes
+  // its deadline or loses its connection.
+  static void Exchange(Running& r);
+  // Closes the channel, reads the exit status and returns the connection to the pool, or
+  // discards it when the command did not end cleanly.
+  Result<ProcessResult> Finish(Running& r);
   // Accepts one connection on `listener`, then relays between it and a tunnel channel until
   // both ends are done; then returns the connection to the pool.
   void Pump(Connection* conn, void* channel, int listener);

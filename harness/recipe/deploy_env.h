@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "base/status.h"
+#include "recipe/abra_sh.h"
 #include "recipe/recipe_env.h"
 #include "recipe/spec.h"
 

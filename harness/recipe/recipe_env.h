@@ -1,11 +1,10 @@
-// Recipe environment: reads a Co-op Cloud recipe's `.env.sample` and `abra.sh` the way abra
-// does, and chooses the compose files its COMPOSE_FILE names, without running anything.
+// Recipe environment: reads a Co-op Cloud recipe's `.env.sample` the way abra does, and
+// chooses the compose files its COMPOSE_FILE names, without running anything. (Its
+// `abra.sh` is read by recipe/abra_sh.h.)
 //
 // `.env.sample` is read as a POSIX shell (and abra's godotenv) reads its simple lines:
 // `KEY=VALUE`, quotes, `$VAR` expansion, `# comments`, plus abra's secret hints beside
-// `SECRET_<NAME>_VERSION` (`# length=128 charset=hex`). `abra.sh` comes from untrusted pull
-// requests and is never executed: only `export NAME=<literal or ${VAR:-default}>` lines are
-// applied; every other line is listed with the reason it was not.
+// `SECRET_<NAME>_VERSION` (`# length=128 charset=hex`).
 //
 // The caller reads the files and owns their contents; every function returns values and
 // keeps no state. ChooseComposeFiles looks at the file system (metadata only) and never
@@ -45,26 +44,6 @@ struct EnvFile {
 // A malformed line is InvalidArgument("<file_name>:<line>: <what is wrong>").
 Result<EnvFile> ParseEnvSample(const std::string& content, const std::string& file_name,
                                const std::map<std::string, std::string>& base = {});
-
-struct AbraShLine {
-  int line = 0;      // 1-based
-  std::string text;  // the line, trimmed
-  std::string why;   // why it was not applied
-};
-
-struct AbraSh {
-  std::map<std::string, std::string> exports;  // applied
-  std::map<std::string, int> line_of;          // name → line that exported it last
-  // Every other non-blank, non-comment line; of a function or a block (if … fi) only its
-  // first line, its body is skipped.
-  std::vector<AbraShLine> not_applied;
-};
-
-// Reads the literal exports of an `abra.sh`; `env` is what `${VAR:-default}` may refer to
-// (after earlier exports of the file). Unsupported content is reported in `not_applied`,
-// never an error; only a file that is not text (a NUL byte) is InvalidArgument.
-Result<AbraSh> ReadAbraSh(const std::string& content, const std::string& file_name,
-                          const std::map<std::string, std::string>& env);
 
 struct ComposeChoice {
   std::vector<std::string> files;  // relative paths inside the recipe, in order, no duplicates
