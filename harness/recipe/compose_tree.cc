@@ -1,0 +1,132 @@
+#include "recipe/compose_tree.h"
+
+#include <set>
+#include <vector>
+
+#include "base/files.h"
+#include "runtime/compose.h"
+
+namespace harness {
+
+namespace {
+
+// A plain `<<` key (or one tagged !!merge) merges; a quoted "<<" is an ordinary key.
+bool IsMergeKey(const YAML::Node& key) {
+  return (key.Scalar() == "<<" && key.Tag() == "?") || key.Tag() == "tag:yaml.org,2002:merge";
+}
+
+class Resolver {
+ public:
+  Resolver(const std::string& name, const std::map<std::string, std::string>& env)
+      : name_(name), env_(env) {}
+
+  Result<YAML::Node> Resolve(const YAML::Node& in, int depth) {
+    if (depth > kComposeTreeMaxDepth) {
+      return Fail(in, "nested deeper than " + std::to_string(kComposeTreeMaxDepth) +
+                          " levels (an alias inside itself?)");
+    }
+    if (++nodes_ > kComposeTreeMaxNodes) {
+      return Fail(in, "more than " + std::to_string(kComposeTreeMaxNodes) +
+                          " values once anchors and merges are expanded");
+    }
+    switch (in.Type()) {
+      case YAML::NodeType::Scalar:
+        return YAML::Node(Interpolate(in.Scalar(), env_));
+      case YAML::NodeType::Sequence: {
+        YAML::Node out(YAML::NodeType::Sequence);
+        for (const auto& item : in) {
+          auto r = Resolve(item, depth + 1);
+          if (!r.ok()) return r;
+          out.push_back(*r);
+        }
+        return out;
+      }
+      case YAML::NodeType::Map:
+        return ResolveMap(in, depth);
+      default:
+        return YAML::Node(YAML::NodeType::Null);
+    }
+  }
+
+ private:
+  Status Fail(const YAML::Node& at, const std::string& why) const {
+    int line = at.Mark().line;
+    return Status::InvalidArgument(name_ + (line >= 0 ? ":" + std::to_string(line + 1) : "") + ": " + why);
+  }
+
+  Result<YAML::Node> ResolveMap(const YAML::Node& in, int depth) {
+    // force_insert: yaml-cpp's lookup by key is linear, and `seen` already keeps keys unique.
+    YAML::Node out(YAML::NodeType::Map);
+    std::set<std::string> seen;
+    YAML::Node merge;  // a handle to the merged value, not a copy
+    bool merges = false;
+    for (const auto& it : in) {
+      const YAML::Node& key = it.first;
+      if (!key.IsScalar()) return Fail(key, "a mapping key that is not a plain value");
+      if (IsMergeKey(key)) {
+        if (merges) return Fail(key, "'<<' appears twice in one mapping");
+        merges = true;
+        merge = it.second;
+        continue;
+      }
+      if (!seen.insert(key.Scalar()).second) {
+        return Fail(key, "'" + key.Scalar() + "' appears twice in one mapping");
+      }
+      auto value = Resolve(it.second, depth + 1);
+      if (!value.ok()) return value;
+      out.force_insert(key.Scalar(), *value);
+    }
+    if (!merges) return out;
+    // `<<: *a` or `<<: [*a, *b]`: the mapping's own keys win, then earlier sources.
+    std::vector<YAML::Node> sources;
+    if (merge.IsSequence()) {
+      for (const auto& s : merge) sources.push_back(s);
+    } else {
+      sources.push_back(merge);
+    }
+    for (const auto& source : sources) {
+      if (!source.IsMap()) return Fail(source, "'<<' merges something that is not a mapping");
+      auto resolved = Resolve(source, depth + 1);
+      if (!resolved.ok()) return resolved;
+      for (const auto& kv : *resolved) {
+        if (seen.insert(kv.first.Scalar()).second) out.force_insert(kv.first.Scalar(), kv.second);
+      }
+    }
+    return out;
+  }
+
+  const std::string& name_;
+  const std::map<std::string, std::string>& env_;
+  size_t nodes_ = 0;
+};
+
+}  // namespace
+
+Result<YAML::Node> ParseComposeTree(const std::string& text, const std::string& name,
+                                    const std::map<std::string, std::string>& env) {
+  std::vector<YAML::Node> docs;
+  try {
+    docs = YAML::LoadAll(text);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
+  }
+  // Parsers disagree on which document of several is the compose file.
+  if (docs.size() > 1) return Status::InvalidArgument(name + ": more than one YAML document");
+  if (docs.empty() || !docs.front().IsMap()) {
+    return Status::InvalidArgument(name + ": not a compose file (no mapping)");
+  }
+  try {
+    return Resolver(name, env).Resolve(docs.front(), 0);
+  } catch (const YAML::Exception& e) {
+    return Status::InvalidArgument(name + ": " + e.what());
+  }
+}
+
+Result<YAML::Node> LoadComposeTree(const std::string& path, const std::string& name,
+                                   const std::map<std::string, std::string>& env) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return Status::InvalidArgument(name + ": cannot be read: " + text.status().message());
+  return ParseComposeTree(*text, name, env);
+}
+
+}  // namespace harness
