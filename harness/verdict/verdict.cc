@@ -40,16 +40,6 @@ std::string Direction(const std::string& kind, const std::string& phase, const s
 
 }  // namespace
 
-Interval Wilson(int passes, int n) {
-  if (n <= 0) return {0, 1};
-  const double z = 1.959963984540054;
-  double p = static_cast<double>(passes) / n;
-  double denom = 1 + z * z / n;
-  double centre = (p + z * z / (2.0 * n)) / denom;
-  double half = z * std::sqrt(p * (1 - p) / n + z * z / (4.0 * n * n)) / denom;
-  return {std::max(0.0, centre - half), std::min(1.0, centre + half)};
-}
-
 Decision Decide(const std::vector<Attempt>& attempts, const TriagePolicy& policy) {
   Decision d;
   Verdict& v = d.verdict;

@@ -20,6 +20,8 @@
 #include <string>
 #include <vector>
 
+#include "verdict/stats.h"
+
 namespace harness {
 
 struct Attempt {
@@ -39,12 +41,6 @@ struct TriagePolicy {
   int max_loaded = 6;
   int max_infra = 3;        // infrastructure failures before giving up with `infra`
 };
-
-struct Interval {
-  double low = 0, high = 1;
-};
-// The Wilson score interval (95%) for `passes` out of `n`; [0, 1] when n is 0.
-Interval Wilson(int passes, int n);
 
 struct Tally {
   int pass = 0, fail = 0, infra = 0;

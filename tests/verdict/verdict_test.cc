@@ -27,21 +27,6 @@ std::vector<Attempt> Concat(std::vector<Attempt> a, const std::vector<Attempt>& 
 
 TriagePolicy kPolicy;
 
-TEST_CASE("Wilson intervals", "[verdict]") {
-  Interval none = Wilson(0, 0);
-  CHECK(none.low == 0);
-  CHECK(none.high == 1);
-  Interval zero = Wilson(0, 3);
-  CHECK(zero.low == Approx(0).margin(1e-9));
-  CHECK(zero.high == Approx(0.5615).margin(0.001));
-  Interval all = Wilson(5, 5);
-  CHECK(all.low == Approx(0.5655).margin(0.001));
-  CHECK(all.high == Approx(1).margin(1e-9));
-  Interval half = Wilson(5, 10);
-  CHECK(half.low == Approx(0.2366).margin(0.001));
-  CHECK(half.high == Approx(0.7634).margin(0.001));
-}
-
 TEST_CASE("no attempts yet: run alone", "[verdict]") {
   auto d = Decide({}, kPolicy);
   CHECK(d.next == Next::kAlone);
