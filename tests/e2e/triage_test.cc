@@ -206,6 +206,44 @@ TEST_CASE("triage: a restore that races its writer under load is a load-flake", 
   RequireAllGone(j, err);
 }
 
+// Recipes that fail at random, whatever the load, triaged 3 times each with a budget
+// (12 runs) in which genuine (10 runs) and load-flake (the look after 12) are reachable:
+// never one of those; intermittent or undecided, and every failure one fingerprint.
+void TriageRandomFixture(const std::string& recipe) {
+  for (int i = 0; i < 3; ++i) {
+    int code;
+    std::string err;
+    auto j =
+        Triage(recipe, FixtureRecipes(),
+               {"--max-runs", "12", "--max-minutes", "15", "--load-cpu", "1", "--load-io", "0"},
+               &code, &err);
+    INFO(recipe << " triage " << i + 1 << ": " << err);
+    std::string verdict = j.value("verdict", "");
+    CHECK((verdict == "intermittent" || verdict == "undecided"));
+    CHECK(j["attempts"].size() <= 12);
+    CHECK(j["fingerprints"].size() <= 1);
+    if (verdict == "intermittent") {
+      CHECK(j["alone"]["failed"].get<int>() >= 1);
+      CHECK(j["alone"]["passed"].get<int>() >= 1);
+    }
+    if (verdict == "undecided") CHECK_FALSE(j["needs"].get<std::string>().empty());
+    RequireEvidence(j);
+    RequireLoadOnlyBesideLoadedRuns(err);
+    RequireAllGone(j, err);
+  }
+}
+
+TEST_CASE(
+    "triage: a recipe failing a quarter of its deploys at random is never genuine or a load-flake",
+    "[triage]") {
+  TriageRandomFixture("random-quarter");
+}
+
+TEST_CASE("triage: a recipe failing half of its deploys at random is never genuine or a load-flake",
+          "[triage]") {
+  TriageRandomFixture("random-half");
+}
+
 TEST_CASE("an isolated run refuses to run beside another run", "[triage]") {
   auto state = (fs::temp_directory_path() / "harness-e2e-state-isolation").string();
   HarnessProcess other({"run", "slow", "--recipes", FixtureRecipes(), "--state", state});
