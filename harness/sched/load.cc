@@ -48,6 +48,12 @@ bool HogStopped(const ConvergeSnapshot& snap) {
   return true;
 }
 
+bool HogRunning(const ConvergeSnapshot& snap, const std::vector<std::string>& expected) {
+  ConvergeSnapshot current = snap;
+  std::erase_if(current.tasks, [](const TaskState& t) { return t.desired_state != "Running"; });
+  return JudgeConvergence(current, expected).kind == Judgement::Kind::kConverged;
+}
+
 std::vector<std::string> LoadGenerator::HogServices() const {
   std::vector<std::string> services;
   if (spec_.cpu > 0) services.push_back(ns_ + "_cpu");
@@ -124,8 +130,7 @@ Status LoadGenerator::WaitForHog(bool on, Deadline deadline) {
     if (cancel.cancelled()) return Status::Cancelled("interrupted");
     auto snap = swarm_.Observe(ns_, expected, nullptr, deadline, cancel);
     if (snap.ok()) {
-      if (on && JudgeConvergence(*snap, expected).kind == Judgement::Kind::kConverged)
-        return Status::Ok();
+      if (on && HogRunning(*snap, expected)) return Status::Ok();
       if (!on && HogStopped(*snap)) return Status::Ok();
     }
     if (deadline.passed()) {

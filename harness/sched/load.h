@@ -33,6 +33,10 @@ namespace harness {
 // True when nothing of a hog stack runs any more: no task that is (or is about to be)
 // running, and no container of the stack.
 bool HogStopped(const ConvergeSnapshot& snap);
+// True when every `expected` hog service runs all its replicas. Tasks of earlier rounds
+// (desired state Shutdown: paused, and ended as Shutdown or Complete) are not counted,
+// so that they are not taken for a crash loop.
+bool HogRunning(const ConvergeSnapshot& snap, const std::vector<std::string>& expected);
 
 struct LoadSpec {
   int cpu = 0;                       // CPU spinner tasks
