@@ -20,15 +20,28 @@ class TriageSubcommand final : public Subcommand {
 
   void AddFlags(CLI::App* sub) override {
     sub->add_option("recipe", recipe_, "Recipe name")->required();
+    sub->add_option("--error-level", error_percent_,
+                    "Most chance of a wrong verdict, in percent (genuine and load-flake get half each)")
+        ->capture_default_str()->check(CLI::Range(0.001, 20.0));
+    sub->add_option("--max-runs", policy_.max_runs,
+                    "Most attempts in all (infrastructure failures included)")
+        ->capture_default_str()->check(CLI::Range(1, 200));
+    sub->add_option("--max-minutes", max_minutes_,
+                    "Start no attempt that would end after this many minutes")
+        ->capture_default_str()->check(CLI::Range(1, 24 * 60));
     sub->add_option("--min-decisive", policy_.min_decisive,
-                    "Same outcome this often alone decides (genuine, or green alone)")
+                    "Fewest runs alone before genuine or known-transient (the error level may need more)")
         ->capture_default_str()->check(CLI::Range(1, 50));
-    sub->add_option("--max-alone", policy_.max_alone, "Most runs alone")->capture_default_str()->check(CLI::Range(1, 100));
+    sub->add_option("--max-alone", policy_.max_alone, "Most runs alone")
+        ->capture_default_str()->check(CLI::Range(1, 200));
     sub->add_option("--max-loaded", policy_.max_loaded, "Most runs under load")
-        ->capture_default_str()->check(CLI::Range(0, 100));
+        ->capture_default_str()->check(CLI::Range(0, 200));
     sub->add_option("--min-load-failures", policy_.min_load_failures,
-                    "Failures under load (after green alone) that decide load-flake")
+                    "Failures under load that load-flake needs besides its test")
         ->capture_default_str()->check(CLI::Range(1, 50));
+    sub->add_option("--not-reproduced-after", policy_.not_reproduced_after,
+                    "Runs without any failure after which triage stops (undecided: not reproduced)")
+        ->capture_default_str()->check(CLI::Range(1, 200));
     sub->add_option("--load-cpu", load_.cpu, "CPU spinner tasks beside loaded runs")
         ->capture_default_str()->check(CLI::Range(0, 256));
     sub->add_option("--load-io", load_.io, "Disk writer tasks beside loaded runs")
@@ -55,6 +68,8 @@ class TriageSubcommand final : public Subcommand {
     t.base = ctx.base;
     t.base.recipe = recipe_;
     t.policy = policy_;
+    t.policy.error_level = error_percent_ / 100.0;
+    t.policy.max_time = Duration(static_cast<int64_t>(max_minutes_) * 60000);
     t.load = load_;
     TriageResult result = Triage(t, ctx.docker.get(), ctx.progress);
     Event verdict;
@@ -79,6 +94,8 @@ class TriageSubcommand final : public Subcommand {
  private:
   std::string recipe_;
   TriagePolicy policy_;
+  double error_percent_ = 1.0;
+  int max_minutes_ = 60;
   LoadSpec load_;
 };
 

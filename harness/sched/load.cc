@@ -27,78 +27,122 @@ std::string LoadSpec::Describe() const {
 }
 
 LoadGenerator::LoadGenerator(Docker* docker, RunOptions base, LoadSpec spec, ProgressFn progress)
-    : docker_(docker), base_(std::move(base)), spec_(std::move(spec)), progress_(std::move(progress)),
+    : docker_(docker),
+      base_(std::move(base)),
+      spec_(std::move(spec)),
+      progress_(std::move(progress)),
       swarm_(docker) {}
 
 LoadGenerator::~LoadGenerator() {
   if (started_) Stop();
 }
 
-Status LoadGenerator::Start() {
-  if (started_) return Status::Ok();
-  started_ = true;
-  if (spec_.cpu > 0 || spec_.io > 0) {
-    ns_ = NewNamespace("load");
-    run_id_ = IsoTime(std::chrono::system_clock::now()).substr(0, 19) + "-" + ns_;
-    auto lock = RunLock::Acquire(base_.state_dir, ns_);
-    if (!lock.ok()) return lock.status();
-    lock_ = std::make_unique<RunLock>(std::move(*lock));
-    auto ledger = Ledger::Open(base_.state_dir);
-    if (!ledger.ok()) return ledger.status();
-    ledger_ = std::move(*ledger);
-    RunRecord rec;
-    rec.id = run_id_;
-    rec.recipe = "(load)";
-    rec.namespace_name = ns_;
-    rec.pid = getpid();
-    if (Status s = ledger_->BeginRun(rec); !s.ok()) return s;
-
-    // The hog stack's compose file; every object carries the harness labels.
-    std::string label_lines = "harness.run: \"" + run_id_ + "\"\n" + "harness.namespace: \"" + ns_ +
-                              "\"\n" + "harness.owner: \"" + ThisProcessOwner() + "\"\n";
-    auto indent = [&](int spaces) {
-      std::string out, line;
-      std::istringstream in(label_lines);
-      while (std::getline(in, line)) out += std::string(spaces, ' ') + line + "\n";
-      return out;
-    };
-    std::string compose = "version: \"3.8\"\nservices:\n";
-    auto add = [&](const std::string& name, int replicas, const std::string& script) {
-      compose += "  " + name + ":\n";
-      compose += "    image: " + spec_.image + "\n";
-      compose += "    command: [\"sh\", \"-c\", \"" + script + "\"]\n";
-      compose += "    labels:\n" + indent(6);
-      compose += "    deploy:\n      replicas: " + std::to_string(replicas) + "\n";
-      compose += "      endpoint_mode: dnsrr\n      labels:\n" + indent(8);
-    };
-    if (spec_.cpu > 0) add("cpu", spec_.cpu, "trap 'exit 0' TERM INT; while :; do :; done");
-    if (spec_.io > 0) {
-      add("io", spec_.io,
-          "trap 'exit 0' TERM INT; while :; do dd if=/dev/zero of=/tmp/load bs=1M count=64 "
-          "conv=fsync 2>/dev/null; rm -f /tmp/load; done");
-    }
-    compose += "networks:\n  default:\n    labels:\n" + indent(6);
-    TempDir dir("harness-load");
-    std::string file = dir.path() + "/compose.yml";
-    if (Status s = WriteFileAtomic(file, compose); !s.ok()) return s;
-    if (Status s = ledger_->PlanResource(run_id_, "stack", ns_); !s.ok()) return s;
-    if (progress_) progress_("load: deploying " + spec_.Describe() + " as " + ns_);
-    Deadline deadline = Deadline::In(Duration(120000));
-    if (Status s = swarm_.DeployStack(ns_, {file}, {}, nullptr, deadline, CancelToken::Signals()); !s.ok()) {
-      return s;
-    }
-    std::vector<std::string> expected;
-    if (spec_.cpu > 0) expected.push_back(ns_ + "_cpu");
-    if (spec_.io > 0) expected.push_back(ns_ + "_io");
-    EventWatch watch(swarm_.docker(), ns_, deadline);
-    while (true) {
-      if (CancelToken::Signals().cancelled()) return Status::Cancelled("interrupted");
-      if (deadline.passed()) return Status::Infra("the load stack " + ns_ + " did not start within 2 minutes");
-      auto snap = swarm_.Observe(ns_, expected, nullptr, deadline, CancelToken::Signals());
-      if (snap.ok() && JudgeConvergence(*snap, expected).kind == Judgement::Kind::kConverged) break;
-      watch.Wait(Duration(1000), CancelToken::Signals());
+bool HogStopped(const ConvergeSnapshot& snap) {
+  if (!snap.containers.empty()) return false;
+  for (const auto& t : snap.tasks) {
+    for (const char* busy :
+         {"New", "Pending", "Assigned", "Accepted", "Preparing", "Ready", "Starting", "Running"}) {
+      if (t.current_state.rfind(busy, 0) == 0) return false;
     }
   }
+  return true;
+}
+
+bool HogRunning(const ConvergeSnapshot& snap, const std::vector<std::string>& expected) {
+  ConvergeSnapshot current = snap;
+  std::erase_if(current.tasks, [](const TaskState& t) { return t.desired_state != "Running"; });
+  return JudgeConvergence(current, expected).kind == Judgement::Kind::kConverged;
+}
+
+std::vector<std::string> LoadGenerator::HogServices() const {
+  std::vector<std::string> services;
+  if (spec_.cpu > 0) services.push_back(ns_ + "_cpu");
+  if (spec_.io > 0) services.push_back(ns_ + "_io");
+  return services;
+}
+
+Status LoadGenerator::DeployHog() {
+  ns_ = NewNamespace("load");
+  run_id_ = IsoTime(std::chrono::system_clock::now()).substr(0, 19) + "-" + ns_;
+  auto lock = RunLock::Acquire(base_.state_dir, ns_);
+  if (!lock.ok()) return lock.status();
+  lock_ = std::make_unique<RunLock>(std::move(*lock));
+  auto ledger = Ledger::Open(base_.state_dir);
+  if (!ledger.ok()) return ledger.status();
+  ledger_ = std::move(*ledger);
+  RunRecord rec;
+  rec.id = run_id_;
+  rec.recipe = "(load)";
+  rec.namespace_name = ns_;
+  rec.pid = getpid();
+  if (Status s = ledger_->BeginRun(rec); !s.ok()) return s;
+
+  // The hog stack's compose file; every object carries the harness labels.
+  std::string label_lines = "harness.run: \"" + run_id_ + "\"\n" + "harness.namespace: \"" + ns_ +
+                            "\"\n" + "harness.owner: \"" + ThisProcessOwner() + "\"\n";
+  auto indent = [&](int spaces) {
+    std::string out, line;
+    std::istringstream in(label_lines);
+    while (std::getline(in, line)) out += std::string(spaces, ' ') + line + "\n";
+    return out;
+  };
+  std::string compose = "version: \"3.8\"\nservices:\n";
+  auto add = [&](const std::string& name, int replicas, const std::string& script) {
+    compose += "  " + name + ":\n";
+    compose += "    image: " + spec_.image + "\n";
+    compose += "    command: [\"sh\", \"-c\", \"" + script + "\"]\n";
+    compose += "    labels:\n" + indent(6);
+    compose += "    deploy:\n      replicas: " + std::to_string(replicas) + "\n";
+    compose += "      endpoint_mode: dnsrr\n      labels:\n" + indent(8);
+  };
+  if (spec_.cpu > 0) add("cpu", spec_.cpu, "trap 'exit 0' TERM INT; while :; do :; done");
+  if (spec_.io > 0) {
+    add("io", spec_.io,
+        "trap 'exit 0' TERM INT; while :; do dd if=/dev/zero of=/tmp/load bs=1M count=64 "
+        "conv=fsync 2>/dev/null; rm -f /tmp/load; done");
+  }
+  compose += "networks:\n  default:\n    labels:\n" + indent(6);
+  TempDir dir("harness-load");
+  std::string file = dir.path() + "/compose.yml";
+  if (Status s = WriteFileAtomic(file, compose); !s.ok()) return s;
+  if (Status s = ledger_->PlanResource(run_id_, "stack", ns_); !s.ok()) return s;
+  if (progress_) progress_("load: deploying " + spec_.Describe() + " as " + ns_);
+  return swarm_.DeployStack(ns_, {file}, {}, nullptr, Deadline::In(Duration(120000)),
+                            CancelToken::Signals());
+}
+
+Status LoadGenerator::ScaleHog(bool on) {
+  std::vector<std::string> args = {"service", "scale", "--detach"};
+  if (spec_.cpu > 0) args.push_back(ns_ + "_cpu=" + std::to_string(on ? spec_.cpu : 0));
+  if (spec_.io > 0) args.push_back(ns_ + "_io=" + std::to_string(on ? spec_.io : 0));
+  // Scaling down is never cancelled: an alone run, or the teardown, comes next.
+  auto r = docker_->Run(args, nullptr, Deadline::In(Duration(60000)),
+                        on ? CancelToken::Signals() : CancelToken::None());
+  return Docker::Check(args, r);
+}
+
+Status LoadGenerator::WaitForHog(bool on, Deadline deadline) {
+  const std::vector<std::string> expected = HogServices();
+  // Pausing is not cancelled by a signal: an alone run, or the teardown, comes next.
+  const CancelToken& cancel = on ? CancelToken::Signals() : CancelToken::None();
+  EventWatch watch(swarm_.docker(), ns_, deadline);
+  while (true) {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    auto snap = swarm_.Observe(ns_, expected, nullptr, deadline, cancel);
+    if (snap.ok()) {
+      if (on && HogRunning(*snap, expected)) return Status::Ok();
+      if (!on && HogStopped(*snap)) return Status::Ok();
+    }
+    if (deadline.passed()) {
+      return Status::Infra("the load stack " + ns_ + (on ? " did not start" : " did not stop") +
+                           " within " + FormatDuration(Duration(120000)));
+    }
+    watch.Wait(Duration(1000), cancel);
+  }
+}
+
+void LoadGenerator::StartLoops() {
+  stop_ = false;
   for (const auto& recipe : spec_.recipes) {
     loops_.emplace_back([this, recipe] {
       while (!stop_ && !CancelToken::Signals().cancelled()) {
@@ -109,16 +153,48 @@ Status LoadGenerator::Start() {
       }
     });
   }
+}
+
+void LoadGenerator::StopLoops() {
+  stop_ = true;
+  for (auto& t : loops_) t.join();
+  loops_.clear();
+}
+
+Status LoadGenerator::Start() {
+  if (on_) return Status::Ok();
+  if (spec_.cpu > 0 || spec_.io > 0) {
+    if (!started_) {
+      started_ = true;  // from here on Stop() removes whatever was made
+      if (Status s = DeployHog(); !s.ok()) return s;
+    } else {
+      if (progress_) progress_("load: scaling " + ns_ + " back up");
+      if (Status s = ScaleHog(true); !s.ok()) return s;
+    }
+    if (Status s = WaitForHog(true, Deadline::In(Duration(120000))); !s.ok()) return s;
+  }
+  started_ = true;
+  on_ = true;
+  StartLoops();
   if (progress_) progress_("load: running (" + spec_.Describe() + ")");
   return Status::Ok();
+}
+
+Status LoadGenerator::Pause() {
+  if (!on_) return Status::Ok();
+  on_ = false;
+  StopLoops();
+  if (ns_.empty()) return Status::Ok();
+  if (progress_) progress_("load: pausing " + ns_ + " (scaled to 0)");
+  if (Status s = ScaleHog(false); !s.ok()) return s;
+  return WaitForHog(false, Deadline::In(Duration(120000)));
 }
 
 Status LoadGenerator::Stop() {
   if (!started_) return Status::Ok();
   started_ = false;
-  stop_ = true;
-  for (auto& t : loops_) t.join();
-  loops_.clear();
+  on_ = false;
+  StopLoops();
   Status s;
   if (!ns_.empty()) {
     if (progress_) progress_("load: removing " + ns_);
