@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <filesystem>
 #include <iostream>
 
 #include "events/console.h"
@@ -27,6 +28,9 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* g) {
       ->check(CLI::IsMember({"missing", "always", "never"}));
   app->add_option("--abra", g->abra.binary, "The abra command line to use with --runtime abra")
       ->capture_default_str();
+  app->add_option("--compose-policy", g->compose_policy,
+                  "What untrusted heads (run --commit, serve) may ask of the Swarm beyond the default "
+                  "(docs/policy.md)");
   app->add_option("--target", g->target, "Where the Swarm is: 'local', or a manager over SSH, ssh://[user@]host[:port]")
       ->capture_default_str();
   app->add_option("--ssh-key", g->ssh.identity_file,
@@ -60,6 +64,15 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   if (Status s = ValidateDomain(g.domain_suffix); !s.ok()) return s.Prefixed("--domain-suffix");
   auto target = ParseTarget(g.target);
   if (!target.ok()) return target.status().Prefixed("--target");
+  Result<ComposePolicy> policy = ComposePolicy{};
+  if (!g.compose_policy.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(g.compose_policy, ec)) {
+      return Status::InvalidArgument("--compose-policy: no such file: " + g.compose_policy);
+    }
+    policy = LoadComposePolicy(g.compose_policy);
+    if (!policy.ok()) return Status::InvalidArgument(policy.status().message()).Prefixed("--compose-policy");
+  }
   auto ctx = std::make_unique<Context>();
   ctx->g = g;
   ctx->target = *target;
@@ -97,6 +110,7 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   base.runtime = g.runtime;
   base.pull = g.pull;
   base.abra = g.abra;
+  base.compose_policy = *policy;
   // abra reaches the target through its own server entry: the SSH host, or "default".
   if (!target->local) base.abra.server = target->host;
   return ctx;

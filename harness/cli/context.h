@@ -47,6 +47,7 @@ struct GlobalOptions {
   std::string runtime = "swarm";
   std::string pull;  // "" the recipe's pull policy
   AbraOptions abra;
+  std::string compose_policy;  // the operator's compose policy file ("" the default policy)
 };
 
 // Registers the options before the command's name (--recipes, --target, --json, …).

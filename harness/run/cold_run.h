@@ -62,6 +62,8 @@ class ColdRun {
   // and the version and timeout labels.
   Status ReadRecipe(PhaseLog& prepare);
   Status CheckRecipeLabels(PhaseLog& prepare);
+  // An untrusted head's compose files against the compose policy (RunOptions::compose_policy).
+  Status CheckComposePolicyOfHead(PhaseLog& prepare);
   // The external networks the recipe joins: held for the run, and which must be created.
   Status LookAtNetworks(PhaseLog& prepare);
   // Every image pulled or present, then pinned in the staged files.

@@ -17,6 +17,7 @@
 #include "base/deadline.h"
 #include "base/status.h"
 #include "recipe/outcome.h"
+#include "recipe/compose_policy.h"
 #include "run/deploy_profile.h"
 #include "runtime/abra.h"
 #include "runtime/docker.h"
@@ -72,6 +73,10 @@ struct RunOptions {
   // and the version it must reach (run/deploy_profile.h). Null: ColdProfile(). The warm
   // canon's deploys use warm/'s profile.
   std::shared_ptr<const DeployProfile> profile;
+  // What an untrusted head (a run of `commit`: a pull request's) may ask of the Swarm: its
+  // compose files are checked in prepare, and a finding the policy does not allow refuses
+  // the run (exit 2) before anything is created. Released versions are not checked.
+  ComposePolicy compose_policy;
   // `harness check`: prepare only, creating nothing (no Docker object, no ledger entry,
   // no lock) and pulling nothing; see CheckRecipe.
   bool check_only = false;

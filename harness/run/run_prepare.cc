@@ -174,6 +174,10 @@ Status ColdRun::ReadRecipe(PhaseLog& prepare) {
     not_applied.push_back({{"line", l.line}, {"text", l.text}, {"why", l.why}});
   }
   if (!not_applied.empty()) prepare.Observe("abra_sh_not_applied", not_applied);
+  // Before staging, which copies the files configs and secrets name.
+  if (!opts_.commit.empty()) {
+    if (Status s = CheckComposePolicyOfHead(prepare); !s.ok()) return s;
+  }
   auto staged = StageCompose(recipe_dir_, compose_, labels_, env_, out_.namespace_name, stage_.path(),
                              StageOptions{profile_->stays()});
   if (!staged.ok()) return staged.status();
@@ -218,6 +222,22 @@ Status ColdRun::ReadRecipe(PhaseLog& prepare) {
   std::sort(spec_->secrets.begin(), spec_->secrets.end(),
             [](const SecretSpec& a, const SecretSpec& b) { return a.name < b.name; });
   return Status::Ok();
+}
+
+Status ColdRun::CheckComposePolicyOfHead(PhaseLog& prepare) {
+  auto findings = CheckComposePolicy(recipe_dir_, compose_, env_, opts_.recipe, opts_.compose_policy);
+  if (!findings.ok()) return findings.status();
+  nlohmann::json list = nlohmann::json::array();
+  std::string described;
+  for (const auto& f : *findings) {
+    nlohmann::json j = {{"file", f.file}, {"service", f.service}, {"key", f.key}, {"detail", f.detail}, {"rule", f.rule}};
+    list.push_back(j);
+    prepare.AddEvidence({{"policy_finding", j}});
+    described += (described.empty() ? "" : "; ") + f.Describe();
+  }
+  prepare.Observe("compose_policy", {{"source", "commit " + opts_.commit}, {"findings", list}});
+  if (findings->empty()) return Status::Ok();
+  return Status::InvalidArgument("refused by the compose policy for untrusted heads (docs/policy.md): " + described);
 }
 
 Status ColdRun::CheckRecipeLabels(PhaseLog& prepare) {

@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "run/run.h"
 #include "support/fake_runtime.h"
+#include "support/git_fixture.h"
 #include "warm/warm_profile.h"
 
 namespace harness {
@@ -435,6 +436,88 @@ TEST_CASE("lifecycle: a warm deploy's kept secrets are private, and unreadable o
     INFO(out.reason);
     CHECK(out.exit_code == 0);
     CHECK(nlohmann::json::parse(Read(file))["db_password"].is_string());
+  }
+}
+
+// A pull request's head asks for the Docker host three ways; the release does not.
+TEST_CASE("lifecycle: an untrusted head that asks for the host is refused before anything exists", "[lifecycle]") {
+  Sandbox box;
+  testing::GitFixture repo(box.root.path() + "/git");
+  auto compose = [](const std::string& extra) {
+    return "version: \"3.8\"\n"
+           "services:\n"
+           "  app:\n"
+           "    image: recipe-harness/busybox:1\n" + extra +
+           "    networks: [proxy]\n"
+           "    deploy:\n"
+           "      labels:\n"
+           "        coop-cloud.${STACK_NAME}.version: 1.0.0+1\n"
+           "        traefik.http.routers.${STACK_NAME}.rule: Host(`${DOMAIN}`)\n"
+           "networks:\n"
+           "  proxy:\n"
+           "    external: true\n";
+  };
+  repo.Write("compose.yml", compose(""));
+  repo.Write(".env.sample", "TYPE=gitweb\nDOMAIN=gitweb.example.com\n");
+  repo.Commit("release");
+  repo.Tag("1.0.0+1");
+  Write(box.recipes / "gitweb" / "recipe.lua", "return recipe { source = { git = \"" + repo.url() + "\" } }\n");
+
+  struct Head {
+    const char* name;
+    std::string extra;
+    std::vector<std::string> expect;
+  };
+  std::vector<Head> heads = {
+      {"the Docker socket", "    volumes: [\"/var/run/docker.sock:/var/run/docker.sock\"]\n",
+       {"compose.yml: service app: volumes: /var/run/docker.sock:/var/run/docker.sock", "(docker-socket)"}},
+      {"the host's root", "    volumes:\n      - type: bind\n        source: /\n        target: /host\n",
+       {"compose.yml: service app: volumes:", "(docker-socket)"}},
+      {"privileges", "    privileged: true\n    cap_add: [SYS_ADMIN]\n",
+       {"compose.yml: service app: privileged: true (privileged)", "compose.yml: service app: cap_add: SYS_ADMIN (cap-add)"}},
+  };
+  for (const auto& head : heads) {
+    DYNAMIC_SECTION("a head asking for " << head.name) {
+      repo.Write("compose.yml", compose(head.extra));
+      repo.Commit(std::string("ask for ") + head.name);
+      repo.Push();
+      RunOptions o = box.Options("gitweb");
+      o.commit = repo.Head();
+      RunOutcome out = box.Run(o);
+      INFO(out.reason);
+      CHECK(out.exit_code == 2);
+      CHECK(out.failed_phase == "prepare");
+      CHECK_THAT(out.reason, Catch::Contains("refused by the compose policy"));
+      for (const auto& e : head.expect) CHECK_THAT(out.reason, Catch::Contains(e));
+      CHECK(box.swarm.Count("secret ") == 0);
+      CHECK(box.swarm.Count("preflight") == 0);          // refused before Docker is even asked
+      CHECK(box.swarm.Count("inspect-network ") == 0);
+      CHECK(box.swarm.Count("create-network ") == 0);
+      CHECK(box.swarm.Count("deploy ") == 0);
+      nlohmann::json prepare = Packet(out, "prepare");
+      REQUIRE(prepare.is_object());
+      CHECK_FALSE(prepare["observations"]["compose_policy"]["findings"].empty());
+      CHECK(prepare["evidence"].dump().find("policy_finding") != std::string::npos);
+
+      // The operator's policy may allow it for this recipe: then the head runs.
+      if (std::string(head.name) == "privileges") {
+        o.compose_policy.allow["gitweb"] = {"privileged", "cap-add"};
+        RunOutcome allowed = box.Run(o);
+        INFO(allowed.reason);
+        CHECK(allowed.exit_code == 0);
+      }
+    }
+  }
+  SECTION("the released version is trusted and runs as published") {
+    repo.Write("compose.yml", compose("    privileged: true\n"));   // a later head; the release is older
+    repo.Commit("ask for privileges");
+    repo.Push();
+    RunOptions o = box.Options("gitweb");
+    o.version = "1.0.0+1";
+    RunOutcome out = box.Run(o);
+    INFO(out.reason);
+    CHECK(out.exit_code == 0);
+    CHECK(box.swarm.Count("deploy ") == 1);
   }
 }
 
