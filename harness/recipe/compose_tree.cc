@@ -1,6 +1,9 @@
 #include "recipe/compose_tree.h"
 
+#include <yaml-cpp/eventhandler.h>
+
 #include <set>
+#include <sstream>
 #include <vector>
 
 #include "base/files.h"
@@ -100,23 +103,50 @@ class Resolver {
   size_t nodes_ = 0;
 };
 
+// Ignores what the parser reports: for counting documents.
+class NoEvents : public YAML::EventHandler {
+ public:
+  void OnDocumentStart(const YAML::Mark&) override {}
+  void OnDocumentEnd() override {}
+  void OnNull(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnAlias(const YAML::Mark&, YAML::anchor_t) override {}
+  void OnScalar(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                const std::string&) override {}
+  void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                       YAML::EmitterStyle::value) override {}
+  void OnSequenceEnd() override {}
+  void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t,
+                  YAML::EmitterStyle::value) override {}
+  void OnMapEnd() override {}
+};
+
+// Whether a second document follows the first (an empty one too, as yaml-cpp's LoadAll
+// counts them). LoadAll itself is not used: on some malformed text ("[a !b !c, ,d]\n, ,d]")
+// yaml-cpp's parser yields empty documents without end, so only two are ever asked for.
+bool HasSecondDocument(const std::string& text) {
+  std::istringstream in(text);
+  YAML::Parser parser(in);
+  NoEvents ignored;
+  return parser.HandleNextDocument(ignored) && parser.HandleNextDocument(ignored);
+}
+
 }  // namespace
 
 Result<YAML::Node> ParseComposeTree(const std::string& text, const std::string& name,
                                     const std::map<std::string, std::string>& env) {
-  std::vector<YAML::Node> docs;
+  YAML::Node doc;
+  bool more = false;
   try {
-    docs = YAML::LoadAll(text);
+    doc = YAML::Load(text);
+    more = HasSecondDocument(text);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(name + ":" + std::to_string(e.mark.line + 1) + ": " + e.msg);
   }
   // Parsers disagree on which document of several is the compose file.
-  if (docs.size() > 1) return Status::InvalidArgument(name + ": more than one YAML document");
-  if (docs.empty() || !docs.front().IsMap()) {
-    return Status::InvalidArgument(name + ": not a compose file (no mapping)");
-  }
+  if (more) return Status::InvalidArgument(name + ": more than one YAML document");
+  if (!doc.IsMap()) return Status::InvalidArgument(name + ": not a compose file (no mapping)");
   try {
-    return Resolver(name, env).Resolve(docs.front(), 0);
+    return Resolver(name, env).Resolve(doc, 0);
   } catch (const YAML::Exception& e) {
     return Status::InvalidArgument(name + ": " + e.what());
   }

@@ -52,6 +52,22 @@ TEST_CASE("compose trees: merges, interpolation and limits", "[policy]") {
     REQUIRE_FALSE(tree.ok());
     CHECK(tree.status().message().find("once anchors and merges are expanded") != std::string::npos);
   }
+  SECTION("text on which yaml-cpp's parser never ends its documents is answered") {
+    // Found by fuzzing (fuzz/regressions/compose_policy/): yaml-cpp's LoadAll never
+    // returned on it.
+    auto tree = ParseComposeTree("[just !aust !a, ,list]\n, ,list]\n", "compose.yml", env);
+    REQUIRE_FALSE(tree.ok());
+    CHECK(tree.status().message() == "compose.yml: more than one YAML document");
+  }
+  SECTION("an empty document counts as one") {
+    CHECK(ParseComposeTree("services: {}\n...\n", "compose.yml", env).ok());
+    for (const char* text : {"services: {}\n---\n", "---\n---\nservices: {}\n"}) {
+      INFO(text);
+      auto tree = ParseComposeTree(text, "compose.yml", env);
+      REQUIRE_FALSE(tree.ok());
+      CHECK(tree.status().message() == "compose.yml: more than one YAML document");
+    }
+  }
 }
 
 }  // namespace
