@@ -33,8 +33,11 @@ class Resolver {
                           " values once anchors and merges are expanded");
     }
     switch (in.Type()) {
-      case YAML::NodeType::Scalar:
-        return YAML::Node(Interpolate(in.Scalar(), env_));
+      case YAML::NodeType::Scalar: {
+        auto value = InterpolateAtMost(in.Scalar(), env_, kComposeTreeMaxBytes - bytes_);
+        if (!value || !Count(value->size())) return TooMuchText(in);
+        return YAML::Node(*value);
+      }
       case YAML::NodeType::Sequence: {
         YAML::Node out(YAML::NodeType::Sequence);
         for (const auto& item : in) {
@@ -56,6 +59,15 @@ class Resolver {
     int line = at.Mark().line;
     return Status::InvalidArgument(name_ + (line >= 0 ? ":" + std::to_string(line + 1) : "") + ": " + why);
   }
+  Status TooMuchText(const YAML::Node& at) const {
+    return Fail(at, "more than " + std::to_string(kComposeTreeMaxBytes >> 20) +
+                        " MiB of text once anchors, merges and variables are expanded");
+  }
+  // Adds `n` bytes to the tree's text; false beyond the limit.
+  bool Count(size_t n) {
+    bytes_ += n;
+    return bytes_ <= kComposeTreeMaxBytes;
+  }
 
   Result<YAML::Node> ResolveMap(const YAML::Node& in, int depth) {
     // force_insert: yaml-cpp's lookup by key is linear, and `seen` already keeps keys unique.
@@ -75,6 +87,7 @@ class Resolver {
       if (!seen.insert(key.Scalar()).second) {
         return Fail(key, "'" + key.Scalar() + "' appears twice in one mapping");
       }
+      if (!Count(key.Scalar().size())) return TooMuchText(key);
       auto value = Resolve(it.second, depth + 1);
       if (!value.ok()) return value;
       out.force_insert(key.Scalar(), *value);
@@ -92,7 +105,9 @@ class Resolver {
       auto resolved = Resolve(source, depth + 1);
       if (!resolved.ok()) return resolved;
       for (const auto& kv : *resolved) {
-        if (seen.insert(kv.first.Scalar()).second) out.force_insert(kv.first.Scalar(), kv.second);
+        if (!seen.insert(kv.first.Scalar()).second) continue;
+        if (!Count(kv.first.Scalar().size())) return TooMuchText(source);
+        out.force_insert(kv.first.Scalar(), kv.second);
       }
     }
     return out;
@@ -101,6 +116,7 @@ class Resolver {
   const std::string& name_;
   const std::map<std::string, std::string>& env_;
   size_t nodes_ = 0;
+  size_t bytes_ = 0;
 };
 
 // Ignores what the parser reports: for counting documents.

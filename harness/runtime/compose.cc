@@ -231,10 +231,23 @@ void Emit(YAML::Emitter& out, const YAML::Node& n) {
 }  // namespace
 
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env) {
+  return *InterpolateAtMost(text, env, std::string::npos);
+}
+
+std::optional<std::string> InterpolateAtMost(const std::string& text,
+                                             const std::map<std::string, std::string>& env,
+                                             size_t limit) {
   std::string out;
   for (size_t i = 0; i < text.size(); ++i) {
+    if (out.size() > limit) return std::nullopt;
     char c = text[i];
-    if (c != '$' || i + 1 >= text.size()) {
+    if (c != '$') {  // up to the next '$' at once
+      size_t end = std::min(text.find('$', i), text.size());
+      out.append(text, i, end - i);
+      i = end - 1;
+      continue;
+    }
+    if (i + 1 >= text.size()) {
       out += c;
       continue;
     }
@@ -287,6 +300,7 @@ std::string Interpolate(const std::string& text, const std::map<std::string, std
     bool set = it != env.end() && !(empty_counts && it->second.empty());
     out += set ? it->second : (has_fallback ? fallback : "");
   }
+  if (out.size() > limit) return std::nullopt;
   return out;
 }
 

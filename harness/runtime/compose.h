@@ -14,6 +14,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,6 +84,12 @@ std::vector<std::string> HostRuleDomains(const std::string& value);
 
 // ${VAR}, ${VAR:-default}, ${VAR-default} and $VAR, as docker stack deploy interpolates them.
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env);
+
+// The same, but nullopt once the result grows past `limit` bytes (a short text can name a
+// long variable many times): for text from untrusted files.
+std::optional<std::string> InterpolateAtMost(const std::string& text,
+                                             const std::map<std::string, std::string>& env,
+                                             size_t limit);
 
 // Reads KEY=VALUE lines (comments and blank lines skipped, optional quotes removed).
 std::map<std::string, std::string> ParseEnvFile(const std::string& content);

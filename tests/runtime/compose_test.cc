@@ -127,6 +127,9 @@ TEST_CASE("bad compose files are clear errors", "[compose]") {
 TEST_CASE("interpolation follows docker stack deploy", "[compose]") {
   std::map<std::string, std::string> env = {{"A", "x"}, {"EMPTY", ""}};
   CHECK(Interpolate("${A}_$A-${B:-d}-${EMPTY:-e}-${EMPTY-f}-$$-${B}", env) == "x_x-d-e--$-");
+  CHECK(InterpolateAtMost("$A$A$A", env, 3) == std::optional<std::string>("xxx"));
+  CHECK(InterpolateAtMost("$A$A$A", env, 2) == std::nullopt);
+  CHECK(InterpolateAtMost("abc${A", env, 5) == std::nullopt);
 }
 
 TEST_CASE(".env files", "[compose]") {
