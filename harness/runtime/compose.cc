@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <regex>
 #include <sstream>
 
 #include "base/files.h"
@@ -332,9 +331,22 @@ std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
 }
 
 std::vector<std::string> HostRuleDomains(const std::string& value) {
-  static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
+  // Each Host(`d`) or HostSNI(`d`) (d not empty, without a backtick), scanned by hand: a
+  // recursive std::regex overflowed the stack on a label of some 100 kB.
   std::vector<std::string> out;
-  for (std::sregex_iterator m(value.begin(), value.end(), kHost), end; m != end; ++m) out.push_back((*m)[1]);
+  size_t at = 0;
+  while ((at = value.find("Host", at)) != std::string::npos) {
+    size_t open = at + 4;
+    if (value.compare(open, 3, "SNI") == 0) open += 3;
+    size_t start = open + 2;
+    size_t close = value.compare(open, 2, "(`") == 0 ? value.find('`', start) : std::string::npos;
+    if (close == std::string::npos || close == start || value.compare(close, 2, "`)") != 0) {
+      ++at;
+      continue;
+    }
+    out.push_back(value.substr(start, close - start));
+    at = close + 2;
+  }
   return out;
 }
 

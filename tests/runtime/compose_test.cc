@@ -132,6 +132,22 @@ TEST_CASE("interpolation follows docker stack deploy", "[compose]") {
   CHECK(InterpolateAtMost("abc${A", env, 5) == std::nullopt);
 }
 
+TEST_CASE("router rules name their domains", "[compose]") {
+  using V = std::vector<std::string>;
+  CHECK(HostRuleDomains("Host(`a.example`) || HostSNI(`b.example`)") == V{"a.example", "b.example"});
+  CHECK(HostRuleDomains("Host(`pin.example`, `www.pin.example`) && PathPrefix(`/`)").empty());
+  CHECK(HostRuleDomains("HostRegexp(`{sub:[a-z]+}.example`) || Host(``) || HostHost(`c`)") == V{"c"});
+  CHECK(HostRuleDomains("Host(`unclosed) || Host(`d`)") == V{"d"});
+  CHECK(HostRuleDomains("no rule").empty());
+}
+
+TEST_CASE("a huge router label is read without running out of stack", "[compose]") {
+  // std::regex recursed once per character and overflowed the stack on some 100 kB.
+  std::string domain(1 << 20, 'a');
+  CHECK(HostRuleDomains("Host(`" + domain + "`)") == std::vector<std::string>{domain});
+  CHECK(HostRuleDomains("Host(`" + domain).empty());
+}
+
 TEST_CASE(".env files", "[compose]") {
   auto env = ParseEnvFile("# comment\nTYPE=web\n\nDOMAIN=web.example.com  # trailing\n"
                           "export X=1\nQ=\"quoted # not a comment\"\nbroken line\n");
