@@ -488,7 +488,13 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
       return Status::InvalidArgument(src + ": " + e.what());
     }
     if (options.unique_shared_names) {
-      if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) return Status::InvalidArgument(src + ": " + s.message());
+      try {
+        if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) {
+          return Status::InvalidArgument(src + ": " + s.message());
+        }
+      } catch (const YAML::Exception& e) {  // a network that is not a name ("networks: [[a]]")
+        return Status::InvalidArgument(src + ": " + e.what());
+      }
     }
     try {
       if (YAML::Node services = doc["services"]; services && services.IsMap()) {

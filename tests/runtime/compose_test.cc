@@ -124,6 +124,22 @@ TEST_CASE("bad compose files are clear errors", "[compose]") {
   CHECK_THAT(missing.status().message(), Catch::Contains("compose file not found"));
 }
 
+TEST_CASE("a network that is not a name is an error with unique shared names too", "[compose]") {
+  // Found by fuzzing: renaming services on shared networks threw past StageCompose.
+  TempTree t;
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    networks:\n      - [proxy]\n"
+                         "networks:\n  proxy:\n    external: true\n");
+  for (bool unique : {false, true}) {
+    INFO(unique);
+    StageOptions options;
+    options.unique_shared_names = unique;
+    auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, {}, "n", (t.root / "stage").string(),
+                          options);
+    CHECK(r.status().code() == Status::Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Catch::Contains("compose.yml: "));
+  }
+}
+
 TEST_CASE("interpolation follows docker stack deploy", "[compose]") {
   std::map<std::string, std::string> env = {{"A", "x"}, {"EMPTY", ""}};
   CHECK(Interpolate("${A}_$A-${B:-d}-${EMPTY:-e}-${EMPTY-f}-$$-${B}", env) == "x_x-d-e--$-");
