@@ -5,11 +5,13 @@
 // compose.overlay.yml and overlays/compose.extra.yml of a recipe folder of this process's
 // own (beside config files, a symbolic link leading out of it and one looping).
 // Checks that the resolved tree stays within its limits, that every finding names a file
-// and a known rule and is described on one line without control characters, and that an
-// operator's allowances only take findings away: what a policy refuses is what the
-// default refuses minus what it allows, plus the images of registries it does not list.
+// and a known rule, is described on one line without control characters and is written
+// as JSON, and that an operator's allowances only take findings away: what a policy
+// refuses is what the default refuses minus what it allows, plus the images of registries
+// it does not list.
 #include <filesystem>
 
+#include "base/json_text.h"
 #include "base/temp_dir.h"
 #include "fuzz_support.h"
 #include "recipe/compose_policy.h"
@@ -87,6 +89,10 @@ void CheckFinding(const PolicyFinding& f) {
   FUZZ_CHECK(!f.file.empty(), f.Describe());
   std::string line = f.Describe();
   for (unsigned char c : line) FUZZ_CHECK(c >= 0x20 && c != 0x7f, line);
+  // As the prepare packet records it: JSON text that reads back (names may hold any byte).
+  nlohmann::json j = {{"file", f.file},     {"service", f.service}, {"key", f.key},
+                      {"detail", f.detail}, {"rule", f.rule},       {"described", line}};
+  FUZZ_CHECK(nlohmann::json::accept(JsonText(j)), line);
 }
 
 }  // namespace
