@@ -41,7 +41,8 @@ struct EnvFile {
 
 // Parses a `.env.sample`. `base`: values already known (earlier files); `$VAR` refers to
 // earlier keys of this file first, then to `base`; an unset variable expands to "".
-// A malformed line is InvalidArgument("<file_name>:<line>: <what is wrong>").
+// A malformed line is InvalidArgument("<file_name>:<line>: <what is wrong>"), and so is
+// one whose defaults nest more than 16 deep (shell_syntax.h).
 Result<EnvFile> ParseEnvSample(const std::string& content, const std::string& file_name,
                                const std::map<std::string, std::string>& base = {});
 

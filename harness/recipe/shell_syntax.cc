@@ -80,7 +80,7 @@ size_t MatchParen(std::string_view text, size_t open) {
   return std::string_view::npos;
 }
 
-std::string Expander::Dollar(std::string_view text, size_t* i, std::string* out) const {
+std::string Expander::Dollar(std::string_view text, size_t* i, std::string* out, int depth) const {
   size_t j = *i + 1;
   char n = j < text.size() ? text[j] : '\0';
   if (IsNameStart(n)) {
@@ -90,7 +90,7 @@ std::string Expander::Dollar(std::string_view text, size_t* i, std::string* out)
     *i = k;
     return "";
   }
-  if (n == '{') return Braced(text, i, out);
+  if (n == '{') return Braced(text, i, out, depth);
   if (strict_ && n == '(' && j + 1 < text.size() && text[j + 1] == '(') {
     return "arithmetic expansion is not applied";
   }
@@ -113,7 +113,10 @@ bool Expander::IsSet(const std::string& name) const {
   return first_.count(name) || second_.count(name);
 }
 
-std::string Expander::Braced(std::string_view text, size_t* i, std::string* out) const {
+std::string Expander::Braced(std::string_view text, size_t* i, std::string* out, int depth) const {
+  if (depth >= kMaxExpansionNesting) {
+    return "expansions nested deeper than " + std::to_string(kMaxExpansionNesting) + " levels";
+  }
   size_t close = MatchBrace(text, *i + 1);
   if (close == std::string_view::npos) return "'${' without its closing '}'";
   std::string_view inner = text.substr(*i + 2, close - *i - 2);
@@ -137,10 +140,10 @@ std::string Expander::Braced(std::string_view text, size_t* i, std::string* out)
     *out += Lookup(name);
     return "";
   }
-  return Word(op.substr(colon ? 2 : 1), out);
+  return Word(op.substr(colon ? 2 : 1), out, depth + 1);
 }
 
-std::string Expander::Word(std::string_view word, std::string* out) const {
+std::string Expander::Word(std::string_view word, std::string* out, int depth) const {
   for (size_t k = 0; k < word.size();) {
     char c = word[k];
     if (c == '\\' && k + 1 < word.size() &&
@@ -148,7 +151,7 @@ std::string Expander::Word(std::string_view word, std::string* out) const {
       *out += word[k + 1];
       k += 2;
     } else if (c == '$') {
-      if (std::string err = Dollar(word, &k, out); !err.empty()) return err;
+      if (std::string err = Dollar(word, &k, out, depth); !err.empty()) return err;
     } else if (c == '`' && strict_) {
       return "command substitution is never run";
     } else {

@@ -93,6 +93,17 @@ TEST_CASE("abra.sh: literal exports and expansions", "[recipe-env]") {
         "https://x.example/a?b=c,d@e%f+g");
 }
 
+TEST_CASE("abra.sh: defaults nest 16 levels deep, not without end", "[recipe-env]") {
+  auto nested = [](int levels) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += "${N:-";
+    return text + "v" + std::string(levels, '}');
+  };
+  CHECK(Exported("export A=" + nested(16), "A") == "v");
+  CHECK(WhyNot("export A=" + nested(17)) == "expansions nested deeper than 16 levels");
+  CHECK(WhyNot("export A=\"" + nested(200000) + "\"") == "expansions nested deeper than 16 levels");
+}
+
 TEST_CASE("abra.sh: everything else is listed with its reason", "[recipe-env]") {
   CHECK(WhyNot("export A=$(id)") == "command substitution is never run");
   CHECK(WhyNot("export A=\"$(id)\"") == "command substitution is never run");

@@ -157,6 +157,21 @@ TEST_CASE("env: expansion from earlier keys, then base, unset is empty", "[recip
                 {{"COMPOSE_FILE", "compose.yml"}}) == "compose.yml:compose.x.yml");
 }
 
+// "${N:-${N:-…v…}}", `levels` deep.
+std::string Nested(int levels) {
+  std::string text;
+  for (int i = 0; i < levels; ++i) text += "${N:-";
+  return text + "v" + std::string(levels, '}');
+}
+
+TEST_CASE("env: defaults nest 16 levels deep, not without end", "[recipe-env]") {
+  CHECK(ValueOf("A=" + Nested(16), "A") == "v");
+  CHECK(ValueOf("A=\"" + Nested(16) + "\"", "A") == "v");
+  CHECK(EnvError("A=" + Nested(17)) == ".env.sample:1: expansions nested deeper than 16 levels");
+  // Each level was a recursion: 200000 of them overflowed the stack.
+  CHECK(EnvError("A=" + Nested(200000)) == ".env.sample:1: expansions nested deeper than 16 levels");
+}
+
 TEST_CASE("env: double and single quotes", "[recipe-env]") {
   CHECK(ValueOf(R"(A="a b # not a comment")", "A") == "a b # not a comment");
   CHECK(ValueOf(R"(A="a" # comment)", "A") == "a");
