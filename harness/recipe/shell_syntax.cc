@@ -86,9 +86,8 @@ std::string Expander::Dollar(std::string_view text, size_t* i, std::string* out,
   if (IsNameStart(n)) {
     size_t k = j;
     while (k < text.size() && IsNameChar(text[k])) ++k;
-    *out += Lookup(std::string(text.substr(j, k - j)));
     *i = k;
-    return "";
+    return Append(std::string(text.substr(j, k - j)), out);
   }
   if (n == '{') return Braced(text, i, out, depth);
   if (strict_ && n == '(' && j + 1 < text.size() && text[j + 1] == '(') {
@@ -113,6 +112,12 @@ bool Expander::IsSet(const std::string& name) const {
   return first_.count(name) || second_.count(name);
 }
 
+std::string Expander::Append(const std::string& name, std::string* out) const {
+  *out += Lookup(name);
+  if (out->size() <= kMaxExpandedValue) return "";
+  return "a value longer than " + std::to_string(kMaxExpandedValue >> 20) + " MiB once expanded";
+}
+
 std::string Expander::Braced(std::string_view text, size_t* i, std::string* out, int depth) const {
   if (depth >= kMaxExpansionNesting) {
     return "expansions nested deeper than " + std::to_string(kMaxExpansionNesting) + " levels";
@@ -126,20 +131,14 @@ std::string Expander::Braced(std::string_view text, size_t* i, std::string* out,
   std::string name(inner.substr(0, k));
   std::string_view op = inner.substr(k);
   if (!IsName(name)) return "bad substitution '${" + std::string(inner) + "}'";
-  if (op.empty()) {
-    *out += Lookup(name);
-    return "";
-  }
+  if (op.empty()) return Append(name, out);
   bool colon = op.substr(0, 2) == ":-";
   if (!colon && op[0] != '-') {
     return "unsupported expansion '${" + std::string(inner) +
            "}' (only ${VAR}, ${VAR:-default} and ${VAR-default})";
   }
   bool use_value = IsSet(name) && !(colon && Lookup(name).empty());
-  if (use_value) {
-    *out += Lookup(name);
-    return "";
-  }
+  if (use_value) return Append(name, out);
   return Word(op.substr(colon ? 2 : 1), out, depth + 1);
 }
 

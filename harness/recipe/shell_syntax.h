@@ -52,6 +52,11 @@ size_t MatchParen(std::string_view text, size_t open);
 // Defaults nest (${A:-${B:-c}}) at most this deep: real files nest one or two levels, and
 // each level is a recursion (and a scan of the rest of the line).
 inline constexpr int kMaxExpansionNesting = 16;
+// The longest value an expansion may make, and the most a whole file's values may add up
+// to: each line can name an earlier one ten times over, so a few hundred bytes of
+// `B="$A$A…"`, `C="$B$B…"` would otherwise grow without bound.
+inline constexpr size_t kMaxExpandedValue = 1 << 20;
+inline constexpr size_t kMaxExpandedFile = 16 << 20;
 
 // Expands against `first`, then `second`; an unset variable expands to "". `strict`
 // (abra.sh) refuses what a shell would do more with: command substitution, arithmetic,
@@ -72,6 +77,8 @@ class Expander {
   std::string Dollar(std::string_view text, size_t* i, std::string* out, int depth) const;
   std::string Lookup(const std::string& name) const;
   bool IsSet(const std::string& name) const;
+  // Appends the value of `name` to *out; what is wrong when *out grows too long.
+  std::string Append(const std::string& name, std::string* out) const;
   // ${...} at text[*i].
   std::string Braced(std::string_view text, size_t* i, std::string* out, int depth) const;
   // The default word of ${VAR:-word}: escapes and expansions, the rest literal.
