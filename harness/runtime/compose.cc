@@ -65,13 +65,20 @@ int PublishedPort(const YAML::Node& port, const std::map<std::string, std::strin
   return std::stoi(published);
 }
 
+// A label key longer than this once interpolated is none the harness reads: it is left
+// out rather than expanded (the compose policy bounds values, not keys, and a key can
+// name a long variable many times over).
+constexpr size_t kMaxLabelKey = 64 << 10;
+
 // A labels section (map or list of "k=v") as a map, interpolated.
 std::map<std::string, std::string> LabelMap(const YAML::Node& labels, const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> out;
   if (!labels) return out;
   if (labels.IsMap()) {
     for (auto it : labels) {
-      out[Interpolate(it.first.as<std::string>(), env)] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
+      auto key = InterpolateAtMost(it.first.as<std::string>(), env, kMaxLabelKey);
+      if (!key) continue;
+      out[*key] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
     }
   } else if (labels.IsSequence()) {
     for (auto it : labels) {

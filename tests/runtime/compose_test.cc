@@ -124,6 +124,21 @@ TEST_CASE("bad compose files are clear errors", "[compose]") {
   CHECK_THAT(missing.status().message(), Catch::Contains("compose file not found"));
 }
 
+TEST_CASE("a label key naming a long variable many times is left out, not expanded", "[compose]") {
+  TempTree t;
+  // 1 GB once expanded; an explicit key ("? key"), as YAML's implicit ones end at 1024
+  // characters.
+  std::string key;
+  for (int i = 0; i < 1000; ++i) key += "${BIG}";
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    deploy:\n      labels:\n"
+                         "        coop-cloud.${STACK_NAME}.version: 1.0.0+1\n        ? " + key + "\n        : x\n");
+  std::map<std::string, std::string> env = {{"STACK_NAME", "n"}, {"BIG", std::string(1 << 20, 'b')}};
+  auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, env, "n", (t.root / "stage").string());
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  CHECK(r->objects.deploy_labels.at("app") == std::map<std::string, std::string>{{"coop-cloud.n.version", "1.0.0+1"}});
+}
+
 TEST_CASE("a network that is not a name is an error with unique shared names too", "[compose]") {
   // Found by fuzzing: renaming services on shared networks threw past StageCompose.
   TempTree t;
