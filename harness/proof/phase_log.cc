@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "base/strings.h"
 #include "base/time.h"
 
@@ -14,7 +15,7 @@ constexpr size_t kOutputLines = 40;
 nlohmann::json RedactJson(const Redactor* r, const nlohmann::json& j) {
   if (r == nullptr || r->empty()) return j;
   // Safe: redaction only replaces text inside strings with plain placeholder text.
-  return nlohmann::json::parse(r->Apply(j.dump()));
+  return nlohmann::json::parse(r->Apply(JsonText(j)));
 }
 
 }  // namespace
@@ -89,7 +90,7 @@ nlohmann::json PhaseLog::ToJson() const {
 }
 
 Status PhaseLog::Write(const std::string& dir) const {
-  return WriteFileAtomic(dir + "/" + FileName(), ToJson().dump(2) + "\n");
+  return WriteFileAtomic(dir + "/" + FileName(), JsonText(ToJson(), 2) + "\n");
 }
 
 }  // namespace harness

@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "report/summary.h"
 
 namespace harness {
@@ -98,7 +99,7 @@ void ColdRun::NoteRetry() {
 
 RunOutcome ColdRun::Finish() {
   out_.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - started_);
-  std::string summary = redactor_.Apply(SummaryJson(out_).dump(2)) + "\n";
+  std::string summary = redactor_.Apply(JsonText(SummaryJson(out_), 2)) + "\n";
   if (ledger_) {
     NoteLedger(ledger_->EndRun(out_.run_id, out_.version, out_.result, out_.exit_code, summary));
     if (!ledger_status_.ok()) Say("ledger: " + ledger_status_.message());

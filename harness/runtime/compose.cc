@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cctype>
 #include <filesystem>
-#include <regex>
 #include <sstream>
 
 #include "base/files.h"
@@ -66,13 +65,20 @@ int PublishedPort(const YAML::Node& port, const std::map<std::string, std::strin
   return std::stoi(published);
 }
 
+// A label key longer than this once interpolated is none the harness reads: it is left
+// out rather than expanded (the compose policy bounds values, not keys, and a key can
+// name a long variable many times over).
+constexpr size_t kMaxLabelKey = 64 << 10;
+
 // A labels section (map or list of "k=v") as a map, interpolated.
 std::map<std::string, std::string> LabelMap(const YAML::Node& labels, const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> out;
   if (!labels) return out;
   if (labels.IsMap()) {
     for (auto it : labels) {
-      out[Interpolate(it.first.as<std::string>(), env)] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
+      auto key = InterpolateAtMost(it.first.as<std::string>(), env, kMaxLabelKey);
+      if (!key) continue;
+      out[*key] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
     }
   } else if (labels.IsSequence()) {
     for (auto it : labels) {
@@ -284,14 +290,21 @@ size_t ClosingBrace(const std::string& text, size_t from) {
 // defaults and replacements may hold further expressions. Appends to `out`. An expression
 // that demands a missing value, or is malformed, adds nothing and its reason to `errors`.
 void InterpolateInto(const std::string& text, const std::map<std::string, std::string>& env, int depth,
-                     std::string* out, std::vector<std::string>* errors) {
+                     size_t limit, std::string* out, std::vector<std::string>* errors) {
   if (depth > 8) {
     errors->push_back("expressions nested deeper than 8 levels");
     return;
   }
   for (size_t i = 0; i < text.size(); ++i) {
+    if (out->size() > limit) return;
     char c = text[i];
-    if (c != '$' || i + 1 >= text.size()) {
+    if (c != '$') {  // up to the next '$' at once
+      size_t end = std::min(text.find('$', i), text.size());
+      out->append(text, i, end - i);
+      i = end - 1;
+      continue;
+    }
+    if (i + 1 >= text.size()) {
       *out += c;
       continue;
     }
@@ -344,17 +357,17 @@ void InterpolateInto(const std::string& text, const std::map<std::string, std::s
       if (present) {
         *out += it->second;
       } else {
-        InterpolateInto(arg, env, depth + 1, out, errors);
+        InterpolateInto(arg, env, depth + 1, limit, out, errors);
       }
     } else if (op == '+') {
-      if (present) InterpolateInto(arg, env, depth + 1, out, errors);
+      if (present) InterpolateInto(arg, env, depth + 1, limit, out, errors);
     } else if (op == '?') {
       if (present) {
         *out += it->second;
       } else {
         std::string why;
         std::vector<std::string> ignored;
-        InterpolateInto(arg, env, depth + 1, &why, &ignored);
+        InterpolateInto(arg, env, depth + 1, limit, &why, &ignored);
         errors->push_back("'" + expression + "': " + name + (set ? " is empty" : " is not set") +
                           (why.empty() ? "" : " (" + why + ")"));
       }
@@ -367,16 +380,22 @@ void InterpolateInto(const std::string& text, const std::map<std::string, std::s
 }  // namespace
 
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env) {
+  return *InterpolateAtMost(text, env, std::string::npos);
+}
+
+std::optional<std::string> InterpolateAtMost(const std::string& text,
+                                             const std::map<std::string, std::string>& env, size_t limit) {
   std::string out;
   std::vector<std::string> errors;
-  InterpolateInto(text, env, 0, &out, &errors);
+  InterpolateInto(text, env, 0, limit, &out, &errors);
+  if (out.size() > limit) return std::nullopt;
   return out;
 }
 
 Result<std::string> InterpolateStrictly(const std::string& text, const std::map<std::string, std::string>& env) {
   std::string out;
   std::vector<std::string> errors;
-  InterpolateInto(text, env, 0, &out, &errors);
+  InterpolateInto(text, env, 0, std::string::npos, &out, &errors);
   if (!errors.empty()) return Status::InvalidArgument(errors.front());
   return out;
 }
@@ -409,9 +428,22 @@ std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
 }
 
 std::vector<std::string> HostRuleDomains(const std::string& value) {
-  static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
+  // Each Host(`d`) or HostSNI(`d`) (d not empty, without a backtick), scanned by hand: a
+  // recursive std::regex overflowed the stack on a label of some 100 kB.
   std::vector<std::string> out;
-  for (std::sregex_iterator m(value.begin(), value.end(), kHost), end; m != end; ++m) out.push_back((*m)[1]);
+  size_t at = 0;
+  while ((at = value.find("Host", at)) != std::string::npos) {
+    size_t open = at + 4;
+    if (value.compare(open, 3, "SNI") == 0) open += 3;
+    size_t start = open + 2;
+    size_t close = value.compare(open, 2, "(`") == 0 ? value.find('`', start) : std::string::npos;
+    if (close == std::string::npos || close == start || value.compare(close, 2, "`)") != 0) {
+      ++at;
+      continue;
+    }
+    out.push_back(value.substr(start, close - start));
+    at = close + 2;
+  }
   return out;
 }
 
@@ -553,7 +585,13 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
       return Status::InvalidArgument(src + ": " + e.what());
     }
     if (options.unique_shared_names) {
-      if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) return Status::InvalidArgument(src + ": " + s.message());
+      try {
+        if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) {
+          return Status::InvalidArgument(src + ": " + s.message());
+        }
+      } catch (const YAML::Exception& e) {  // a network that is not a name ("networks: [[a]]")
+        return Status::InvalidArgument(src + ": " + e.what());
+      }
     }
     try {
       if (YAML::Node services = doc["services"]; services && services.IsMap()) {

@@ -17,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -91,6 +92,12 @@ std::vector<std::string> HostRuleDomains(const std::string& value);
 // (InvalidArgument naming the expression and the variable), as the deploy would.
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env);
 Result<std::string> InterpolateStrictly(const std::string& text, const std::map<std::string, std::string>& env);
+
+// The same, but nullopt once the result grows past `limit` bytes (a short text can name a
+// long variable many times): for text from untrusted files.
+std::optional<std::string> InterpolateAtMost(const std::string& text,
+                                             const std::map<std::string, std::string>& env,
+                                             size_t limit);
 
 // Reads KEY=VALUE lines (comments and blank lines skipped, optional quotes removed).
 std::map<std::string, std::string> ParseEnvFile(const std::string& content);

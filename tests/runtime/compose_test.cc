@@ -125,6 +125,37 @@ TEST_CASE("bad compose files are clear errors", "[compose]") {
   CHECK_THAT(missing.status().message(), Catch::Contains("compose file not found"));
 }
 
+TEST_CASE("a label key naming a long variable many times is left out, not expanded", "[compose]") {
+  TempTree t;
+  // 1 GB once expanded; an explicit key ("? key"), as YAML's implicit ones end at 1024
+  // characters.
+  std::string key;
+  for (int i = 0; i < 1000; ++i) key += "${BIG}";
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    deploy:\n      labels:\n"
+                         "        coop-cloud.${STACK_NAME}.version: 1.0.0+1\n        ? " + key + "\n        : x\n");
+  std::map<std::string, std::string> env = {{"STACK_NAME", "n"}, {"BIG", std::string(1 << 20, 'b')}};
+  auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, env, "n", (t.root / "stage").string());
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  CHECK(r->objects.deploy_labels.at("app") == std::map<std::string, std::string>{{"coop-cloud.n.version", "1.0.0+1"}});
+}
+
+TEST_CASE("a network that is not a name is an error with unique shared names too", "[compose]") {
+  // Found by fuzzing: renaming services on shared networks threw past StageCompose.
+  TempTree t;
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    networks:\n      - [proxy]\n"
+                         "networks:\n  proxy:\n    external: true\n");
+  for (bool unique : {false, true}) {
+    INFO(unique);
+    StageOptions options;
+    options.unique_shared_names = unique;
+    auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, {}, "n", (t.root / "stage").string(),
+                          options);
+    CHECK(r.status().code() == Status::Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Catch::Contains("compose.yml: "));
+  }
+}
+
 TEST_CASE("interpolation follows docker stack deploy", "[compose]") {
   std::map<std::string, std::string> env = {{"A", "x"}, {"EMPTY", ""}};
   CHECK(Interpolate("${A}_$A-${B:-d}-${EMPTY:-e}-${EMPTY-f}-$$-${B}", env) == "x_x-d-e--$-");
@@ -192,6 +223,29 @@ TEST_CASE("a value the recipe demands and the environment lacks refuses staging"
   CHECK(r.status().code() == Status::Code::kInvalidArgument);
   CHECK_THAT(r.status().message(), Catch::Contains("compose.yml") && Catch::Contains("set DOMAIN in .env") &&
                                        Catch::Contains("services.app.environment.DOMAIN"));
+}
+
+TEST_CASE("interpolation is bounded", "[compose]") {
+  std::map<std::string, std::string> env = {{"A", "x"}};
+  CHECK(InterpolateAtMost("$A$A$A", env, 3) == std::optional<std::string>("xxx"));
+  CHECK(InterpolateAtMost("$A$A$A", env, 2) == std::nullopt);
+  CHECK(InterpolateAtMost("abc${A", env, 5) == std::nullopt);
+}
+
+TEST_CASE("router rules name their domains", "[compose]") {
+  using V = std::vector<std::string>;
+  CHECK(HostRuleDomains("Host(`a.example`) || HostSNI(`b.example`)") == V{"a.example", "b.example"});
+  CHECK(HostRuleDomains("Host(`pin.example`, `www.pin.example`) && PathPrefix(`/`)").empty());
+  CHECK(HostRuleDomains("HostRegexp(`{sub:[a-z]+}.example`) || Host(``) || HostHost(`c`)") == V{"c"});
+  CHECK(HostRuleDomains("Host(`unclosed) || Host(`d`)") == V{"d"});
+  CHECK(HostRuleDomains("no rule").empty());
+}
+
+TEST_CASE("a huge router label is read without running out of stack", "[compose]") {
+  // std::regex recursed once per character and overflowed the stack on some 100 kB.
+  std::string domain(1 << 20, 'a');
+  CHECK(HostRuleDomains("Host(`" + domain + "`)") == std::vector<std::string>{domain});
+  CHECK(HostRuleDomains("Host(`" + domain).empty());
 }
 
 TEST_CASE(".env files", "[compose]") {
