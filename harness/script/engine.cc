@@ -19,8 +19,10 @@ void OnCount(lua_State* L, lua_Debug*) {
 }
 
 // Message handler for lua_pcall: keeps the abort sentinel as it is and appends a
-// traceback to anything else.
+// traceback to anything else. The script's code is over when it runs, so the memory
+// limit is lifted for the message (a script at its limit would have no room for it).
 int Traceback(lua_State* L) {
+  if (MemoryLimit* m = MemoryLimit::Of(L)) m->set_enforced(false);
   lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
   lua_rawget(L, LUA_REGISTRYINDEX);
   if (lua_rawequal(L, 1, -1)) {
@@ -55,16 +57,22 @@ void SplitTraceback(const std::string& full, std::string* msg, std::string* tb) 
 struct CallResult {
   bool ok = false;
   bool aborted = false;
+  bool out_of_memory = false;  // LUA_ERRMEM reached the top (there is no traceback then)
   std::string message;
   std::string traceback;
 };
 
 // The one place that calls into Lua: `nargs` arguments above the function on the stack.
+// The memory limit is enforced while the function runs, and only then.
 CallResult ProtectedCall(lua_State* L, int nargs, int nresults) {
   int fn = lua_gettop(L) - nargs;
   lua_pushcfunction(L, Traceback);
   lua_insert(L, fn);
-  int rc = lua_pcall(L, nargs, nresults, fn);
+  int rc;
+  {
+    MemoryLimit::Enforcing enforcing(MemoryLimit::Of(L));
+    rc = lua_pcall(L, nargs, nresults, fn);
+  }
   lua_remove(L, fn);
   CallResult r;
   if (rc == 0) {
@@ -75,13 +83,20 @@ CallResult ProtectedCall(lua_State* L, int nargs, int nresults) {
   lua_rawget(L, LUA_REGISTRYINDEX);
   r.aborted = lua_rawequal(L, -1, -2);
   lua_pop(L, 1);
+  r.out_of_memory = rc == LUA_ERRMEM;
   if (!r.aborted) {
     const char* s = lua_tostring(L, -1);
-    std::string full = s ? s : (rc == LUA_ERRMEM ? "out of memory" : "unknown error");
+    std::string full = s ? s : (r.out_of_memory ? "not enough memory" : "unknown error");
     SplitTraceback(full, &r.message, &r.traceback);
   }
   lua_pop(L, 1);
   return r;
+}
+
+// "256 MiB"; a limit that is no whole number of MiB in KiB.
+std::string MemoryAmount(size_t bytes) {
+  if (bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes >> 10) + " KiB";
 }
 
 std::string FieldString(lua_State* L, int idx, const char* key) {
@@ -127,8 +142,11 @@ ScriptEngine* ScriptEngine::From(lua_State* L) {
   return e;
 }
 
-ScriptEngine::ScriptEngine(std::string chunk_path, std::string default_name)
-    : chunk_path_(std::move(chunk_path)), default_name_(std::move(default_name)) {
+ScriptEngine::ScriptEngine(std::string chunk_path, std::string default_name, ScriptLimits limits)
+    : chunk_path_(std::move(chunk_path)),
+      default_name_(std::move(default_name)),
+      limits_(limits),
+      state_(limits.memory) {
   lua_State* L = state_.get();
   if (L == nullptr) return;
   StackGuard guard(L);
@@ -183,6 +201,23 @@ void ScriptEngine::CheckAbort(lua_State* L) {
     Abort(L, Status::Cancelled("interrupted by signal " + std::to_string(host_->cancel().signal())));
   }
   if (deadline_.passed()) Abort(L, Status::Timeout("ran past its time budget"));
+  if (OverMemory(L)) Abort(L, Status::Failed(MemoryMessage()));
+}
+
+bool ScriptEngine::OverMemory(lua_State* L) {
+  if (MemoryLimit* m = state_.memory()) return m->refused();
+  // Without the allocator (see LuaState), the collector's count is all there is.
+  return static_cast<size_t>(lua_gc(L, LUA_GCCOUNT, 0)) > limits_.memory / 1024;
+}
+
+std::string ScriptEngine::MemoryMessage() const {
+  return chunk_path_ + ": the script tried to use more than " + MemoryAmount(limits_.memory) +
+         " of memory (the limit of a recipe script; --script-memory)";
+}
+
+void ScriptEngine::AfterMemoryFailure(lua_State* L) {
+  if (MemoryLimit* m = state_.memory()) m->ClearRefused();
+  lua_gc(L, LUA_GCCOLLECT, 0);
 }
 
 void ScriptEngine::Abort(lua_State* L, Status why) {
@@ -212,6 +247,10 @@ Result<RecipeSpec> ScriptEngine::Load(const std::string& source) {
   CallResult r = ProtectedCall(L, 0, 1);
   lua_sethook(L, nullptr, 0, 0);
   if (!r.ok) {
+    if (r.out_of_memory || OverMemory(L)) {
+      AfterMemoryFailure(L);
+      return Status::InvalidArgument(MemoryMessage() + " while loading");
+    }
     if (r.aborted) {
       return Status::InvalidArgument(chunk_path_ + ": the script did not finish loading within " +
                                      FormatDuration(kLoadBudget) + " (an endless loop?)");
@@ -352,6 +391,11 @@ HookOutcome ScriptEngine::Call(HookRef hook, ScriptHost* host, Deadline deadline
   CallResult r = ProtectedCall(L, 0, 2);
   lua_sethook(L, nullptr, 0, 0);
   host_ = nullptr;
+  if (!r.ok && (r.out_of_memory || OverMemory(L))) {
+    AfterMemoryFailure(L);
+    out.status = Status::Failed(MemoryMessage());
+    return out;
+  }
   if (r.aborted) {
     out.status = abort_.ok() ? Status::Timeout("ran past its time budget") : abort_;
     return out;

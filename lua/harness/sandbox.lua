@@ -14,9 +14,14 @@ function M.new(api, ABORT)
   local env = {}
 
   -- pcall/xpcall that never swallow the harness's own abort (time budget, interrupt).
-  local raw_pcall, raw_xpcall, unpack = pcall, xpcall, unpack
+  -- A caught error may be the script running into its memory limit: check_abort stops the
+  -- hook then, as it does at the deadline.
+  local raw_pcall, raw_xpcall, unpack, check_abort = pcall, xpcall, unpack, api.check_abort
   local function rethrow_abort(ok, ...)
-    if not ok and (...) == ABORT then error(ABORT, 0) end
+    if not ok then
+      if (...) == ABORT then error(ABORT, 0) end
+      check_abort()
+    end
     return ok, ...
   end
   env.pcall = function(f, ...) return rethrow_abort(raw_pcall(f, ...)) end

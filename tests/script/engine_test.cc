@@ -267,7 +267,7 @@ TEST_CASE("hooks: a readiness table becomes a probe", "[script]") {
 }
 
 TEST_CASE("StackGuard restores the Lua stack", "[script]") {
-  LuaState s;
+  LuaState s(ScriptLimits::kDefaultMemory);
   lua_State* L = s.get();
   int before = lua_gettop(L);
   {

@@ -1,4 +1,4 @@
-// secret(name), artifact(name, content), print(...), sleep(seconds), now()
+// secret(name), artifact(name, content), print(...), sleep(seconds), now(), check_abort()
 #include <cmath>
 
 #include "base/wait.h"
@@ -89,11 +89,20 @@ int NowFn(lua_State* L) {
   return 1;
 }
 
+// Raises the abort error when the hook must stop (deadline, interrupt, memory limit): the
+// sandbox's pcall calls it after catching an error, so that a script which caught its own
+// "not enough memory" stops at once.
+int CheckAbortFn(lua_State* L) {
+  ScriptEngine::From(L)->CheckAbort(L);
+  return 0;
+}
+
 }  // namespace
 
 void RegisterRunApi(lua_State* L, int idx) {
-  const luaL_Reg fns[] = {{"secret", SecretFn}, {"artifact", ArtifactFn}, {"print", PrintFn},
-                          {"sleep", SleepFn},   {"now", NowFn},           {nullptr, nullptr}};
+  const luaL_Reg fns[] = {
+      {"secret", SecretFn}, {"artifact", ArtifactFn},      {"print", PrintFn}, {"sleep", SleepFn},
+      {"now", NowFn},       {"check_abort", CheckAbortFn}, {nullptr, nullptr}};
   for (const luaL_Reg* f = fns; f->name; ++f) {
     lua_pushcfunction(L, f->func);
     lua_setfield(L, idx, f->name);
