@@ -110,5 +110,39 @@ TEST_CASE("sandbox: a hook reaching for a removed global fails, and the next run
   }
 }
 
+TEST_CASE("sandbox: a declaration cannot be changed after validation, nor made up", "[script]") {
+  // Changing what recipe{} returned changes nothing the harness reads.
+  ScriptEngine e("recipes/s/recipe.lua", "s");
+  auto changed = e.Load(
+      "local r = recipe { secrets = { x = {} } }\n"
+      "r.secrets = { x = { length = 2e9 } }\nr.weight = 0\nr.compose = { '../../x.yml' }\n"
+      "return r\n");
+  REQUIRE(changed.ok());
+  REQUIRE(changed->secrets.size() == 1);
+  CHECK(changed->secrets[0].length == 32);
+  CHECK(changed->weight == 1);
+  CHECK(changed->compose == std::vector<std::string>{"compose.yml"});
+
+  // A table dressed up as recipe{}'s result is refused.
+  auto forged = Load(
+      "local mt = getmetatable(recipe {})\n"
+      "return setmetatable({ name = '../x', weight = 0, compose = {}, env = {}, secrets = {},"
+      " timeouts = {}, transient = {}, tests = {} }, mt or {})\n");
+  REQUIRE_FALSE(forged.ok());
+  CHECK_THAT(forged.status().message(), Catch::Contains("must end with 'return recipe"));
+
+  // A table that answers differently each time it is read is read once.
+  auto shifty = Load(
+      "local reads = 0\n"
+      "local t = setmetatable({}, { __index = function(_, k)\n"
+      "  if k ~= 'weight' then return nil end\n"
+      "  reads = reads + 1\n"
+      "  return reads < 3 and 2 or 1e9\n"
+      "end })\n"
+      "return recipe(t)\n");
+  REQUIRE(shifty.ok());
+  CHECK(shifty->weight == 1);
+}
+
 }  // namespace
 }  // namespace harness
