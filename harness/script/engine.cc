@@ -13,9 +13,21 @@ const char kEngineKey = 'e';   // registry[&kEngineKey] = engine (light userdata
 const char kAbortKey = 'a';    // registry[&kAbortKey]  = the abort sentinel table
 constexpr int kHookEvery = 1000;
 constexpr Duration kLoadBudget{5000};
+// What the harness copies out of a script is bounded, so that a string the script holds
+// once cannot become many copies in the harness: an error message or probe observation,
+// the text of the declaration, the print output of loading.
+constexpr size_t kMaxMessage = size_t{64} << 10;
+constexpr size_t kMaxSpecText = size_t{16} << 20;
+constexpr size_t kMaxLoadOutput = size_t{1} << 20;
 
 void OnCount(lua_State* L, lua_Debug*) {
   if (ScriptEngine* e = ScriptEngine::From(L)) e->CheckAbort(L);
+}
+
+// The `n` bytes at `s`, cut to `max` bytes saying how much was cut.
+std::string ClipText(const char* s, size_t n, size_t max) {
+  if (n <= max) return std::string(s, n);
+  return std::string(s, max) + "... (" + std::to_string(n - max) + " more bytes cut)";
 }
 
 // Message handler for lua_pcall: keeps the abort sentinel as it is and appends a
@@ -37,6 +49,12 @@ int Traceback(lua_State* L) {
     } else {
       msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
+  }
+  size_t len = std::strlen(msg);
+  if (len > kMaxMessage) {
+    std::string cut = ClipText(msg, len, kMaxMessage);
+    lua_pushlstring(L, cut.data(), cut.size());
+    msg = lua_tostring(L, -1);
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -99,12 +117,33 @@ std::string MemoryAmount(size_t bytes) {
   return std::to_string(bytes >> 10) + " KiB";
 }
 
-std::string FieldString(lua_State* L, int idx, const char* key) {
-  lua_getfield(L, idx, key);
-  std::string v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-  lua_pop(L, 1);
-  return v;
-}
+// The strings of a declaration as they are copied out, up to kMaxSpecText in all.
+class SpecText {
+ public:
+  // The string (or number) at `idx`; "" once the budget is spent.
+  std::string Take(lua_State* L, int idx) {
+    size_t n = 0;
+    const char* s = lua_tolstring(L, idx, &n);
+    if (s == nullptr) return "";
+    if (n > left_) {
+      over_ = true;
+      return "";
+    }
+    left_ -= n;
+    return std::string(s, n);
+  }
+  std::string Field(lua_State* L, int idx, const char* key) {
+    lua_getfield(L, idx, key);
+    std::string v = lua_type(L, -1) == LUA_TSTRING ? Take(L, -1) : "";
+    lua_pop(L, 1);
+    return v;
+  }
+  bool over() const { return over_; }
+
+ private:
+  size_t left_ = kMaxSpecText;
+  bool over_ = false;
+};
 
 Duration FieldSeconds(lua_State* L, int idx, const char* key, Duration fallback) {
   lua_getfield(L, idx, key);
@@ -204,6 +243,15 @@ void ScriptEngine::CheckAbort(lua_State* L) {
   if (OverMemory(L)) Abort(L, Status::Failed(MemoryMessage()));
 }
 
+void ScriptEngine::AddLoadOutput(std::string line) {
+  if (load_output_bytes_ > kMaxLoadOutput) return;
+  load_output_bytes_ += line.size();
+  if (load_output_bytes_ > kMaxLoadOutput) {
+    line = "(print output while loading cut at " + MemoryAmount(kMaxLoadOutput) + ")";
+  }
+  load_output_.push_back(std::move(line));
+}
+
 bool ScriptEngine::OverMemory(lua_State* L) {
   if (MemoryLimit* m = state_.memory()) return m->refused();
   // Without the allocator (see LuaState), the collector's count is all there is.
@@ -277,12 +325,13 @@ Result<RecipeSpec> ScriptEngine::Load(const std::string& source) {
 }
 
 Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
-  spec->name = FieldString(L, idx, "name");
-  spec->version = FieldString(L, idx, "version");
-  spec->source_git = FieldString(L, idx, "source_git");
-  spec->source_path = FieldString(L, idx, "source_path");
+  SpecText text;
+  spec->name = text.Field(L, idx, "name");
+  spec->version = text.Field(L, idx, "version");
+  spec->source_git = text.Field(L, idx, "source_git");
+  spec->source_path = text.Field(L, idx, "source_path");
 
-  ForEachItem(L, idx, "compose", [&](int item) { spec->compose.emplace_back(lua_tostring(L, item)); });
+  ForEachItem(L, idx, "compose", [&](int item) { spec->compose.push_back(text.Take(L, item)); });
   auto flag = [&](const char* name) {
     lua_getfield(L, idx, name);
     bool v = lua_toboolean(L, -1) != 0;
@@ -292,13 +341,13 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->compose_given = flag("compose_given");
   spec->version_given = flag("version_given");
   spec->deploy_timeout_given = flag("deploy_given");
-  spec->pull = FieldString(L, idx, "pull");
+  spec->pull = text.Field(L, idx, "pull");
 
   lua_getfield(L, idx, "env");
   lua_pushnil(L);
   while (lua_next(L, -2) != 0) {
     lua_pushvalue(L, -2);
-    spec->env[lua_tostring(L, -1)] = lua_tostring(L, -2);
+    spec->env[text.Take(L, -1)] = text.Take(L, -2);
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
@@ -308,12 +357,12 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   while (lua_next(L, -2) != 0) {
     SecretSpec sec;
     lua_pushvalue(L, -2);
-    sec.name = lua_tostring(L, -1);
+    sec.name = text.Take(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, -1, "length");
     sec.length = static_cast<int>(lua_tointeger(L, -1));
     lua_pop(L, 1);
-    sec.charset = FieldString(L, lua_gettop(L), "charset");
+    sec.charset = text.Field(L, lua_gettop(L), "charset");
     spec->secrets.push_back(sec);
     lua_pop(L, 1);
   }
@@ -334,7 +383,8 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->weight = static_cast<int>(lua_tointeger(L, -1));
   lua_pop(L, 1);
   ForEachItem(L, idx, "transient", [&](int c) {
-    spec->transient.push_back({FieldString(L, c, "name"), FieldString(L, c, "phase"), FieldString(L, c, "match")});
+    spec->transient.push_back(
+        {text.Field(L, c, "name"), text.Field(L, c, "phase"), text.Field(L, c, "match")});
   });
 
   lua_getfield(L, idx, "ready");
@@ -347,12 +397,16 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   ForEachItem(L, idx, "tests", [&](int item) {
     TestSpec test;
     lua_rawgeti(L, item, 1);
-    test.name = lua_tostring(L, -1);
+    test.name = text.Take(L, -1);
     lua_pop(L, 1);
     lua_rawgeti(L, item, 2);
     test.fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
     spec->tests.push_back(std::move(test));
   });
+  if (text.over()) {
+    return Status::InvalidArgument(chunk_path_ + ": the recipe's declaration holds more than " +
+                                   MemoryAmount(kMaxSpecText) + " of text");
+  }
   return Status::Ok();
 }
 
@@ -406,7 +460,11 @@ HookOutcome ScriptEngine::Call(HookRef hook, ScriptHost* host, Deadline deadline
     return out;
   }
   out.truthy = lua_toboolean(L, -2) != 0;
-  if (lua_type(L, -1) == LUA_TSTRING) out.observation = lua_tostring(L, -1);
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t n = 0;
+    const char* o = lua_tolstring(L, -1, &n);
+    out.observation = ClipText(o, n, kMaxMessage);
+  }
   return out;
 }
 

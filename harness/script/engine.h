@@ -67,7 +67,8 @@ class ScriptEngine {
   // Used by the Lua-facing functions (script/api/*.cc).
   ScriptHost* host() const { return host_; }
   Deadline deadline() const { return deadline_; }
-  void AddLoadOutput(std::string line) { load_output_.push_back(std::move(line)); }
+  // Keeps a line print()ed while loading, up to 1 MiB of them in all.
+  void AddLoadOutput(std::string line);
   // Raises the abort error if the deadline passed, the run was cancelled or the script
   // reached its memory limit. Never returns in that case (longjmp-style Lua error).
   void CheckAbort(lua_State* L);
@@ -93,6 +94,7 @@ class ScriptEngine {
   Deadline deadline_ = Deadline::Never();
   Status abort_;
   std::vector<std::string> load_output_;
+  size_t load_output_bytes_ = 0;
 };
 
 }  // namespace harness

@@ -157,5 +157,61 @@ return recipe {}
   CHECK(spec.ok());
 }
 
+TEST_CASE("what the harness copies out of a script is bounded", "[script]") {
+  // A string the script holds once must not become many copies in the harness.
+  ScriptEngine e("recipes/m/recipe.lua", "m");
+  auto spec = e.Load(R"(
+local mb = ("x"):rep(2^20)
+for i = 1, 100 do print(mb) end
+return recipe {
+  ready = function() return false, mb end,
+  tests = {
+    { "print", function() print(mb, mb, mb, mb, mb, mb, mb, mb) end },
+    { "error", function() error(mb .. mb) end },
+    { "exec", function() exec("app", { mb, mb }) end },
+    { "headers", function()
+        local h = {}
+        for i = 1, 10 do h["X-" .. i] = mb end
+        http.get("http://app/", { headers = h })
+      end },
+  },
+})");
+  REQUIRE(spec.ok());
+  size_t loaded = 0;
+  for (const auto& line : e.load_output()) loaded += line.size();
+  CHECK(loaded <= (size_t{1} << 20) + 100);
+  CHECK(e.load_output().back() == "(print output while loading cut at 1 MiB)");
+
+  FakeHost host;
+  auto run = [&](int i) { return e.Call(spec->tests[i].fn, &host, Deadline::In(Duration(5000))); };
+  REQUIRE(run(0).status.ok());
+  REQUIRE(host.printed.size() == 1);
+  CHECK(host.printed[0].size() < (size_t{64} << 10) + 100);
+  CHECK_THAT(host.printed[0], Catch::EndsWith("... (8323079 more bytes cut)"));
+
+  auto error = run(1);
+  CHECK(error.status.message().size() < (size_t{64} << 10) + 200);
+  CHECK_THAT(error.status.message(), Catch::StartsWith("recipes/m/recipe.lua:8: xxx"));
+  CHECK_THAT(error.status.message(), Catch::Contains("more bytes cut)"));
+
+  CHECK_THAT(run(2).status.message(), Catch::Contains("the command is longer than 1 MiB"));
+  CHECK_THAT(run(3).status.message(),
+             Catch::Contains("the URL and headers come to more than 1 MiB"));
+  CHECK(host.calls.empty());
+
+  auto probe = e.Call(spec->ready, &host, Deadline::In(Duration(5000)));
+  CHECK(probe.status.ok());
+  CHECK(probe.observation.size() < (size_t{64} << 10) + 100);
+
+  // The declaration's text: the same string under many names is refused.
+  ScriptEngine d("recipes/m/recipe.lua", "m");
+  auto env = d.Load(
+      "local mb = ('v'):rep(2^20)\nlocal env = {}\nfor i = 1, 20 do env['V' .. i] = mb end\n"
+      "return recipe { env = env }\n");
+  REQUIRE_FALSE(env.ok());
+  CHECK(env.status().message() ==
+        "recipes/m/recipe.lua: the recipe's declaration holds more than 16 MiB of text");
+}
+
 }  // namespace
 }  // namespace harness
