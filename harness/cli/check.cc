@@ -8,6 +8,7 @@
 #include "recipe/naming.h"
 #include "recipe/releases.h"
 #include "report/check.h"
+#include "source/git.h"
 #include "source/recipe_source.h"
 
 namespace harness {
@@ -17,11 +18,17 @@ class CheckSubcommand final : public Subcommand {
  public:
   void AddFlags(CLI::App* sub) override {
     sub->add_option("recipe", recipe_, "Recipe name, or <name>@<version> for one of its releases")->required();
+    sub->add_option("--commit", commit_,
+                    "A git-sourced recipe at this commit (a pull request's head), checked as an untrusted head");
   }
 
   Status Check(Context& ctx) override {
     opts_ = ctx.base;
     std::tie(opts_.recipe, opts_.version) = SplitRecipeVersion(recipe_);
+    opts_.commit = commit_;
+    if (!commit_.empty() && (!IsCommitId(commit_) || !opts_.version.empty())) {
+      return Status::InvalidArgument("--commit takes a full commit id (40 hex digits), and no @version beside it");
+    }
     if (Status s = ValidateRecipeName(opts_.recipe); !s.ok()) return Status::InvalidArgument(s.message());
     auto names = RecipeSources(ctx.g.recipes, ctx.g.state + "/git").List();
     if (!names.ok()) return Status::InvalidArgument(names.status().message());
@@ -39,6 +46,7 @@ class CheckSubcommand final : public Subcommand {
 
  private:
   std::string recipe_;
+  std::string commit_;
   RunOptions opts_;
 };
 

@@ -38,6 +38,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <set>
 #include <string>
 #include <vector>
@@ -73,16 +74,28 @@ struct ComposePolicy {
   // recipe → what is allowed for it: a rule id ("host-bind": for every service and
   // top-level object) or "<service>:<rule id>" (for that service only).
   std::map<std::string, std::set<std::string>> allow;
+  // Unset: every git source's releases are trusted (only commits are checked). Set: only
+  // these repositories' releases are; every other git source is checked like a commit.
+  // Kept as RepositoryKey gives them.
+  std::optional<std::vector<std::string>> trusted_repositories;
 
   // Whether `recipe` may have `finding`.
   bool Allows(const std::string& recipe, const PolicyFinding& finding) const;
+  // Whether a release from the git repository `git_origin` runs as published ("" is a
+  // folder recipe, always trusted).
+  bool Trusts(const std::string& git_origin) const;
 };
+
+// A repository URL as the trusted list compares it: without a trailing "/" or ".git".
+std::string RepositoryKey(std::string url);
 
 // Reads the policy file at `path`, YAML:
 //
 //   registries:              # images only from these registries; absent or []: any
 //     - docker.io            # Docker Hub, also for short names ("nginx:1")
 //     - 127.0.0.1:5000
+//   trusted_repositories:    # set: git sources off this list are checked too
+//     - https://git.coopcloud.tech/coop-cloud/gitea
 //   allow:                   # per recipe (the catalogue's name), rules let through
 //     backup-bot:
 //       - docker-socket      # for every service of backup-bot
@@ -100,9 +113,8 @@ Result<ComposePolicy> LoadComposePolicy(const std::string& path);
 // service in document order, then the top-level objects, then ports (judged across files).
 // `env` is the environment the files are interpolated with. InvalidArgument naming the
 // file when one cannot be read or parsed (compose_tree.h).
-// REQUIRES: `env` is everything the deploy interpolates with: a variable the compose uses
-// but `env` lacks is judged empty here, while `docker stack deploy` would take the value
-// from its own process environment.
+// `env` is everything the deploy interpolates with: the staged files are interpolated with
+// exactly it (StageCompose), so a variable it lacks is empty here and in the deploy.
 // The findings are judged from the files as they are now: the caller checks the same
 // folder it then stages, and nothing may change the folder in between.
 Result<std::vector<PolicyFinding>> CheckComposePolicy(const std::string& recipe_dir,

@@ -80,7 +80,32 @@ Status ReadAllow(const std::string& path, const YAML::Node& allow, ComposePolicy
   return Status::Ok();
 }
 
+Status ReadTrustedRepositories(const std::string& path, const YAML::Node& list, ComposePolicy* policy) {
+  policy->trusted_repositories.emplace();
+  if (list.IsNull()) return Status::Ok();  // set and empty: no git source is trusted
+  if (!list.IsSequence()) return Status::InvalidArgument(At(path, list) + ": 'trusted_repositories' is not a list");
+  for (const auto& item : list) {
+    std::string url = item.IsScalar() ? Trim(item.Scalar()) : "";
+    if (url.empty()) return Status::InvalidArgument(At(path, item) + ": a repository is empty or not a string");
+    policy->trusted_repositories->push_back(RepositoryKey(url));
+  }
+  return Status::Ok();
+}
+
 }  // namespace
+
+std::string RepositoryKey(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  if (url.size() > 4 && url.compare(url.size() - 4, 4, ".git") == 0) url.resize(url.size() - 4);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+bool ComposePolicy::Trusts(const std::string& git_origin) const {
+  if (git_origin.empty() || !trusted_repositories) return true;
+  const auto& list = *trusted_repositories;
+  return std::find(list.begin(), list.end(), RepositoryKey(git_origin)) != list.end();
+}
 
 std::string PolicyFinding::Describe() const {
   // The names of services and objects come from the files too, and may hold anything.
@@ -124,8 +149,11 @@ Result<ComposePolicy> LoadComposePolicy(const std::string& path) {
         s = ReadRegistries(path, entry.second, &policy);
       } else if (key == "allow") {
         s = ReadAllow(path, entry.second, &policy);
+      } else if (key == "trusted_repositories") {
+        s = ReadTrustedRepositories(path, entry.second, &policy);
       } else {
-        s = Status::InvalidArgument(At(path, entry.first) + ": unknown key '" + key + "' (registries, allow)");
+        s = Status::InvalidArgument(At(path, entry.first) + ": unknown key '" + key +
+                                    "' (registries, allow, trusted_repositories)");
       }
       if (!s.ok()) return s;
     }

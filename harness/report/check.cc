@@ -3,6 +3,7 @@
 #include <sstream>
 
 #include "base/json_text.h"
+#include "recipe/compose_policy.h"
 
 namespace harness {
 
@@ -41,6 +42,17 @@ std::string CheckText(const nlohmann::json& r) {
   if (const auto& na = Obs(r, "abra_sh_not_applied"); na.is_array()) {
     out << "\nabra.sh lines not applied (never executed):\n";
     for (const auto& l : na) out << "  abra.sh:" << Str(l, "line") << ": " << Str(l, "text") << "  — " << Str(l, "why") << "\n";
+  }
+  if (const auto& p = r.contains("compose_policy") ? r["compose_policy"] : nlohmann::json(); p.is_object()) {
+    const auto& findings = p["findings"];
+    out << "\ncompose policy (" << Str(p, "source") << ", "
+        << (p.value("untrusted", false) ? "untrusted: findings refuse the run" : "trusted: runs as published")
+        << "): " << (findings.empty() ? std::string("no findings") : std::to_string(findings.size()) + " finding(s)")
+        << "\n";
+    for (const auto& f : findings) {
+      PolicyFinding finding{Str(f, "file"), Str(f, "service"), Str(f, "key"), Str(f, "detail"), Str(f, "rule")};
+      out << "  " << finding.Describe() << "\n";
+    }
   }
   if (const auto& images = Obs(r, "images_resolved"); images.is_array()) {
     const auto& policy = Obs(r, "pull_policy");

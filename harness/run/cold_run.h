@@ -63,6 +63,10 @@ class ColdRun {
   Status ReadRecipe(PhaseLog& prepare);
   Status CheckRecipeLabels(PhaseLog& prepare);
   // An untrusted head's compose files against the compose policy (RunOptions::compose_policy).
+  // A commit, or a git source the policy does not trust: its compose files are judged.
+  bool Untrusted() const;
+  // Judges the compose files; refuses when the source is untrusted and a finding is not
+  // allowed. A check reports the findings of a trusted source without refusing.
   Status CheckComposePolicyOfHead(PhaseLog& prepare);
   // The external networks the recipe joins: held for the run, and which must be created.
   Status LookAtNetworks(PhaseLog& prepare);

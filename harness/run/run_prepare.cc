@@ -174,8 +174,9 @@ Status ColdRun::ReadRecipe(PhaseLog& prepare) {
     not_applied.push_back({{"line", l.line}, {"text", l.text}, {"why", l.why}});
   }
   if (!not_applied.empty()) prepare.Observe("abra_sh_not_applied", not_applied);
-  // Before staging, which copies the files configs and secrets name.
-  if (!opts_.commit.empty()) {
+  // Before staging, which copies the files configs and secrets name. A check judges every
+  // recipe, so that a maintainer sees what a pull request's head would be refused.
+  if (Untrusted() || opts_.check_only) {
     if (Status s = CheckComposePolicyOfHead(prepare); !s.ok()) return s;
   }
   auto staged = StageCompose(recipe_dir_, compose_, labels_, env_, out_.namespace_name, stage_.path(),
@@ -224,9 +225,17 @@ Status ColdRun::ReadRecipe(PhaseLog& prepare) {
   return Status::Ok();
 }
 
+bool ColdRun::Untrusted() const {
+  return !opts_.commit.empty() || !opts_.compose_policy.Trusts(checkout_.origin);
+}
+
 Status ColdRun::CheckComposePolicyOfHead(PhaseLog& prepare) {
   auto findings = CheckComposePolicy(recipe_dir_, compose_, env_, opts_.recipe, opts_.compose_policy);
   if (!findings.ok()) return findings.status();
+  const bool untrusted = Untrusted();
+  const std::string source = !opts_.commit.empty()         ? "commit " + opts_.commit
+                             : !checkout_.origin.empty() ? "git " + checkout_.origin
+                                                         : "folder " + recipe_dir_;
   nlohmann::json list = nlohmann::json::array();
   std::string described;
   for (const auto& f : *findings) {
@@ -235,9 +244,10 @@ Status ColdRun::CheckComposePolicyOfHead(PhaseLog& prepare) {
     prepare.AddEvidence({{"policy_finding", j}});
     described += (described.empty() ? "" : "; ") + f.Describe();
   }
-  prepare.Observe("compose_policy", {{"source", "commit " + opts_.commit}, {"findings", list}});
-  if (findings->empty()) return Status::Ok();
-  return Status::InvalidArgument("refused by the compose policy for untrusted heads (docs/policy.md): " + described);
+  prepare.Observe("compose_policy", {{"source", source}, {"untrusted", untrusted}, {"findings", list}});
+  check_["compose_policy"] = {{"source", source}, {"untrusted", untrusted}, {"findings", list}};
+  if (findings->empty() || !untrusted) return Status::Ok();
+  return Status::InvalidArgument("refused by the compose policy for untrusted sources (docs/policy.md): " + described);
 }
 
 Status ColdRun::CheckRecipeLabels(PhaseLog& prepare) {

@@ -16,6 +16,39 @@ Result<ComposePolicy> LoadText(const TempDir& dir, const std::string& text) {
   return LoadComposePolicy(path);
 }
 
+TEST_CASE("the policy file: trusted repositories", "[policy]") {
+  TempDir dir("policy-file");
+  SECTION("unset: every git source's releases are trusted") {
+    auto policy = LoadText(dir, "registries: []\n");
+    REQUIRE(policy.ok());
+    CHECK(policy->Trusts("https://git.example.org/recipes/gitea.git"));
+    CHECK(policy->Trusts(""));
+  }
+  SECTION("set: only those, compared without a trailing slash or .git") {
+    auto policy = LoadText(dir,
+                           "trusted_repositories:\n  - https://git.example.org/recipes/gitea.git\n"
+                           "  - /srv/git/notes/\n");
+    INFO(policy.status().ToString());
+    REQUIRE(policy.ok());
+    CHECK(policy->Trusts("https://git.example.org/recipes/gitea"));
+    CHECK(policy->Trusts("https://git.example.org/recipes/gitea.git/"));
+    CHECK(policy->Trusts("/srv/git/notes.git"));
+    CHECK_FALSE(policy->Trusts("https://git.example.org/recipes/gitea-fork.git"));
+    CHECK_FALSE(policy->Trusts("https://git.example.org/recipes"));
+    CHECK(policy->Trusts(""));  // a folder recipe
+  }
+  SECTION("set and empty: no git source is trusted") {
+    auto policy = LoadText(dir, "trusted_repositories: []\n");
+    REQUIRE(policy.ok());
+    CHECK_FALSE(policy->Trusts("https://git.example.org/recipes/gitea.git"));
+  }
+  SECTION("not a list of strings") {
+    CHECK_FALSE(LoadText(dir, "trusted_repositories: https://x\n").ok());
+    CHECK_FALSE(LoadText(dir, "trusted_repositories:\n  - ''\n").ok());
+    CHECK_FALSE(LoadText(dir, "trusted_repositories:\n  - {a: b}\n").ok());
+  }
+}
+
 TEST_CASE("the policy file: registries and per-recipe allowances", "[policy]") {
   TempDir dir("policy-file");
   SECTION("a missing file is the default policy") {
@@ -56,7 +89,7 @@ TEST_CASE("the policy file: registries and per-recipe allowances", "[policy]") {
         {"allow:\n  gitea:\n    - privilegd\n", "3: 'privilegd' is not a rule id"},
         {"allow:\n  gitea:\n    - :privileged\n", "3: ':privileged' is not a rule id"},
         {"allow:\n  gitea: privileged\n", "2: allow.gitea is not a list of rule ids"},
-        {"registries: [docker.io]\nalow: {}\n", "2: unknown key 'alow' (registries, allow)"},
+        {"registries: [docker.io]\nalow: {}\n", "2: unknown key 'alow' (registries, allow, trusted_repositories)"},
         {"registries:\n  - ghcr.io/org\n", "2: 'ghcr.io/org' is not a registry"},
         {"registries: docker.io\n", "1: 'registries' is not a list"},
         {"- docker.io\n", "1: the policy is not a mapping"},

@@ -10,6 +10,7 @@
 
 #include "base/cancel.h"
 #include "base/temp_dir.h"
+#include "report/check.h"
 #include "run/run.h"
 #include "support/fake_runtime.h"
 #include "support/git_fixture.h"
@@ -443,7 +444,7 @@ TEST_CASE("lifecycle: a warm deploy's kept secrets are private, and unreadable o
 TEST_CASE("lifecycle: an untrusted head that asks for the host is refused before anything exists", "[lifecycle]") {
   Sandbox box;
   testing::GitFixture repo(box.root.path() + "/git");
-  auto compose = [](const std::string& extra) {
+  auto compose = [](const std::string& extra, const std::string& version = "1.0.0+1") {
     return "version: \"3.8\"\n"
            "services:\n"
            "  app:\n"
@@ -451,7 +452,7 @@ TEST_CASE("lifecycle: an untrusted head that asks for the host is refused before
            "    networks: [proxy]\n"
            "    deploy:\n"
            "      labels:\n"
-           "        coop-cloud.${STACK_NAME}.version: 1.0.0+1\n"
+           "        coop-cloud.${STACK_NAME}.version: " + version + "\n"
            "        traefik.http.routers.${STACK_NAME}.rule: Host(`${DOMAIN}`)\n"
            "networks:\n"
            "  proxy:\n"
@@ -518,6 +519,55 @@ TEST_CASE("lifecycle: an untrusted head that asks for the host is refused before
     INFO(out.reason);
     CHECK(out.exit_code == 0);
     CHECK(box.swarm.Count("deploy ") == 1);
+  }
+  SECTION("a release of a repository off the policy's trusted list is checked like a head") {
+    repo.Write("compose.yml", compose("    privileged: true\n", "1.1.0+1"));
+    repo.Commit("release 1.1.0+1, privileged");
+    repo.Tag("1.1.0+1");
+    repo.Push();
+    RunOptions o = box.Options("gitweb");
+    o.version = "1.1.0+1";
+    o.compose_policy.trusted_repositories = std::vector<std::string>{"https://git.example.org/other.git"};
+    RunOutcome out = box.Run(o);
+    INFO(out.reason);
+    CHECK(out.exit_code == 2);
+    CHECK_THAT(out.reason, Catch::Contains("service app: privileged: true (privileged)"));
+    CHECK(box.swarm.Count("deploy ") == 0);
+    nlohmann::json prepare = Packet(out, "prepare");
+    REQUIRE(prepare.is_object());
+    CHECK(prepare["observations"]["compose_policy"]["source"] == "git " + repo.url());
+    CHECK(prepare["observations"]["compose_policy"]["untrusted"] == true);
+
+    o.compose_policy.trusted_repositories->push_back(RepositoryKey(repo.url()));
+    RunOutcome trusted = box.Run(o);
+    INFO(trusted.reason);
+    CHECK(trusted.exit_code == 0);
+    CHECK(box.swarm.Count("deploy ") == 1);
+  }
+  SECTION("check reports a trusted release's findings without refusing, and refuses a head's") {
+    repo.Write("compose.yml", compose("    cap_add: [NET_ADMIN]\n", "1.2.0+1"));
+    repo.Commit("release 1.2.0+1, a capability");
+    repo.Tag("1.2.0+1");
+    repo.Push();
+    RunOptions o = box.Options("gitweb");
+    o.version = "1.2.0+1";
+    nlohmann::json checked = CheckRecipe(o, nullptr);
+    INFO(checked.dump(2));
+    CHECK(checked["exit_code"] == 0);
+    CHECK(checked["compose_policy"]["untrusted"] == false);
+    REQUIRE(checked["compose_policy"]["findings"].size() == 1);
+    CHECK(checked["compose_policy"]["findings"][0]["rule"] == "cap-add");
+    CHECK(checked["compose_policy"]["findings"][0]["detail"] == "NET_ADMIN");
+    CHECK_THAT(CheckText(checked), Catch::Contains("compose.yml: service app: cap_add: NET_ADMIN (cap-add)") &&
+                                       Catch::Contains("trusted: runs as published"));
+
+    o.version.clear();
+    o.commit = repo.Head();
+    nlohmann::json head = CheckRecipe(o, nullptr);
+    CHECK(head["exit_code"] == 2);
+    CHECK(head["compose_policy"]["untrusted"] == true);
+    CHECK_THAT(head["reason"].get<std::string>(), Catch::Contains("refused by the compose policy"));
+    CHECK(box.swarm.Count("deploy ") == 0);
   }
 }
 
