@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <limits>
 #include <filesystem>
 
 namespace harness {
@@ -75,7 +77,10 @@ int CompareVersions(const std::string& a, const std::string& b) {
 
 int MajorVersion(const std::string& version) {
   std::string major = version.substr(0, version.find_first_of(".+-"));
-  return Numeric(major) ? std::stoi(major) : -1;
+  if (!Numeric(major)) return -1;
+  int n = 0;  // all digits (Numeric), so the only failure is a number too large for an int
+  bool too_large = std::from_chars(major.data(), major.data() + major.size(), n).ec == std::errc::result_out_of_range;
+  return too_large ? std::numeric_limits<int>::max() : n;
 }
 
 Result<std::vector<std::string>> ListReleases(const std::string& recipes_dir, const std::string& recipe) {
@@ -83,11 +88,14 @@ Result<std::vector<std::string>> ListReleases(const std::string& recipes_dir, co
   std::error_code ec;
   fs::path dir = fs::path(recipes_dir) / recipe / "releases";
   if (!fs::exists(dir, ec)) return versions;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::string v = e.path().filename().string();
-    if (!e.is_directory() || !fs::exists(e.path() / "recipe.lua")) continue;
+  // The range-for form would throw from its increment: each step is checked instead.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path path = it->path();
+    std::string v = path.filename().string();
+    std::error_code look;  // what cannot be looked at is not a release folder
+    if (!fs::is_directory(path, look) || !fs::exists(path / "recipe.lua", look)) continue;
     if (Status s = ValidateVersion(v); !s.ok()) {
-      return Status::InvalidArgument(e.path().string() + ": " + s.message());
+      return Status::InvalidArgument(path.string() + ": " + s.message());
     }
     versions.push_back(v);
   }
@@ -102,7 +110,7 @@ Result<std::string> RecipeDir(const std::string& recipes_dir, const std::string&
   if (version.empty()) return dir;
   if (Status s = ValidateVersion(version); !s.ok()) return s;
   std::string release = dir + "/releases/" + version;
-  if (fs::exists(release + "/recipe.lua")) return release;
+  if (std::error_code ec; fs::exists(release + "/recipe.lua", ec)) return release;
   auto known = ListReleases(recipes_dir, recipe);
   std::string list;
   if (known.ok()) {

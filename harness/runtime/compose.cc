@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cctype>
+#include <charconv>
+#include <stdexcept>
 #include <filesystem>
 #include <regex>
 #include <sstream>
@@ -52,9 +54,20 @@ bool IsExternal(const YAML::Node& n) {
   return e.IsMap();
 }
 
+// A published port's number. Throws std::invalid_argument naming it when it is none (the
+// caller turns that into the compose file's error, as it does yaml-cpp's).
+int PortNumber(const std::string& text) {
+  int n = 0;
+  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
+  if (ec != std::errc() || end != text.data() + text.size() || n < 0 || n > 65535) {
+    throw std::invalid_argument("ports: '" + text + "' is not a port number");
+  }
+  return n;
+}
+
 // "8080:80", "127.0.0.1:8080:80/tcp", "80" (not published), or {published: 8080, target: 80}.
 int PublishedPort(const YAML::Node& port, const std::map<std::string, std::string>& env) {
-  if (port.IsMap()) return port["published"] ? std::stoi(Interpolate(port["published"].as<std::string>(), env)) : 0;
+  if (port.IsMap()) return port["published"] ? PortNumber(Interpolate(port["published"].as<std::string>(), env)) : 0;
   std::string spec = Interpolate(port.as<std::string>(), env);
   spec = spec.substr(0, spec.find('/'));
   auto last = spec.rfind(':');
@@ -63,7 +76,7 @@ int PublishedPort(const YAML::Node& port, const std::map<std::string, std::strin
   if (auto colon = published.rfind(':'); colon != std::string::npos) published = published.substr(colon + 1);
   if (published.empty()) return 0;
   if (published.find('-') != std::string::npos) published = published.substr(0, published.find('-'));
-  return std::stoi(published);
+  return PortNumber(published);
 }
 
 // A labels section (map or list of "k=v") as a map, interpolated.
@@ -194,7 +207,10 @@ Status RenameSharedServices(YAML::Node& doc, const std::string& ns, ComposeObjec
 
 std::string Absolute(const std::string& dir, const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
-  return fs::weakly_canonical(fs::path(dir) / path).string();
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(fs::path(dir) / path, ec);
+  // Unresolvable (a loop, no permission): as written; copying it then says why.
+  return ec ? (fs::path(dir) / path).lexically_normal().string() : real.string();
 }
 
 // Emits `n`, keeping quoted scalars quoted: yaml-cpp drops the quotes of a loaded scalar,
@@ -364,6 +380,7 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& namespace_name,
                                    const std::string& stage_dir, const StageOptions& options) {
+  if (stage_dir.empty()) return Status::Infra("no staging folder: a temporary folder could not be created");
   StagedCompose staged;
   ComposeObjects& objs = staged.objects;
   auto add_unique = [](std::vector<std::string>& v, const std::string& s) {
