@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "base/exit_code.h"
+#include "base/json_text.h"
 #include "cli/command.h"
 #include "recipe/naming.h"
 #include "recipe/releases.h"
@@ -32,7 +33,7 @@ class CheckSubcommand final : public Subcommand {
 
   Status Run(Context& ctx) override {
     nlohmann::json checked = CheckRecipe(opts_, ctx.docker.get());
-    std::cout << (ctx.g.json ? checked.dump(2) + "\n" : CheckText(checked));
+    std::cout << (ctx.g.json ? JsonText(checked, 2) + "\n" : CheckText(checked));
     return StatusForExitCode(checked.value("exit_code", 3));
   }
 

@@ -2,6 +2,7 @@
 
 #include <iostream>
 
+#include "base/json_text.h"
 #include "ledger/reaper.h"
 #include "runtime/swarm.h"
 
@@ -67,7 +68,7 @@ Status ReapDeadRuns(Context& ctx, bool dry_run, bool verbose) {
       j.push_back({{"namespace", o.namespace_name}, {"run_id", o.run_id}, {"source", o.source},
                    {"action", o.action}, {"detail", o.detail}});
     }
-    std::cout << j.dump(2) << "\n";
+    std::cout << JsonText(j, 2) << "\n";
   } else if (verbose) {
     std::cout << (outcomes->empty() ? "nothing to reap\n" : "");
     for (const auto& o : *outcomes) {

@@ -26,6 +26,10 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* g) {
                   "Image pull policy for every run: 'missing' (pull what the nodes lack), 'always', 'never' "
                   "(default: the recipe's, else missing)")
       ->check(CLI::IsMember({"missing", "always", "never"}));
+  app->add_option("--script-memory", g->script_memory_mib,
+                  "MiB of memory a recipe's Lua script may use; a script that needs more fails")
+      ->capture_default_str()
+      ->check(CLI::Range(16, 16384));
   app->add_option("--abra", g->abra.binary, "The abra command line to use with --runtime abra")
       ->capture_default_str();
   app->add_option("--compose-policy", g->compose_policy,
@@ -109,6 +113,7 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   base.nodes = ctx->reach.get();
   base.runtime = g.runtime;
   base.pull = g.pull;
+  base.script_limits.memory = g.script_memory_mib << 20;
   base.abra = g.abra;
   base.compose_policy = *policy;
   // abra reaches the target through its own server entry: the SSH host, or "default".

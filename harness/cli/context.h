@@ -46,6 +46,7 @@ struct GlobalOptions {
   SshOptions ssh;
   std::string runtime = "swarm";
   std::string pull;  // "" the recipe's pull policy
+  size_t script_memory_mib = ScriptLimits::kDefaultMemory >> 20;  // per recipe script
   AbraOptions abra;
   std::string compose_policy;  // the operator's compose policy file ("" the default policy)
 };

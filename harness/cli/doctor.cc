@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "base/exit_code.h"
+#include "base/json_text.h"
 #include "cli/command.h"
 #include "doctor/doctor.h"
 #include "runtime/swarm.h"
@@ -22,7 +23,7 @@ class DoctorSubcommand final : public Subcommand {
         findings.push_back(std::move(f));
       }
     }
-    std::cout << (ctx.g.json ? DoctorJson(findings).dump(2) + "\n" : DoctorText(findings));
+    std::cout << (ctx.g.json ? JsonText(DoctorJson(findings), 2) + "\n" : DoctorText(findings));
     return StatusForExitCode(DoctorExitCode(findings));
   }
 };

@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "base/exit_code.h"
+#include "base/json_text.h"
 #include "base/temp_dir.h"
 #include "cli/command.h"
 #include "runtime/compose.h"
@@ -39,7 +40,7 @@ Status PrintWarmStatus(const GlobalOptions& g) {
     all.push_back(j);
   }
   if (g.json) {
-    std::cout << nlohmann::json{{"schema", "recipe-harness/warm-status/v1"}, {"recipes", all}}.dump(2) << "\n";
+    std::cout << JsonText(nlohmann::json{{"schema", "recipe-harness/warm-status/v1"}, {"recipes", all}}, 2) << "\n";
     return Status::Ok();
   }
   if (all.empty()) std::cout << "no recipe is enrolled in the warm canon\n";
@@ -70,10 +71,11 @@ void PrintWarmPlan(const WarmPlan& plan, const std::vector<Collision>& collision
     }
     nlohmann::json found = nlohmann::json::array();
     for (const auto& c : collisions) found.push_back({{"kind", c.kind}, {"what", c.what}, {"with", c.with}});
-    std::cout << nlohmann::json{{"schema", "recipe-harness/warm-check/v1"}, {"recipe", plan.recipe},
-                                {"version", plan.version}, {"namespace", plan.namespace_name},
-                                {"domain", plan.domain}, {"services", services}, {"shared_names", shared},
-                                {"collisions", found}}.dump(2)
+    std::cout << JsonText(nlohmann::json{{"schema", "recipe-harness/warm-check/v1"}, {"recipe", plan.recipe},
+                                         {"version", plan.version}, {"namespace", plan.namespace_name},
+                                         {"domain", plan.domain}, {"services", services},
+                                         {"shared_names", shared}, {"collisions", found}},
+                          2)
               << "\n";
     return;
   }
@@ -146,9 +148,10 @@ class PromoteSubcommand final : public Subcommand {
     }
     PromoteOutcome o = Promote(p, ctx.docker.get(), ctx.progress);
     if (ctx.g.json) {
-      std::cout << nlohmann::json{{"schema", "recipe-harness/promotion/v1"}, {"recipe", recipe_},
-                                  {"result", o.result}, {"from", o.from}, {"to", o.to}, {"message", o.message},
-                                  {"runs", o.runs}, {"exit_code", o.exit_code}}.dump(2)
+      std::cout << JsonText(nlohmann::json{{"schema", "recipe-harness/promotion/v1"}, {"recipe", recipe_},
+                                           {"result", o.result}, {"from", o.from}, {"to", o.to},
+                                           {"message", o.message}, {"runs", o.runs}, {"exit_code", o.exit_code}},
+                            2)
                 << "\n";
     } else {
       std::cout << recipe_ << ": " << o.result << ": " << o.message << "\n";

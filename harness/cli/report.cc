@@ -1,6 +1,7 @@
 // harness report: the report set of a run, a sweep or a time window, from the ledger.
 #include <iostream>
 
+#include "base/json_text.h"
 #include "cli/command.h"
 #include "cli/reports.h"
 
@@ -30,7 +31,7 @@ class ReportSubcommand final : public Subcommand {
     Status s = WriteReportSet(ctx.g, req_, {}, [json](const std::string& line) {
       if (!json) std::cout << line << "\n";
     }, &written);
-    if (s.ok() && json) std::cout << written.dump(2) << "\n";
+    if (s.ok() && json) std::cout << JsonText(written, 2) << "\n";
     return s;
   }
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "base/exit_code.h"
+#include "base/json_text.h"
 #include "base/time.h"
 #include "report/reports.h"
 #include "report/summary.h"
@@ -87,7 +88,7 @@ Status PrintRunOutcomes(const GlobalOptions& g, const std::vector<RunOutcome>& r
   if (g.json) {
     nlohmann::json j = nlohmann::json::array();
     for (const auto& r : runs) j.push_back(SummaryJson(r));
-    std::cout << (runs.size() == 1 ? j[0] : nlohmann::json{{"runs", j}, {"exit_code", code}}).dump(2) << "\n";
+    std::cout << JsonText(runs.size() == 1 ? j[0] : nlohmann::json{{"runs", j}, {"exit_code", code}}, 2) << "\n";
     return StatusForExitCode(code);
   }
   if (table) std::cout << "\n" << ResultsTable(runs);

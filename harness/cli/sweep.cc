@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "base/exit_code.h"
+#include "base/json_text.h"
 #include "cli/command.h"
 #include "cli/reports.h"
 #include "base/time.h"
@@ -141,7 +142,7 @@ class SweepSubcommand final : public Subcommand {
     if (!runs.empty()) WriteSweepReports(ctx, c.base.sweep_id, runs);
     int code = CanonExitCode(outcomes);
     if (ctx.g.json) {
-      std::cout << CanonJson(c.base.sweep_id, outcomes, code).dump(2) << "\n";
+      std::cout << JsonText(CanonJson(c.base.sweep_id, outcomes, code), 2) << "\n";
     } else {
       std::cout << "\n" << CanonTable(outcomes);
     }

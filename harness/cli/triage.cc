@@ -4,6 +4,7 @@
 #include <thread>
 
 #include "base/exit_code.h"
+#include "base/json_text.h"
 #include "cli/command.h"
 #include "sched/triage.h"
 #include "source/recipe_source.h"
@@ -84,7 +85,7 @@ class TriageSubcommand final : public Subcommand {
       if (!recorded.ok()) std::cerr << "harness: " << recorded.message() << "\n";
     }
     if (ctx.g.json) {
-      std::cout << TriageJson(result).dump(2) << "\n";
+      std::cout << JsonText(TriageJson(result), 2) << "\n";
     } else {
       std::cout << "\n" << TriageTable({result});
     }

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "base/json_text.h"
+
 namespace harness {
 namespace {
 
@@ -98,7 +100,7 @@ void PlainConsole::OnEvent(const Event& e) {
   }
 }
 
-void JsonConsole::OnEvent(const Event& e) { *out_ << EventJson(e).dump() << std::endl; }
+void JsonConsole::OnEvent(const Event& e) { *out_ << JsonText(EventJson(e)) << std::endl; }
 
 // ---- the live view
 

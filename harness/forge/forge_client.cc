@@ -7,6 +7,7 @@
 #include <initializer_list>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
 #include "base/wait.h"
 #include "net/curl_transfer.h"
 
@@ -158,7 +159,7 @@ class GiteaClient : public Forge {
     if (!base.ok()) return base.status();
     if (pr <= 0) return Status::InvalidArgument("no pull request number");
     Request req{"POST", *base + "/issues/" + std::to_string(pr) + "/comments", "",
-                json{{"body", body}}.dump(), /*idempotent=*/false};
+                JsonText(json{{"body", body}}), /*idempotent=*/false};
     auto r = Send(req);
     if (!r.ok()) return r.status();
     if (r->status / 100 != 2) return Refusal(req, *r);
@@ -175,7 +176,7 @@ class GiteaClient : public Forge {
     if (!base.ok()) return base.status();
     if (comment_id <= 0) return Status::InvalidArgument("no comment id");
     Request req{"PATCH", *base + "/issues/comments/" + std::to_string(comment_id), "",
-                json{{"body", body}}.dump()};
+                JsonText(json{{"body", body}})};
     auto r = Send(req);
     if (!r.ok()) return r.status();
     return r->status / 100 == 2 ? Status::Ok() : Refusal(req, *r);
@@ -197,7 +198,7 @@ class GiteaClient : public Forge {
                  {"description", description},
                  {"target_url", target_url}};
     // Idempotent: the newest status of a context wins, so a repeat changes nothing.
-    Request req{"POST", *base + "/statuses/" + *s, "", body.dump()};
+    Request req{"POST", *base + "/statuses/" + *s, "", JsonText(body)};
     auto r = Send(req);
     if (!r.ok()) return r.status();
     return r->status / 100 == 2 ? Status::Ok() : Refusal(req, *r);

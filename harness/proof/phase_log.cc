@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "base/strings.h"
 #include "base/time.h"
 
@@ -11,23 +12,10 @@ namespace {
 
 constexpr size_t kOutputLines = 40;
 
-// Each string and key redacted on its own: the structure (and every number) is never
-// touched, so the result is valid JSON whatever the secret values are, and a value that
-// JSON would escape is still found.
 nlohmann::json RedactJson(const Redactor* r, const nlohmann::json& j) {
   if (r == nullptr || r->empty()) return j;
-  if (j.is_string()) return r->Apply(j.get<std::string>());
-  if (j.is_object()) {
-    nlohmann::json out = nlohmann::json::object();
-    for (const auto& [key, value] : j.items()) out[r->Apply(key)] = RedactJson(r, value);
-    return out;
-  }
-  if (j.is_array()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& value : j) out.push_back(RedactJson(r, value));
-    return out;
-  }
-  return j;
+  // Safe: redaction only replaces text inside strings with plain placeholder text.
+  return nlohmann::json::parse(r->Apply(JsonText(j)));
 }
 
 }  // namespace
@@ -102,7 +90,7 @@ nlohmann::json PhaseLog::ToJson() const {
 }
 
 Status PhaseLog::Write(const std::string& dir) const {
-  return WriteFileAtomic(dir + "/" + FileName(), ToJson().dump(2) + "\n");
+  return WriteFileAtomic(dir + "/" + FileName(), JsonText(ToJson(), 2) + "\n");
 }
 
 }  // namespace harness

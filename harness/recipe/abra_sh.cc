@@ -215,8 +215,9 @@ void ContinueBlock(std::string_view line, int n, OpenBlock* block, AbraSh* sh) {
   block->active = false;
 }
 
-// A line outside any block.
-void ReadTopLine(std::string_view s, int n, const Expander& ex, OpenBlock* block, AbraSh* sh) {
+// A line outside any block. `expanded`: the bytes of the exports applied so far.
+void ReadTopLine(std::string_view s, int n, const Expander& ex, OpenBlock* block, AbraSh* sh,
+                 size_t* expanded) {
   BlockDelta d = Blocks(s);
   if (IsFunctionHeader(s) || d.delta > 0 || d.opened) {
     sh->not_applied.push_back({n, std::string(s), BlockWhy(BlockKind(s), n, n)});
@@ -238,6 +239,13 @@ void ReadTopLine(std::string_view s, int n, const Expander& ex, OpenBlock* block
     sh->not_applied.push_back({n, std::string(s), why});
     return;
   }
+  if (*expanded + value.size() > kMaxExpandedFile) {
+    sh->not_applied.push_back({n, std::string(s), "the exports add up to more than " +
+                                                      std::to_string(kMaxExpandedFile >> 20) +
+                                                      " MiB once expanded"});
+    return;
+  }
+  *expanded += value.size();
   sh->exports[name] = value;
   sh->line_of[name] = n;
 }
@@ -249,6 +257,7 @@ Result<AbraSh> ReadAbraSh(const std::string& content, const std::string& file_na
   if (Status s = CheckText(content, file_name); !s.ok()) return s;
   AbraSh sh;
   OpenBlock block;
+  size_t expanded = 0;
   std::vector<std::string> lines = SplitLines(content);
   for (size_t i = 0; i < lines.size(); ++i) {
     int n = static_cast<int>(i) + 1;
@@ -258,7 +267,7 @@ Result<AbraSh> ReadAbraSh(const std::string& content, const std::string& file_na
     }
     std::string_view s = Trim(lines[i]);
     if (s.empty() || s[0] == '#') continue;
-    ReadTopLine(s, n, Expander(sh.exports, env, true), &block, &sh);
+    ReadTopLine(s, n, Expander(sh.exports, env, true), &block, &sh, &expanded);
   }
   if (block.active) {
     sh.not_applied[block.entry].why =

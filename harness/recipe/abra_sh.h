@@ -34,7 +34,9 @@ struct AbraSh {
 
 // Reads the literal exports of an `abra.sh`; `env` is what `${VAR:-default}` may refer to
 // (after earlier exports of the file). Unsupported content is reported in `not_applied`,
-// never an error; only a file that is not text (a NUL byte) is InvalidArgument.
+// never an error, and so is an export whose value grows past 1 MiB once expanded, past
+// 16 MiB with the exports before it, or whose defaults nest more than 16 deep
+// (shell_syntax.h); only a file that is not text (a NUL byte) is InvalidArgument.
 Result<AbraSh> ReadAbraSh(const std::string& content, const std::string& file_name,
                           const std::map<std::string, std::string>& env);
 

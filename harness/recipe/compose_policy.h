@@ -56,8 +56,8 @@ struct PolicyFinding {
   std::string rule;     // stable id: "docker-socket", …
 
   // One line for consoles and comments:
-  // "compose.yml: service app: volumes: /:/host (host-bind)". Control characters in the
-  // detail are escaped and a long detail is shortened.
+  // "compose.yml: service app: volumes: /:/host (host-bind)". Control characters in every
+  // part (a service's or an object's name too) are escaped and a long part is shortened.
   std::string Describe() const;
 };
 

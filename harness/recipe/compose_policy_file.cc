@@ -83,9 +83,10 @@ Status ReadAllow(const std::string& path, const YAML::Node& allow, ComposePolicy
 }  // namespace
 
 std::string PolicyFinding::Describe() const {
-  std::string where = file + ": ";
-  if (!service.empty()) where += "service " + service + ": ";
-  if (!key.empty()) where += key + ": ";
+  // The names of services and objects come from the files too, and may hold anything.
+  std::string where = OneLine(file) + ": ";
+  if (!service.empty()) where += "service " + OneLine(service) + ": ";
+  if (!key.empty()) where += OneLine(key) + ": ";
   return where + OneLine(detail) + " (" + rule + ")";
 }
 

@@ -6,7 +6,8 @@
 //
 // A mapping that names a key twice is refused: YAML parsers disagree on which one wins,
 // so neither can be judged. Anchors can multiply a small file into a huge tree (and an
-// alias can contain itself); the tree is bounded in size and depth, and refused beyond.
+// alias can contain itself), and a variable named many times can multiply a small value;
+// the tree is bounded in values, text and depth, and refused beyond.
 //
 // Returns a fresh tree the caller owns; reads the one file. Any thread.
 #pragma once
@@ -20,8 +21,10 @@
 
 namespace harness {
 
-// The limits of a resolved tree: nodes after expanding anchors and merges, and nesting.
+// The limits of a resolved tree: nodes after expanding anchors and merges, the bytes of
+// its keys and values after interpolation too, and nesting.
 inline constexpr size_t kComposeTreeMaxNodes = 200000;
+inline constexpr size_t kComposeTreeMaxBytes = 16 << 20;
 inline constexpr int kComposeTreeMaxDepth = 64;
 
 // The file at `path`, resolved. `name` is how messages name it ("compose.db.yml").

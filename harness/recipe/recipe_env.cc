@@ -208,11 +208,17 @@ Result<EnvFile> ParseEnvSample(const std::string& content, const std::string& fi
   if (Status s = CheckText(content, file_name); !s.ok()) return s;
   EnvFile file;
   std::vector<std::string> lines = SplitLines(content);
+  size_t expanded = 0;  // the bytes of all values so far
   for (size_t i = 0; i < lines.size(); ++i) {
     int n = static_cast<int>(i) + 1;
-    if (std::string err = ParseEnvLine(lines[i], n, base, &file); !err.empty()) {
-      return Status::InvalidArgument(file_name + ":" + std::to_string(n) + ": " + err);
+    std::string err = ParseEnvLine(lines[i], n, base, &file);
+    if (err.empty() && !file.entries.empty() && file.entries.back().line == n) {
+      expanded += file.entries.back().value.size();
+      if (expanded > kMaxExpandedFile) {
+        err = "the values add up to more than " + std::to_string(kMaxExpandedFile >> 20) + " MiB once expanded";
+      }
     }
+    if (!err.empty()) return Status::InvalidArgument(file_name + ":" + std::to_string(n) + ": " + err);
   }
   return file;
 }

@@ -41,7 +41,9 @@ struct EnvFile {
 
 // Parses a `.env.sample`. `base`: values already known (earlier files); `$VAR` refers to
 // earlier keys of this file first, then to `base`; an unset variable expands to "".
-// A malformed line is InvalidArgument("<file_name>:<line>: <what is wrong>").
+// A malformed line is InvalidArgument("<file_name>:<line>: <what is wrong>"), and so is
+// one whose value grows past 1 MiB once expanded, or past 16 MiB with the values before
+// it (shell_syntax.h), or whose defaults nest more than 16 deep.
 Result<EnvFile> ParseEnvSample(const std::string& content, const std::string& file_name,
                                const std::map<std::string, std::string>& base = {});
 

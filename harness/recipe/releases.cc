@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <limits>
 #include <filesystem>
+#include <limits>
 
 namespace harness {
 namespace fs = std::filesystem;
@@ -78,9 +77,13 @@ int CompareVersions(const std::string& a, const std::string& b) {
 int MajorVersion(const std::string& version) {
   std::string major = version.substr(0, version.find_first_of(".+-"));
   if (!Numeric(major)) return -1;
-  int n = 0;  // all digits (Numeric), so the only failure is a number too large for an int
-  bool too_large = std::from_chars(major.data(), major.data() + major.size(), n).ec == std::errc::result_out_of_range;
-  return too_large ? std::numeric_limits<int>::max() : n;
+  // A tag may hold any number of digits ("99999999999.0.0+1" is a valid version): one
+  // beyond an int is the largest there is, so that a bump to it is still a major bump.
+  major = major.substr(std::min(major.find_first_not_of('0'), major.size()));
+  if (major.empty()) return 0;
+  if (major.size() > 10) return std::numeric_limits<int>::max();
+  long long n = std::stoll(major);
+  return n > std::numeric_limits<int>::max() ? std::numeric_limits<int>::max() : static_cast<int>(n);
 }
 
 Result<std::vector<std::string>> ListReleases(const std::string& recipes_dir, const std::string& recipe) {

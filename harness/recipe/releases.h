@@ -22,8 +22,8 @@ Status ValidateVersion(const std::string& version);
 // parts compare as numbers; a pre-release ("1.0.0-rc1") is older than its release.
 int CompareVersions(const std::string& a, const std::string& b);
 
-// The major version (the first number of the recipe semver), -1 when there is none; INT_MAX
-// for one too large for an int.
+// The major version (the first number of the recipe semver), -1 when there is none;
+// INT_MAX for a number beyond an int.
 int MajorVersion(const std::string& version);
 
 // The releases of `recipe` under `recipes_dir`, oldest first; empty when it has none.

@@ -80,17 +80,16 @@ size_t MatchParen(std::string_view text, size_t open) {
   return std::string_view::npos;
 }
 
-std::string Expander::Dollar(std::string_view text, size_t* i, std::string* out) const {
+std::string Expander::Dollar(std::string_view text, size_t* i, std::string* out, int depth) const {
   size_t j = *i + 1;
   char n = j < text.size() ? text[j] : '\0';
   if (IsNameStart(n)) {
     size_t k = j;
     while (k < text.size() && IsNameChar(text[k])) ++k;
-    *out += Lookup(std::string(text.substr(j, k - j)));
     *i = k;
-    return "";
+    return Append(std::string(text.substr(j, k - j)), out);
   }
-  if (n == '{') return Braced(text, i, out);
+  if (n == '{') return Braced(text, i, out, depth);
   if (strict_ && n == '(' && j + 1 < text.size() && text[j + 1] == '(') {
     return "arithmetic expansion is not applied";
   }
@@ -113,7 +112,16 @@ bool Expander::IsSet(const std::string& name) const {
   return first_.count(name) || second_.count(name);
 }
 
-std::string Expander::Braced(std::string_view text, size_t* i, std::string* out) const {
+std::string Expander::Append(const std::string& name, std::string* out) const {
+  *out += Lookup(name);
+  if (out->size() <= kMaxExpandedValue) return "";
+  return "a value longer than " + std::to_string(kMaxExpandedValue >> 20) + " MiB once expanded";
+}
+
+std::string Expander::Braced(std::string_view text, size_t* i, std::string* out, int depth) const {
+  if (depth >= kMaxExpansionNesting) {
+    return "expansions nested deeper than " + std::to_string(kMaxExpansionNesting) + " levels";
+  }
   size_t close = MatchBrace(text, *i + 1);
   if (close == std::string_view::npos) return "'${' without its closing '}'";
   std::string_view inner = text.substr(*i + 2, close - *i - 2);
@@ -123,24 +131,18 @@ std::string Expander::Braced(std::string_view text, size_t* i, std::string* out)
   std::string name(inner.substr(0, k));
   std::string_view op = inner.substr(k);
   if (!IsName(name)) return "bad substitution '${" + std::string(inner) + "}'";
-  if (op.empty()) {
-    *out += Lookup(name);
-    return "";
-  }
+  if (op.empty()) return Append(name, out);
   bool colon = op.substr(0, 2) == ":-";
   if (!colon && op[0] != '-') {
     return "unsupported expansion '${" + std::string(inner) +
            "}' (only ${VAR}, ${VAR:-default} and ${VAR-default})";
   }
   bool use_value = IsSet(name) && !(colon && Lookup(name).empty());
-  if (use_value) {
-    *out += Lookup(name);
-    return "";
-  }
-  return Word(op.substr(colon ? 2 : 1), out);
+  if (use_value) return Append(name, out);
+  return Word(op.substr(colon ? 2 : 1), out, depth + 1);
 }
 
-std::string Expander::Word(std::string_view word, std::string* out) const {
+std::string Expander::Word(std::string_view word, std::string* out, int depth) const {
   for (size_t k = 0; k < word.size();) {
     char c = word[k];
     if (c == '\\' && k + 1 < word.size() &&
@@ -148,7 +150,7 @@ std::string Expander::Word(std::string_view word, std::string* out) const {
       *out += word[k + 1];
       k += 2;
     } else if (c == '$') {
-      if (std::string err = Dollar(word, &k, out); !err.empty()) return err;
+      if (std::string err = Dollar(word, &k, out, depth); !err.empty()) return err;
     } else if (c == '`' && strict_) {
       return "command substitution is never run";
     } else {

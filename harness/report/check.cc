@@ -2,6 +2,8 @@
 
 #include <sstream>
 
+#include "base/json_text.h"
+
 namespace harness {
 
 namespace {
@@ -9,7 +11,7 @@ namespace {
 std::string Str(const nlohmann::json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end() || it->is_null()) return "";
-  return it->is_string() ? it->get<std::string>() : it->dump();
+  return it->is_string() ? it->get<std::string>() : JsonText(*it);
 }
 
 const nlohmann::json& Obs(const nlohmann::json& report, const char* key) {

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "base/time.h"
 #include "report/junit.h"
 #include "report/summary.h"
@@ -45,7 +46,7 @@ Status WriteReports(const ReportSet& set) {
   const std::string contents[] = {
       JUnitXml(runs, set.title),
       MarkdownSummary(runs, set.title),
-      nlohmann::json{{"schema", "recipe-harness/sweep/v1"}, {"runs", all}}.dump(2) + "\n",
+      JsonText(nlohmann::json{{"schema", "recipe-harness/sweep/v1"}, {"runs", all}}, 2) + "\n",
       HtmlReport(page),
   };
   for (size_t i = 0; i < ReportFiles().size(); ++i) {

@@ -22,6 +22,7 @@
 #include "runtime/abra.h"
 #include "runtime/docker.h"
 #include "runtime/runtime.h"
+#include "script/limits.h"
 
 namespace harness {
 
@@ -68,6 +69,8 @@ struct RunOptions {
   std::function<std::unique_ptr<Runtime>(Docker* docker)> make_runtime;
   // The image pull policy ("missing", "always", "never"); "" the recipe's (default missing).
   std::string pull;
+  // What the recipe's script may use (its memory; see script/limits.h).
+  ScriptLimits script_limits;
   AbraOptions abra;
   // How the deploy lives: its namespace, domain, labels, kept secrets, whether it stays
   // and the version it must reach (run/deploy_profile.h). Null: ColdProfile(). The warm

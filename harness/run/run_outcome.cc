@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "report/summary.h"
 
 namespace harness {
@@ -108,7 +109,7 @@ RunOutcome ColdRun::Finish() {
     Degrade(artifacts_status_.Prefixed("artifacts"));
     Say(out_.result + ": " + out_.reason);
   }
-  auto summary = [&] { return redactor_.Apply(SummaryJson(out_).dump(2)) + "\n"; };
+  auto summary = [&] { return redactor_.Apply(JsonText(SummaryJson(out_), 2)) + "\n"; };
   const std::string summary_path = out_.artifacts + "/summary.json";
   // summary.json first: if it cannot be written the outcome says so, and the ledger keeps
   // that outcome; if the ledger then cannot, summary.json is written again to agree.

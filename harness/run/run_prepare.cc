@@ -116,7 +116,7 @@ Status ColdRun::LoadScript(PhaseLog& prepare) {
   // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short
   // and name the recipe.
   const std::string& chunk = checkout_.chunk;
-  engine_ = std::make_unique<ScriptEngine>(chunk, opts_.recipe);
+  engine_ = std::make_unique<ScriptEngine>(chunk, opts_.recipe, opts_.script_limits);
   auto spec = engine_->Load(source_);
   for (const auto& line : engine_->load_output()) log_.Line("print: " + line, false);
   if (!spec.ok()) {

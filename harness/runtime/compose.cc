@@ -7,7 +7,6 @@
 #include <charconv>
 #include <stdexcept>
 #include <filesystem>
-#include <regex>
 #include <sstream>
 
 #include "base/files.h"
@@ -79,13 +78,20 @@ int PublishedPort(const YAML::Node& port, const std::map<std::string, std::strin
   return PortNumber(published);
 }
 
+// A label key longer than this once interpolated is none the harness reads: it is left
+// out rather than expanded (the compose policy bounds values, not keys, and a key can
+// name a long variable many times over).
+constexpr size_t kMaxLabelKey = 64 << 10;
+
 // A labels section (map or list of "k=v") as a map, interpolated.
 std::map<std::string, std::string> LabelMap(const YAML::Node& labels, const std::map<std::string, std::string>& env) {
   std::map<std::string, std::string> out;
   if (!labels) return out;
   if (labels.IsMap()) {
     for (auto it : labels) {
-      out[Interpolate(it.first.as<std::string>(), env)] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
+      auto key = InterpolateAtMost(it.first.as<std::string>(), env, kMaxLabelKey);
+      if (!key) continue;
+      out[*key] = it.second.IsScalar() ? Interpolate(it.second.as<std::string>(), env) : "";
     }
   } else if (labels.IsSequence()) {
     for (auto it : labels) {
@@ -213,27 +219,56 @@ std::string Absolute(const std::string& dir, const std::string& path) {
   return ec ? (fs::path(dir) / path).lexically_normal().string() : real.string();
 }
 
+// The top-level sections `docker stack deploy` interpolates; the rest (`version`, `x-`
+// fields) it reads as written.
+bool IsInterpolatedSection(const std::string& key) {
+  return key == "services" || key == "networks" || key == "volumes" || key == "secrets" || key == "configs";
+}
+
 // Emits `n`, keeping quoted scalars quoted: yaml-cpp drops the quotes of a loaded scalar,
-// and `version: "3.8"` must not come back as the number 3.8.
-void Emit(YAML::Emitter& out, const YAML::Node& n) {
+// and `version: "3.8"` must not come back as the number 3.8. With `env`, every value that
+// holds a `$` is emitted interpolated with it, as a quoted string whose `$` are doubled, so
+// that the deploy reads exactly that value and takes nothing from its own environment;
+// keys are never interpolated. What cannot be interpolated goes to `errors`.
+struct EmitContext {
+  const std::map<std::string, std::string>* env = nullptr;
+  std::vector<std::string>* errors = nullptr;
+  std::string path;
+};
+
+void Emit(YAML::Emitter& out, const YAML::Node& n, const EmitContext& ctx = {}, int depth = 0) {
   switch (n.Type()) {
     case YAML::NodeType::Map:
       out << YAML::BeginMap;
       for (auto it : n) {
         out << YAML::Key;
-        Emit(out, it.first);
+        Emit(out, it.first, {}, depth + 1);
         out << YAML::Value;
-        Emit(out, it.second);
+        EmitContext inner = ctx;
+        std::string key = it.first.IsScalar() ? it.first.Scalar() : "?";
+        if (depth == 0 && !IsInterpolatedSection(key)) inner.env = nullptr;
+        inner.path = ctx.path.empty() ? key : ctx.path + "." + key;
+        Emit(out, it.second, inner, depth + 1);
       }
       out << YAML::EndMap;
       break;
     case YAML::NodeType::Sequence:
       out << YAML::BeginSeq;
-      for (auto it : n) Emit(out, it);
+      for (auto it : n) Emit(out, it, ctx, depth + 1);
       out << YAML::EndSeq;
       break;
     case YAML::NodeType::Scalar:
-      if (n.Tag() == "!") {
+      if (ctx.env != nullptr && n.Scalar().find('$') != std::string::npos) {
+        auto value = InterpolateStrictly(n.Scalar(), *ctx.env);
+        if (!value.ok()) {
+          ctx.errors->push_back(ctx.path + ": " + value.status().message());
+          out << YAML::DoubleQuoted << n.Scalar();
+          break;
+        }
+        std::string escaped;
+        for (char c : *value) escaped += c == '$' ? std::string("$$") : std::string(1, c);
+        out << YAML::DoubleQuoted << escaped;
+      } else if (n.Tag() == "!") {
         out << YAML::DoubleQuoted << n.Scalar();
       } else {
         out << n.Scalar();
@@ -244,65 +279,140 @@ void Emit(YAML::Emitter& out, const YAML::Node& n) {
   }
 }
 
-}  // namespace
 
-std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env) {
-  std::string out;
+bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
+bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
+
+// The index of the `}` closing the `${` whose body starts at `from`, counting nested `${`;
+// npos when it is not closed.
+size_t ClosingBrace(const std::string& text, size_t from) {
+  int depth = 1;
+  for (size_t i = from; i < text.size(); ++i) {
+    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '$') {
+      ++i;
+    } else if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
+      ++depth;
+      ++i;
+    } else if (text[i] == '}' && --depth == 0) {
+      return i;
+    }
+  }
+  return std::string::npos;
+}
+
+// Compose's interpolation (the compose specification's, which `docker stack deploy`
+// follows): `$$`, `$VAR`, `${VAR}`, and after the name `:-`/`-` (a default), `:?`/`?` (an
+// error), `:+`/`+` (a replacement); the colon forms also treat an empty value as unset, and
+// defaults and replacements may hold further expressions. Appends to `out`. An expression
+// that demands a missing value, or is malformed, adds nothing and its reason to `errors`.
+void InterpolateInto(const std::string& text, const std::map<std::string, std::string>& env, int depth,
+                     size_t limit, std::string* out, std::vector<std::string>* errors) {
+  if (depth > 8) {
+    errors->push_back("expressions nested deeper than 8 levels");
+    return;
+  }
   for (size_t i = 0; i < text.size(); ++i) {
+    if (out->size() > limit) return;
     char c = text[i];
-    if (c != '$' || i + 1 >= text.size()) {
-      out += c;
+    if (c != '$') {  // up to the next '$' at once
+      size_t end = std::min(text.find('$', i), text.size());
+      out->append(text, i, end - i);
+      i = end - 1;
+      continue;
+    }
+    if (i + 1 >= text.size()) {
+      *out += c;
       continue;
     }
     char n = text[i + 1];
     if (n == '$') {
-      out += '$';
+      *out += '$';
       ++i;
       continue;
     }
-    std::string name, fallback;
-    bool has_fallback = false, empty_counts = false;
-    if (n == '{') {
-      auto close = text.find('}', i + 2);
-      if (close == std::string::npos) {
-        out += text.substr(i);
-        break;
-      }
-      std::string inner = text.substr(i + 2, close - i - 2);
-      auto op = inner.find_first_of(":-");
-      if (op != std::string::npos) {
-        name = inner.substr(0, op);
-        if (inner.compare(op, 2, ":-") == 0) {
-          empty_counts = true;
-          fallback = inner.substr(op + 2);
-          has_fallback = true;
-        } else if (inner[op] == '-') {
-          fallback = inner.substr(op + 1);
-          has_fallback = true;
-        } else {
-          name = inner;  // ":?" and friends: keep the name, no default
-          name = name.substr(0, name.find(':'));
-        }
-      } else {
-        name = inner;
-      }
-      i = close;
-    } else if (std::isalpha(static_cast<unsigned char>(n)) || n == '_') {
+    if (IsNameStart(n)) {
       size_t j = i + 1;
-      while (j < text.size() &&
-             (std::isalnum(static_cast<unsigned char>(text[j])) || text[j] == '_')) {
-        ++j;
-      }
-      name = text.substr(i + 1, j - i - 1);
+      while (j < text.size() && IsNameChar(text[j])) ++j;
+      auto it = env.find(text.substr(i + 1, j - i - 1));
+      if (it != env.end()) *out += it->second;
       i = j - 1;
-    } else {
-      out += c;
       continue;
     }
+    if (n != '{') {
+      *out += c;
+      continue;
+    }
+    size_t close = ClosingBrace(text, i + 2);
+    if (close == std::string::npos) {
+      errors->push_back("'" + text.substr(i) + "' is not closed");
+      *out += text.substr(i);
+      return;
+    }
+    std::string inner = text.substr(i + 2, close - i - 2);
+    std::string expression = text.substr(i, close - i + 1);
+    i = close;
+    size_t name_end = 0;
+    while (name_end < inner.size() && IsNameChar(inner[name_end])) ++name_end;
+    if (name_end == 0 || !IsNameStart(inner[0])) {
+      errors->push_back("'" + expression + "' does not name a variable");
+      continue;
+    }
+    std::string name = inner.substr(0, name_end);
     auto it = env.find(name);
-    bool set = it != env.end() && !(empty_counts && it->second.empty());
-    out += set ? it->second : (has_fallback ? fallback : "");
+    bool set = it != env.end();
+    if (name_end == inner.size()) {
+      if (set) *out += it->second;
+      continue;
+    }
+    bool colon = inner[name_end] == ':';
+    size_t op_at = name_end + (colon ? 1 : 0);
+    char op = op_at < inner.size() ? inner[op_at] : '\0';
+    std::string arg = inner.substr(std::min(op_at + 1, inner.size()));
+    bool present = set && !(colon && it->second.empty());
+    if (op == '-') {
+      if (present) {
+        *out += it->second;
+      } else {
+        InterpolateInto(arg, env, depth + 1, limit, out, errors);
+      }
+    } else if (op == '+') {
+      if (present) InterpolateInto(arg, env, depth + 1, limit, out, errors);
+    } else if (op == '?') {
+      if (present) {
+        *out += it->second;
+      } else {
+        std::string why;
+        std::vector<std::string> ignored;
+        InterpolateInto(arg, env, depth + 1, limit, &why, &ignored);
+        errors->push_back("'" + expression + "': " + name + (set ? " is empty" : " is not set") +
+                          (why.empty() ? "" : " (" + why + ")"));
+      }
+    } else {
+      errors->push_back("'" + expression + "' is not an expression compose knows");
+    }
   }
+}
+
+}  // namespace
+
+std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env) {
+  return *InterpolateAtMost(text, env, std::string::npos);
+}
+
+std::optional<std::string> InterpolateAtMost(const std::string& text,
+                                             const std::map<std::string, std::string>& env, size_t limit) {
+  std::string out;
+  std::vector<std::string> errors;
+  InterpolateInto(text, env, 0, limit, &out, &errors);
+  if (out.size() > limit) return std::nullopt;
+  return out;
+}
+
+Result<std::string> InterpolateStrictly(const std::string& text, const std::map<std::string, std::string>& env) {
+  std::string out;
+  std::vector<std::string> errors;
+  InterpolateInto(text, env, 0, std::string::npos, &out, &errors);
+  if (!errors.empty()) return Status::InvalidArgument(errors.front());
   return out;
 }
 
@@ -334,9 +444,22 @@ std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
 }
 
 std::vector<std::string> HostRuleDomains(const std::string& value) {
-  static const std::regex kHost("Host(?:SNI)?\\(`([^`]+)`\\)");
+  // Each Host(`d`) or HostSNI(`d`) (d not empty, without a backtick), scanned by hand: a
+  // recursive std::regex overflowed the stack on a label of some 100 kB.
   std::vector<std::string> out;
-  for (std::sregex_iterator m(value.begin(), value.end(), kHost), end; m != end; ++m) out.push_back((*m)[1]);
+  size_t at = 0;
+  while ((at = value.find("Host", at)) != std::string::npos) {
+    size_t open = at + 4;
+    if (value.compare(open, 3, "SNI") == 0) open += 3;
+    size_t start = open + 2;
+    size_t close = value.compare(open, 2, "(`") == 0 ? value.find('`', start) : std::string::npos;
+    if (close == std::string::npos || close == start || value.compare(close, 2, "`)") != 0) {
+      ++at;
+      continue;
+    }
+    out.push_back(value.substr(start, close - start));
+    at = close + 2;
+  }
   return out;
 }
 
@@ -435,7 +558,7 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
           if (obj["file"]) {
             // A copy beside the staged compose files, named relative to them, so that the
             // staging folder is complete on its own (a remote target gets a copy of it).
-            std::string from = Absolute(recipe_dir, obj["file"].as<std::string>());
+            std::string from = Absolute(recipe_dir, Interpolate(obj["file"].as<std::string>(), env));
             std::string name = std::string(kind) + "-" + key;
             std::error_code ec;
             fs::copy_file(from, stage_dir + "/" + name, fs::copy_options::overwrite_existing, ec);
@@ -479,7 +602,13 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
       return Status::InvalidArgument(src + ": " + e.what());
     }
     if (options.unique_shared_names) {
-      if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) return Status::InvalidArgument(src + ": " + s.message());
+      try {
+        if (Status s = RenameSharedServices(doc, namespace_name, &objs); !s.ok()) {
+          return Status::InvalidArgument(src + ": " + s.message());
+        }
+      } catch (const YAML::Exception& e) {  // a network that is not a name ("networks: [[a]]")
+        return Status::InvalidArgument(src + ": " + e.what());
+      }
     }
     try {
       if (YAML::Node services = doc["services"]; services && services.IsMap()) {
@@ -492,7 +621,9 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
       return Status::InvalidArgument(src + ": " + e.what());
     }
     YAML::Emitter out;
-    Emit(out, doc);
+    std::vector<std::string> errors;
+    Emit(out, doc, {&env, &errors, ""});
+    if (!errors.empty()) return Status::InvalidArgument(files[idx] + ": " + errors.front());
     if (!out.good()) return Status::Infra(src + ": cannot write the staged copy: " + out.GetLastError());
     // One flat folder: an overlay in a subfolder ("overlays/compose.smtp.yml") becomes
     // "<n>-overlays_compose.smtp.yml" (its relative paths are the recipe folder's, as for

@@ -6,6 +6,9 @@
 // private staging folder (never into the recipe), together with a copy of each file that
 // a config or secret is made from (`file: ./configs-<key>`), so that the folder is
 // complete on its own and can be copied to a remote target.
+// The staged files are interpolated: every value holding a `$` is written as the string
+// the run's environment makes of it (its `$` doubled), so the deploy needs no environment
+// of its own and cannot take a value from the process that runs it.
 // It also reports the names the stack will derive, so that their lengths can be checked
 // before anything is created.
 //
@@ -14,6 +17,7 @@
 #pragma once
 
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -81,8 +85,19 @@ std::string SwarmServiceName(const std::string& ns, const ComposeObjects& object
 // The domains of router rules in a label value: Host(`a`) || HostSNI(`b`) → {a, b}.
 std::vector<std::string> HostRuleDomains(const std::string& value);
 
-// ${VAR}, ${VAR:-default}, ${VAR-default} and $VAR, as docker stack deploy interpolates them.
+// Compose's interpolation, as `docker stack deploy` does it: `$$`, `$VAR`, `${VAR}`,
+// `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}` and
+// `${VAR+alt}` (defaults and alternatives may nest). Interpolate leaves out an expression
+// that demands a missing value or is malformed; InterpolateStrictly refuses it
+// (InvalidArgument naming the expression and the variable), as the deploy would.
 std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env);
+Result<std::string> InterpolateStrictly(const std::string& text, const std::map<std::string, std::string>& env);
+
+// The same, but nullopt once the result grows past `limit` bytes (a short text can name a
+// long variable many times): for text from untrusted files.
+std::optional<std::string> InterpolateAtMost(const std::string& text,
+                                             const std::map<std::string, std::string>& env,
+                                             size_t limit);
 
 // Reads KEY=VALUE lines (comments and blank lines skipped, optional quotes removed).
 std::map<std::string, std::string> ParseEnvFile(const std::string& content);

@@ -6,6 +6,8 @@
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
+#include "base/json_text.h"
+
 namespace harness {
 std::unique_ptr<DockerApi> DockerApi::ForLocal() {
   const char* context = std::getenv("DOCKER_CONTEXT");
@@ -24,7 +26,7 @@ DockerApi::DockerApi(std::string socket_path) : socket_(std::move(socket_path)) 
 DockerApi::~DockerApi() = default;
 
 std::string DockerApi::Filters(const std::string& key, const std::vector<std::string>& values) {
-  std::string json = nlohmann::json{{key, values}}.dump();
+  std::string json = JsonText(nlohmann::json{{key, values}});
   std::string out;
   for (unsigned char c : json) {
     if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {

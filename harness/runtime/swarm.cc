@@ -161,8 +161,7 @@ Result<std::vector<SwarmRuntime::ServiceVersion>> SwarmRuntime::ServiceVersions(
   return out;
 }
 
-Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::string>& files,
-                                 const std::map<std::string, std::string>& env, PhaseLog* log,
+Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::string>& files, PhaseLog* log,
                                  Deadline deadline, const CancelToken& cancel) {
   // The staged files sit in one folder of this machine; the target reads its own copy.
   std::string local_dir = files.empty() ? "" : fs::path(files.front()).parent_path().string();
@@ -182,8 +181,7 @@ Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::s
     args.push_back(*shared + "/" + fs::path(f).filename().string());
   }
   args.push_back(ns);
-  std::vector<std::pair<std::string, std::string>> envv(env.begin(), env.end());
-  return Docker::Check(args, docker_->Run(args, log, deadline, cancel, "", envv));
+  return Docker::Check(args, docker_->Run(args, log, deadline, cancel));
 }
 
 std::string SwarmRuntime::ChooseObservations(Deadline deadline) {

@@ -106,14 +106,16 @@ class SwarmRuntime : public Runtime {
   Status CreateSecret(const Secret& secret, PhaseLog* log, Deadline deadline, const CancelToken& cancel) override {
     return CreateSecret(secret.name, secret.value, secret.labels, log, deadline, cancel);
   }
-  Status DeployStack(const std::string& ns, const std::vector<std::string>& files,
-                     const std::map<std::string, std::string>& env, PhaseLog* log,
+  // `docker stack deploy` of staged (so interpolated) compose files. The docker CLI gets
+  // none of the recipe's environment: a recipe cannot set DOCKER_HOST, LD_PRELOAD or PATH
+  // for it, and its files cannot read the harness's variables.
+  Status DeployStack(const std::string& ns, const std::vector<std::string>& files, PhaseLog* log,
                      Deadline deadline, const CancelToken& cancel);
-  // DeployStack.
+  // DeployStack; `env` is already in the staged files.
   Status Deploy(const std::string& ns, const std::vector<std::string>& files,
-                const std::map<std::string, std::string>& env, PhaseLog* log, Deadline deadline,
+                const std::map<std::string, std::string>& /*env*/, PhaseLog* log, Deadline deadline,
                 const CancelToken& cancel) override {
-    return DeployStack(ns, files, env, log, deadline, cancel);
+    return DeployStack(ns, files, log, deadline, cancel);
   }
   // Docker's events of `ns` (EventWatch).
   std::unique_ptr<ChangeWatch> Watch(const std::string& ns, Deadline until) override;

@@ -118,7 +118,7 @@ Status LoadGenerator::DeployHog() {
   if (Status s = WriteFileAtomic(file, compose); !s.ok()) return s;
   if (Status s = ledger_->PlanResource(run_id_, "stack", ns_); !s.ok()) return s;
   if (progress_) progress_("load: deploying " + spec_.Describe() + " as " + ns_);
-  return swarm_.DeployStack(ns_, {file}, {}, nullptr, Deadline::In(Duration(120000)),
+  return swarm_.DeployStack(ns_, {file}, nullptr, Deadline::In(Duration(120000)),
                             CancelToken::Signals());
 }
 

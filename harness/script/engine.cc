@@ -13,14 +13,28 @@ const char kEngineKey = 'e';   // registry[&kEngineKey] = engine (light userdata
 const char kAbortKey = 'a';    // registry[&kAbortKey]  = the abort sentinel table
 constexpr int kHookEvery = 1000;
 constexpr Duration kLoadBudget{5000};
+// What the harness copies out of a script is bounded, so that a string the script holds
+// once cannot become many copies in the harness: an error message or probe observation,
+// the text of the declaration, the print output of loading.
+constexpr size_t kMaxMessage = size_t{64} << 10;
+constexpr size_t kMaxSpecText = size_t{16} << 20;
+constexpr size_t kMaxLoadOutput = size_t{1} << 20;
 
 void OnCount(lua_State* L, lua_Debug*) {
   if (ScriptEngine* e = ScriptEngine::From(L)) e->CheckAbort(L);
 }
 
+// The `n` bytes at `s`, cut to `max` bytes saying how much was cut.
+std::string ClipText(const char* s, size_t n, size_t max) {
+  if (n <= max) return std::string(s, n);
+  return std::string(s, max) + "... (" + std::to_string(n - max) + " more bytes cut)";
+}
+
 // Message handler for lua_pcall: keeps the abort sentinel as it is and appends a
-// traceback to anything else.
+// traceback to anything else. The script's code is over when it runs, so the memory
+// limit is lifted for the message (a script at its limit would have no room for it).
 int Traceback(lua_State* L) {
+  if (MemoryLimit* m = MemoryLimit::Of(L)) m->set_enforced(false);
   lua_pushlightuserdata(L, const_cast<char*>(&kAbortKey));
   lua_rawget(L, LUA_REGISTRYINDEX);
   if (lua_rawequal(L, 1, -1)) {
@@ -35,6 +49,12 @@ int Traceback(lua_State* L) {
     } else {
       msg = lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
     }
+  }
+  size_t len = std::strlen(msg);
+  if (len > kMaxMessage) {
+    std::string cut = ClipText(msg, len, kMaxMessage);
+    lua_pushlstring(L, cut.data(), cut.size());
+    msg = lua_tostring(L, -1);
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -55,16 +75,22 @@ void SplitTraceback(const std::string& full, std::string* msg, std::string* tb) 
 struct CallResult {
   bool ok = false;
   bool aborted = false;
+  bool out_of_memory = false;  // LUA_ERRMEM reached the top (there is no traceback then)
   std::string message;
   std::string traceback;
 };
 
 // The one place that calls into Lua: `nargs` arguments above the function on the stack.
+// The memory limit is enforced while the function runs, and only then.
 CallResult ProtectedCall(lua_State* L, int nargs, int nresults) {
   int fn = lua_gettop(L) - nargs;
   lua_pushcfunction(L, Traceback);
   lua_insert(L, fn);
-  int rc = lua_pcall(L, nargs, nresults, fn);
+  int rc;
+  {
+    MemoryLimit::Enforcing enforcing(MemoryLimit::Of(L));
+    rc = lua_pcall(L, nargs, nresults, fn);
+  }
   lua_remove(L, fn);
   CallResult r;
   if (rc == 0) {
@@ -75,21 +101,49 @@ CallResult ProtectedCall(lua_State* L, int nargs, int nresults) {
   lua_rawget(L, LUA_REGISTRYINDEX);
   r.aborted = lua_rawequal(L, -1, -2);
   lua_pop(L, 1);
+  r.out_of_memory = rc == LUA_ERRMEM;
   if (!r.aborted) {
     const char* s = lua_tostring(L, -1);
-    std::string full = s ? s : (rc == LUA_ERRMEM ? "out of memory" : "unknown error");
+    std::string full = s ? s : (r.out_of_memory ? "not enough memory" : "unknown error");
     SplitTraceback(full, &r.message, &r.traceback);
   }
   lua_pop(L, 1);
   return r;
 }
 
-std::string FieldString(lua_State* L, int idx, const char* key) {
-  lua_getfield(L, idx, key);
-  std::string v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
-  lua_pop(L, 1);
-  return v;
+// "256 MiB"; a limit that is no whole number of MiB in KiB.
+std::string MemoryAmount(size_t bytes) {
+  if (bytes % (size_t{1} << 20) == 0) return std::to_string(bytes >> 20) + " MiB";
+  return std::to_string(bytes >> 10) + " KiB";
 }
+
+// The strings of a declaration as they are copied out, up to kMaxSpecText in all.
+class SpecText {
+ public:
+  // The string (or number) at `idx`; "" once the budget is spent.
+  std::string Take(lua_State* L, int idx) {
+    size_t n = 0;
+    const char* s = lua_tolstring(L, idx, &n);
+    if (s == nullptr) return "";
+    if (n > left_) {
+      over_ = true;
+      return "";
+    }
+    left_ -= n;
+    return std::string(s, n);
+  }
+  std::string Field(lua_State* L, int idx, const char* key) {
+    lua_getfield(L, idx, key);
+    std::string v = lua_type(L, -1) == LUA_TSTRING ? Take(L, -1) : "";
+    lua_pop(L, 1);
+    return v;
+  }
+  bool over() const { return over_; }
+
+ private:
+  size_t left_ = kMaxSpecText;
+  bool over_ = false;
+};
 
 Duration FieldSeconds(lua_State* L, int idx, const char* key, Duration fallback) {
   lua_getfield(L, idx, key);
@@ -127,8 +181,11 @@ ScriptEngine* ScriptEngine::From(lua_State* L) {
   return e;
 }
 
-ScriptEngine::ScriptEngine(std::string chunk_path, std::string default_name)
-    : chunk_path_(std::move(chunk_path)), default_name_(std::move(default_name)) {
+ScriptEngine::ScriptEngine(std::string chunk_path, std::string default_name, ScriptLimits limits)
+    : chunk_path_(std::move(chunk_path)),
+      default_name_(std::move(default_name)),
+      limits_(limits),
+      state_(limits.memory) {
   lua_State* L = state_.get();
   if (L == nullptr) return;
   StackGuard guard(L);
@@ -183,6 +240,32 @@ void ScriptEngine::CheckAbort(lua_State* L) {
     Abort(L, Status::Cancelled("interrupted by signal " + std::to_string(host_->cancel().signal())));
   }
   if (deadline_.passed()) Abort(L, Status::Timeout("ran past its time budget"));
+  if (OverMemory(L)) Abort(L, Status::Failed(MemoryMessage()));
+}
+
+void ScriptEngine::AddLoadOutput(std::string line) {
+  if (load_output_bytes_ > kMaxLoadOutput) return;
+  load_output_bytes_ += line.size();
+  if (load_output_bytes_ > kMaxLoadOutput) {
+    line = "(print output while loading cut at " + MemoryAmount(kMaxLoadOutput) + ")";
+  }
+  load_output_.push_back(std::move(line));
+}
+
+bool ScriptEngine::OverMemory(lua_State* L) {
+  if (MemoryLimit* m = state_.memory()) return m->refused();
+  // Without the allocator (see LuaState), the collector's count is all there is.
+  return static_cast<size_t>(lua_gc(L, LUA_GCCOUNT, 0)) > limits_.memory / 1024;
+}
+
+std::string ScriptEngine::MemoryMessage() const {
+  return chunk_path_ + ": the script tried to use more than " + MemoryAmount(limits_.memory) +
+         " of memory (the limit of a recipe script; --script-memory)";
+}
+
+void ScriptEngine::AfterMemoryFailure(lua_State* L) {
+  if (MemoryLimit* m = state_.memory()) m->ClearRefused();
+  lua_gc(L, LUA_GCCOLLECT, 0);
 }
 
 void ScriptEngine::Abort(lua_State* L, Status why) {
@@ -212,6 +295,10 @@ Result<RecipeSpec> ScriptEngine::Load(const std::string& source) {
   CallResult r = ProtectedCall(L, 0, 1);
   lua_sethook(L, nullptr, 0, 0);
   if (!r.ok) {
+    if (r.out_of_memory || OverMemory(L)) {
+      AfterMemoryFailure(L);
+      return Status::InvalidArgument(MemoryMessage() + " while loading");
+    }
     if (r.aborted) {
       return Status::InvalidArgument(chunk_path_ + ": the script did not finish loading within " +
                                      FormatDuration(kLoadBudget) + " (an endless loop?)");
@@ -238,12 +325,13 @@ Result<RecipeSpec> ScriptEngine::Load(const std::string& source) {
 }
 
 Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
-  spec->name = FieldString(L, idx, "name");
-  spec->version = FieldString(L, idx, "version");
-  spec->source_git = FieldString(L, idx, "source_git");
-  spec->source_path = FieldString(L, idx, "source_path");
+  SpecText text;
+  spec->name = text.Field(L, idx, "name");
+  spec->version = text.Field(L, idx, "version");
+  spec->source_git = text.Field(L, idx, "source_git");
+  spec->source_path = text.Field(L, idx, "source_path");
 
-  ForEachItem(L, idx, "compose", [&](int item) { spec->compose.emplace_back(lua_tostring(L, item)); });
+  ForEachItem(L, idx, "compose", [&](int item) { spec->compose.push_back(text.Take(L, item)); });
   auto flag = [&](const char* name) {
     lua_getfield(L, idx, name);
     bool v = lua_toboolean(L, -1) != 0;
@@ -253,13 +341,13 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->compose_given = flag("compose_given");
   spec->version_given = flag("version_given");
   spec->deploy_timeout_given = flag("deploy_given");
-  spec->pull = FieldString(L, idx, "pull");
+  spec->pull = text.Field(L, idx, "pull");
 
   lua_getfield(L, idx, "env");
   lua_pushnil(L);
   while (lua_next(L, -2) != 0) {
     lua_pushvalue(L, -2);
-    spec->env[lua_tostring(L, -1)] = lua_tostring(L, -2);
+    spec->env[text.Take(L, -1)] = text.Take(L, -2);
     lua_pop(L, 2);
   }
   lua_pop(L, 1);
@@ -269,12 +357,12 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   while (lua_next(L, -2) != 0) {
     SecretSpec sec;
     lua_pushvalue(L, -2);
-    sec.name = lua_tostring(L, -1);
+    sec.name = text.Take(L, -1);
     lua_pop(L, 1);
     lua_getfield(L, -1, "length");
     sec.length = static_cast<int>(lua_tointeger(L, -1));
     lua_pop(L, 1);
-    sec.charset = FieldString(L, lua_gettop(L), "charset");
+    sec.charset = text.Field(L, lua_gettop(L), "charset");
     spec->secrets.push_back(sec);
     lua_pop(L, 1);
   }
@@ -295,7 +383,8 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   spec->weight = static_cast<int>(lua_tointeger(L, -1));
   lua_pop(L, 1);
   ForEachItem(L, idx, "transient", [&](int c) {
-    spec->transient.push_back({FieldString(L, c, "name"), FieldString(L, c, "phase"), FieldString(L, c, "match")});
+    spec->transient.push_back(
+        {text.Field(L, c, "name"), text.Field(L, c, "phase"), text.Field(L, c, "match")});
   });
 
   lua_getfield(L, idx, "ready");
@@ -308,12 +397,16 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   ForEachItem(L, idx, "tests", [&](int item) {
     TestSpec test;
     lua_rawgeti(L, item, 1);
-    test.name = lua_tostring(L, -1);
+    test.name = text.Take(L, -1);
     lua_pop(L, 1);
     lua_rawgeti(L, item, 2);
     test.fn.ref = luaL_ref(L, LUA_REGISTRYINDEX);
     spec->tests.push_back(std::move(test));
   });
+  if (text.over()) {
+    return Status::InvalidArgument(chunk_path_ + ": the recipe's declaration holds more than " +
+                                   MemoryAmount(kMaxSpecText) + " of text");
+  }
   return Status::Ok();
 }
 
@@ -352,6 +445,11 @@ HookOutcome ScriptEngine::Call(HookRef hook, ScriptHost* host, Deadline deadline
   CallResult r = ProtectedCall(L, 0, 2);
   lua_sethook(L, nullptr, 0, 0);
   host_ = nullptr;
+  if (!r.ok && (r.out_of_memory || OverMemory(L))) {
+    AfterMemoryFailure(L);
+    out.status = Status::Failed(MemoryMessage());
+    return out;
+  }
   if (r.aborted) {
     out.status = abort_.ok() ? Status::Timeout("ran past its time budget") : abort_;
     return out;
@@ -362,7 +460,11 @@ HookOutcome ScriptEngine::Call(HookRef hook, ScriptHost* host, Deadline deadline
     return out;
   }
   out.truthy = lua_toboolean(L, -2) != 0;
-  if (lua_type(L, -1) == LUA_TSTRING) out.observation = lua_tostring(L, -1);
+  if (lua_type(L, -1) == LUA_TSTRING) {
+    size_t n = 0;
+    const char* o = lua_tolstring(L, -1, &n);
+    out.observation = ClipText(o, n, kMaxMessage);
+  }
   return out;
 }
 

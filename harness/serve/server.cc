@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
+#include "base/json_text.h"
 #include "base/strings.h"
 #include "base/time.h"
 #include "base/wait.h"
@@ -53,7 +54,7 @@ std::string Header(const std::vector<std::pair<std::string, std::string>>& heade
   return "";
 }
 
-std::string Json(const nlohmann::json& j) { return j.dump(); }
+std::string Json(const nlohmann::json& j) { return JsonText(j); }
 
 std::string HourAgo() { return IsoTime(std::chrono::system_clock::now() - std::chrono::hours(1)); }
 

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/files.h"
+#include "base/json_text.h"
 
 namespace harness {
 namespace {
@@ -44,7 +45,7 @@ class Warm final : public DeployProfile {
     std::error_code ec;
     std::filesystem::create_directories(std::filesystem::path(site_.secrets_file).parent_path(), ec);
     if (ec) return Status::Infra("cannot create the folder of " + site_.secrets_file + ": " + ec.message());
-    return WriteFileAtomic(site_.secrets_file, nlohmann::json(*kept).dump(), 0600);
+    return WriteFileAtomic(site_.secrets_file, JsonText(nlohmann::json(*kept)), 0600);
   }
 
  private:

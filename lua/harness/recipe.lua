@@ -3,7 +3,12 @@
 local defaults = require("harness.defaults")
 
 local M = {}
-local RECIPE = {}  -- metatable marking tables made by recipe()
+-- recipe() gives the script a handle (a table with this metatable) and keeps what it made
+-- of the declaration, by handle, where the script cannot reach it: the validated result,
+-- or the validation error. So nothing can change the result after validation, and a
+-- table the script made up itself is not taken for one.
+local RECIPE = { __metatable = false }
+local made = setmetatable({}, { __mode = "k" })
 
 local fields = {
   name = true, version = true, compose = true, env = true, secrets = true,
@@ -224,16 +229,29 @@ local function validate(t, http)
       end
     end
   end
-  return setmetatable(r, RECIPE)
+  return r
+end
+
+-- A copy of the script's table made with raw reads (no __index, no __pairs), three
+-- levels of tables deep, which is every field recipe() reads: validation sees each value
+-- once, as it is, whatever metatables the script set to answer differently each time.
+local function snapshot(v, depth)
+  if type(v) ~= "table" or depth == 0 then return v end
+  local out = {}
+  for k, x in next, v do out[k] = snapshot(x, depth - 1) end
+  return out
 end
 
 -- The recipe function of one sandbox; `http` is that sandbox's http module.
 function M.bind(http)
   return function(t)
-    local ok, r = pcall(validate, t, http)
-    if ok then return r end
-    if type(r) ~= "table" then error(r, 0) end  -- a bug in this library: keep its location
-    return setmetatable({ invalid = r }, RECIPE)
+    local ok, r = pcall(validate, snapshot(t, 3), http)
+    -- Not a validation error: a bug in this library (keep its location), or the harness
+    -- stopping the script.
+    if not ok and (type(r) ~= "table" or r.msg == nil) then error(r, 0) end
+    local handle = setmetatable({}, RECIPE)
+    made[handle] = ok and { spec = r } or { invalid = r }
+    return handle
   end
 end
 
@@ -257,16 +275,18 @@ end
 
 -- Called by the engine with what the script returned.
 function M.check_result(value, chunk_path, default_name, source)
-  if getmetatable(value) == RECIPE and value.invalid then
-    local e = value.invalid
+  local m = made[value]
+  if m and m.invalid then
+    local e = m.invalid
     error(chunk_path .. ":" .. line_of(source, e.field) .. ": " .. e.msg, 0)
   end
-  if getmetatable(value) ~= RECIPE then
+  if not m then
     error(chunk_path .. ": the script must end with 'return recipe { ... }' (it returned " ..
           type(value) .. ")", 0)
   end
-  value.name = value.name or default_name
-  return value
+  local spec = m.spec
+  spec.name = spec.name or default_name
+  return spec
 end
 
 return M

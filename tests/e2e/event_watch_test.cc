@@ -134,7 +134,7 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   });
   EventWatch watch(&docker, ns, Deadline::In(Duration(120000)));
   const std::vector<std::string> files = {testing::SourceDir() + "/tests/fixtures/recipes/pass/compose.yml"};
-  REQUIRE(cli.DeployStack(ns, files, {}, nullptr, Deadline::In(Duration(60000)), CancelToken::None()).ok());
+  REQUIRE(cli.DeployStack(ns, files, nullptr, Deadline::In(Duration(60000)), CancelToken::None()).ok());
   Judgement by_cli, by_api;
   Deadline d = Deadline::In(Duration(90000));
   while (!d.passed()) {

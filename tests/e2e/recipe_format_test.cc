@@ -205,4 +205,53 @@ services:
   CHECK(j["version"] == "1.2.0+3");
 }
 
+TEST_CASE("recipe format: a deploy sees exactly the checked environment", "[recipe-format]") {
+  // A head's .env.sample that points Docker elsewhere, and a compose file that reads a
+  // variable only the harness's own process has: the deploy must go to this Swarm, and the
+  // container must not see the harness's value (its command refuses to serve if it does).
+  TempDir root("harness-exact-env");
+  const std::string dir = root.path() + "/recipes/exact";
+  fs::create_directories(dir);
+  std::ofstream(dir + "/compose.yml") << R"(version: "3.8"
+services:
+  app:
+    image: recipe-harness/busybox:1
+    environment:
+      LEAKED: "${HARNESS_E2E_TOKEN:-none}"
+      GREETING: "${GREETING}"
+      PRICE: "$$5"
+    command: ["sh", "-c", "trap 'exit 0' TERM INT; [ \"$$LEAKED\" = none ] || exit 3; mkdir -p /www; echo \"$$GREETING $$PRICE\" > /www/index.html; httpd -f -p 8080 -h /www & wait"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O-", "http://127.0.0.1:8080/"]
+      interval: 1s
+      retries: 3
+    deploy:
+      endpoint_mode: dnsrr
+      restart_policy:
+        condition: none
+)";
+  std::ofstream(dir + "/.env.sample") << "TYPE=exact\nDOMAIN=exact.example.com\nGREETING=hello\n"
+                                         "DOCKER_HOST=tcp://127.0.0.1:1\nPATH=/nowhere\n";
+  std::ofstream(dir + "/recipe.lua") << R"(return recipe {
+  tests = { { "greets", function()
+    local r = http.get("http://app:8080/")
+    expect.eq(r.status, 200, "status of /")
+    expect.eq(r.body, "hello $5\n", "body of /")
+  end } },
+}
+)";
+  TempDir artifacts("harness-exact-env-artifacts");
+  TempDir state("harness-exact-env-state");
+  ::setenv("HARNESS_E2E_TOKEN", "secret-of-the-harness", 1);
+  auto r = RunHarness({"--recipes", root.path() + "/recipes", "--artifacts", artifacts.path(), "--state",
+                       state.path(), "--plain", "run", "exact"},
+                      Duration(300000));
+  ::unsetenv("HARNESS_E2E_TOKEN");
+  INFO(r.err << r.out);
+  CHECK(r.exit_code == 0);
+  CHECK_THAT(r.err, Catch::Contains("[exact] passed"));
+  REQUIRE_FALSE(r.namespace_name.empty());
+  CHECK(LeftoversOf(r.namespace_name).empty());
+}
+
 }  // namespace harness::testing

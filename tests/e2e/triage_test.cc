@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <regex>
@@ -206,11 +207,14 @@ TEST_CASE("triage: a restore that races its writer under load is a load-flake", 
   RequireAllGone(j, err);
 }
 
-// Recipes that fail at random, whatever the load, triaged 3 times each with a budget
-// (12 runs) in which genuine (10 runs) and load-flake (the look after 12) are reachable:
-// never one of those; intermittent or undecided, and every failure one fingerprint.
+// Recipes that fail at random, whatever the load, triaged HARNESS_TRIAGE_REPEATS times
+// each (3 unless set; CI sets 1, a soak more) with a budget (12 runs) in which genuine
+// (10 runs) and load-flake (the look after 12) are reachable: never one of those;
+// intermittent or undecided, and every failure one fingerprint.
 void TriageRandomFixture(const std::string& recipe) {
-  for (int i = 0; i < 3; ++i) {
+  const char* set = std::getenv("HARNESS_TRIAGE_REPEATS");
+  const int repeats = set != nullptr && std::atoi(set) > 0 ? std::atoi(set) : 3;
+  for (int i = 0; i < repeats; ++i) {
     int code;
     std::string err;
     auto j =
@@ -235,12 +239,12 @@ void TriageRandomFixture(const std::string& recipe) {
 
 TEST_CASE(
     "triage: a recipe failing a quarter of its deploys at random is never genuine or a load-flake",
-    "[triage]") {
+    "[triage-random]") {
   TriageRandomFixture("random-quarter");
 }
 
 TEST_CASE("triage: a recipe failing half of its deploys at random is never genuine or a load-flake",
-          "[triage]") {
+          "[triage-random]") {
   TriageRandomFixture("random-half");
 }
 

@@ -93,6 +93,42 @@ TEST_CASE("abra.sh: literal exports and expansions", "[recipe-env]") {
         "https://x.example/a?b=c,d@e%f+g");
 }
 
+TEST_CASE("abra.sh: defaults nest 16 levels deep, not without end", "[recipe-env]") {
+  auto nested = [](int levels) {
+    std::string text;
+    for (int i = 0; i < levels; ++i) text += "${N:-";
+    return text + "v" + std::string(levels, '}');
+  };
+  CHECK(Exported("export A=" + nested(16), "A") == "v");
+  CHECK(WhyNot("export A=" + nested(17)) == "expansions nested deeper than 16 levels");
+  CHECK(WhyNot("export A=\"" + nested(200000) + "\"") == "expansions nested deeper than 16 levels");
+}
+
+TEST_CASE("abra.sh: an export named ten times a line does not grow without bound", "[recipe-env]") {
+  std::string text = "export V0=0123456789\n";
+  for (int i = 1; i <= 8; ++i) {
+    text += "export V" + std::to_string(i) + "=\"";
+    for (int j = 0; j < 10; ++j) text += "${V" + std::to_string(i - 1) + "}";
+    text += "\"\n";
+  }
+  Result<AbraSh> sh = ReadAbraSh(text, "abra.sh", {});
+  REQUIRE(sh.ok());
+  CHECK(sh->exports.at("V5").size() == 1000000);
+  CHECK_FALSE(sh->exports.count("V6"));
+  CHECK(sh->exports.at("V7").empty());  // V6 is unset
+  REQUIRE(sh->not_applied.size() == 1);
+  CHECK(sh->not_applied[0].line == 7);
+  CHECK(sh->not_applied[0].why == "a value longer than 1 MiB once expanded");
+  // Each within its limit, but together past the file's.
+  std::string many = "export A=" + std::string(1 << 20, 'a') + "\n";
+  for (int i = 0; i < 16; ++i) many += "export B" + std::to_string(i) + "=$A\n";
+  sh = ReadAbraSh(many, "abra.sh", {});
+  REQUIRE(sh.ok());
+  CHECK(sh->exports.size() == 16);
+  REQUIRE(sh->not_applied.size() == 1);
+  CHECK(sh->not_applied[0].why == "the exports add up to more than 16 MiB once expanded");
+}
+
 TEST_CASE("abra.sh: everything else is listed with its reason", "[recipe-env]") {
   CHECK(WhyNot("export A=$(id)") == "command substitution is never run");
   CHECK(WhyNot("export A=\"$(id)\"") == "command substitution is never run");

@@ -91,6 +91,11 @@ TEST_CASE("a finding is described on one line", "[policy]") {
   CHECK(outside.Describe() == "compose.evil.yml: resolves to /etc/passwd (path-outside-recipe)");
   PolicyFinding longer{"compose.yml", "app", "image", std::string(500, 'a'), "registry"};
   CHECK(longer.Describe().size() < 300);
+  // Found by fuzzing: names come from the files as well, and were not escaped.
+  PolicyFinding named{"compose.yml", "app\nforged: line", "secrets.\vpw.file", "link-out", "path-outside-recipe"};
+  CHECK(named.Describe() == "compose.yml: service app\\nforged: line: secrets.?pw.file: link-out (path-outside-recipe)");
+  PolicyFinding long_name{"compose.yml", std::string(5000, 's'), std::string(5000, 'k'), "x", "privileged"};
+  CHECK(long_name.Describe().size() < 700);
 }
 
 }  // namespace

@@ -52,6 +52,47 @@ TEST_CASE("compose trees: merges, interpolation and limits", "[policy]") {
     REQUIRE_FALSE(tree.ok());
     CHECK(tree.status().message().find("once anchors and merges are expanded") != std::string::npos);
   }
+  SECTION("a long value multiplied by aliases is refused, not copied") {
+    // 64 kB, a thousand times over: 64 MB from a file of 64 kB.
+    std::string bomb = "v: &v \"" + std::string(64 << 10, 'x') + "\"\n";
+    std::string prev = "v";
+    for (int i = 1; i <= 3; ++i) {
+      std::string name = "l" + std::to_string(i);
+      bomb += name + ": &" + name + " [*" + prev;
+      for (int j = 1; j < 10; ++j) bomb += ", *" + prev;
+      bomb += "]\n";
+      prev = name;
+    }
+    auto tree = ParseComposeTree(bomb, "compose.yml", env);
+    REQUIRE_FALSE(tree.ok());
+    CHECK(tree.status().message().find("MiB of text once anchors, merges and variables are expanded") !=
+          std::string::npos);
+  }
+  SECTION("a long variable named many times is refused, not expanded") {
+    std::map<std::string, std::string> big = {{"BIG", std::string(1 << 20, 'x')}};
+    std::string text = "a: \"";
+    for (int i = 0; i < 20; ++i) text += "${BIG}";
+    auto tree = ParseComposeTree(text + "\"\n", "compose.yml", big);
+    REQUIRE_FALSE(tree.ok());
+    CHECK(tree.status().message().find("compose.yml:1: more than 16 MiB of text") != std::string::npos);
+    CHECK(ParseComposeTree("a: ${BIG}${BIG}\n", "compose.yml", big).ok());
+  }
+  SECTION("text on which yaml-cpp's parser never ends its documents is answered") {
+    // Found by fuzzing (fuzz/regressions/compose_policy/): yaml-cpp's LoadAll never
+    // returned on it.
+    auto tree = ParseComposeTree("[just !aust !a, ,list]\n, ,list]\n", "compose.yml", env);
+    REQUIRE_FALSE(tree.ok());
+    CHECK(tree.status().message() == "compose.yml: more than one YAML document");
+  }
+  SECTION("an empty document counts as one") {
+    CHECK(ParseComposeTree("services: {}\n...\n", "compose.yml", env).ok());
+    for (const char* text : {"services: {}\n---\n", "---\n---\nservices: {}\n"}) {
+      INFO(text);
+      auto tree = ParseComposeTree(text, "compose.yml", env);
+      REQUIRE_FALSE(tree.ok());
+      CHECK(tree.status().message() == "compose.yml: more than one YAML document");
+    }
+  }
 }
 
 }  // namespace

@@ -157,6 +157,37 @@ TEST_CASE("env: expansion from earlier keys, then base, unset is empty", "[recip
                 {{"COMPOSE_FILE", "compose.yml"}}) == "compose.yml:compose.x.yml");
 }
 
+// "${N:-${N:-…v…}}", `levels` deep.
+std::string Nested(int levels) {
+  std::string text;
+  for (int i = 0; i < levels; ++i) text += "${N:-";
+  return text + "v" + std::string(levels, '}');
+}
+
+TEST_CASE("env: defaults nest 16 levels deep, not without end", "[recipe-env]") {
+  CHECK(ValueOf("A=" + Nested(16), "A") == "v");
+  CHECK(ValueOf("A=\"" + Nested(16) + "\"", "A") == "v");
+  CHECK(EnvError("A=" + Nested(17)) == ".env.sample:1: expansions nested deeper than 16 levels");
+  // Each level was a recursion: 200000 of them overflowed the stack.
+  CHECK(EnvError("A=" + Nested(200000)) == ".env.sample:1: expansions nested deeper than 16 levels");
+}
+
+TEST_CASE("env: a value named ten times a line does not grow without bound", "[recipe-env]") {
+  // 451 bytes made a value of 1 GB, one line more 10 GB.
+  std::string text = "V0=0123456789\n";
+  for (int i = 1; i <= 8; ++i) {
+    text += "V" + std::to_string(i) + "=\"";
+    for (int j = 0; j < 10; ++j) text += "${V" + std::to_string(i - 1) + "}";
+    text += "\"\n";
+  }
+  CHECK(EnvError(text) == ".env.sample:7: a value longer than 1 MiB once expanded");
+  CHECK(ValueOf("A=" + std::string(1 << 20, 'a') + "\nB=$A", "B").size() == 1 << 20);
+  // Each value within its limit, but together past the file's.
+  std::string many = "A=" + std::string(1 << 20, 'a') + "\n";
+  for (int i = 0; i < 16; ++i) many += "B" + std::to_string(i) + "=$A\n";
+  CHECK(EnvError(many) == ".env.sample:17: the values add up to more than 16 MiB once expanded");
+}
+
 TEST_CASE("env: double and single quotes", "[recipe-env]") {
   CHECK(ValueOf(R"(A="a b # not a comment")", "A") == "a b # not a comment");
   CHECK(ValueOf(R"(A="a" # comment)", "A") == "a");

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "base/temp_dir.h"
 
@@ -24,6 +25,18 @@ TEST_CASE("versions order by recipe semver, then upstream version", "[releases]"
   CHECK(MajorVersion("3.5.3+1.21") == 3);
   CHECK(MajorVersion("10+x") == 10);
   CHECK(MajorVersion("x") == -1);
+  CHECK(MajorVersion("007.1.0+1") == 7);
+}
+
+TEST_CASE("a major version beyond an int is the largest, not an exception", "[releases]") {
+  // A valid tag: ValidateVersion lets it through to sorting and to promotion's major check.
+  REQUIRE(ValidateVersion("99999999999.0.0+1").ok());
+  CHECK(MajorVersion("99999999999.0.0+1") == std::numeric_limits<int>::max());
+  CHECK(MajorVersion("2147483648.0.0") == std::numeric_limits<int>::max());
+  CHECK(MajorVersion("2147483647.0.0") == std::numeric_limits<int>::max());
+  CHECK(MajorVersion("2147483646.0.0") == std::numeric_limits<int>::max() - 1);
+  CHECK(MajorVersion(std::string(64, '9')) == std::numeric_limits<int>::max());
+  CHECK(MajorVersion("99999999999.0.0+1") > MajorVersion("1.0.0+1"));
 }
 
 TEST_CASE("versions that reach commands are validated", "[releases]") {

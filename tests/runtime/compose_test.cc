@@ -81,11 +81,12 @@ TEST_CASE("staging labels every object and reports derived names", "[compose]") 
   CHECK(doc["version"].Tag() == "!");  // still a quoted string, not the number 3.8
   auto app = doc["services"]["app"];
   CHECK(app["labels"]["harness.run"].as<std::string>() == "r1");
-  // A list of labels stays a list: docker stack deploy interpolates the key inside it.
+  // A list of labels stays a list, and the key inside each item is interpolated, as
+  // docker stack deploy would.
   REQUIRE(app["deploy"]["labels"].IsSequence());
   std::vector<std::string> deploy_labels;
   for (auto l : app["deploy"]["labels"]) deploy_labels.push_back(l.as<std::string>());
-  CHECK(std::count(deploy_labels.begin(), deploy_labels.end(), "coop-cloud.${STACK_NAME}.version=1.0") == 1);
+  CHECK(std::count(deploy_labels.begin(), deploy_labels.end(), "coop-cloud.web-abc123.version=1.0") == 1);
   CHECK(std::count(deploy_labels.begin(), deploy_labels.end(), "harness.namespace=web-abc123") == 1);
   CHECK(doc["services"]["worker"]["labels"]["existing"].as<std::string>() == "yes");
   CHECK(doc["services"]["worker"]["deploy"]["labels"]["harness.run"].as<std::string>() == "r1");
@@ -124,9 +125,127 @@ TEST_CASE("bad compose files are clear errors", "[compose]") {
   CHECK_THAT(missing.status().message(), Catch::Contains("compose file not found"));
 }
 
+TEST_CASE("a label key naming a long variable many times is left out, not expanded", "[compose]") {
+  TempTree t;
+  // 1 GB once expanded; an explicit key ("? key"), as YAML's implicit ones end at 1024
+  // characters.
+  std::string key;
+  for (int i = 0; i < 1000; ++i) key += "${BIG}";
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    deploy:\n      labels:\n"
+                         "        coop-cloud.${STACK_NAME}.version: 1.0.0+1\n        ? " + key + "\n        : x\n");
+  std::map<std::string, std::string> env = {{"STACK_NAME", "n"}, {"BIG", std::string(1 << 20, 'b')}};
+  auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, env, "n", (t.root / "stage").string());
+  INFO(r.status().ToString());
+  REQUIRE(r.ok());
+  CHECK(r->objects.deploy_labels.at("app") == std::map<std::string, std::string>{{"coop-cloud.n.version", "1.0.0+1"}});
+}
+
+TEST_CASE("a network that is not a name is an error with unique shared names too", "[compose]") {
+  // Found by fuzzing: renaming services on shared networks threw past StageCompose.
+  TempTree t;
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    networks:\n      - [proxy]\n"
+                         "networks:\n  proxy:\n    external: true\n");
+  for (bool unique : {false, true}) {
+    INFO(unique);
+    StageOptions options;
+    options.unique_shared_names = unique;
+    auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, {}, "n", (t.root / "stage").string(),
+                          options);
+    CHECK(r.status().code() == Status::Code::kInvalidArgument);
+    CHECK_THAT(r.status().message(), Catch::Contains("compose.yml: "));
+  }
+}
+
 TEST_CASE("interpolation follows docker stack deploy", "[compose]") {
   std::map<std::string, std::string> env = {{"A", "x"}, {"EMPTY", ""}};
   CHECK(Interpolate("${A}_$A-${B:-d}-${EMPTY:-e}-${EMPTY-f}-$$-${B}", env) == "x_x-d-e--$-");
+  CHECK(Interpolate("${A:+alt}|${EMPTY:+alt}|${EMPTY+alt}|${B+alt}", env) == "alt||alt|");
+  CHECK(Interpolate("${B:-${A}-${C:-deep}}", env) == "x-deep");
+  CHECK(*InterpolateStrictly("${A:?must be set}", env) == "x");
+  auto missing = InterpolateStrictly("host-${B:?B must be set}", env);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.status().code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(missing.status().message(), Catch::Contains("B must be set"));
+  CHECK_FALSE(InterpolateStrictly("${EMPTY:?}", env).ok());
+  CHECK(*InterpolateStrictly("${EMPTY?}", env) == "");
+  CHECK_FALSE(InterpolateStrictly("${A", env).ok());
+  CHECK_FALSE(InterpolateStrictly("${A B}", env).ok());
+  CHECK(*InterpolateStrictly("cost: $$5", env) == "cost: $5");
+}
+
+TEST_CASE("staged files carry interpolated values and nothing for docker to interpolate", "[compose]") {
+  TempTree t;
+  t.Write("compose.yml", R"Y(version: "3.8"
+x-anchor: &env
+  LITERAL: "${NOT_OURS}"
+services:
+  app:
+    image: registry.local/app:${APP_VERSION:-1.0}
+    environment:
+      DOMAIN: ${DOMAIN}
+      PRICE: "$$5"
+      TRUE_LOOKING: ${YES}
+      LEAK: ${HARNESS_TEST_LEAK:-absent}
+    deploy:
+      labels:
+        - "traefik.http.routers.${STACK_NAME}.rule=Host(`${DOMAIN}`)"
+)Y");
+  ::setenv("HARNESS_TEST_LEAK", "from-the-harness", 1);
+  std::map<std::string, std::string> env = {{"STACK_NAME", "web-1"}, {"DOMAIN", "web.example.org"}, {"YES", "yes"}};
+  auto staged = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, env, "web-1",
+                             (t.root / "stage").string());
+  ::unsetenv("HARNESS_TEST_LEAK");
+  REQUIRE(staged.ok());
+  std::ifstream in(staged->files[0]);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  YAML::Node doc = YAML::Load(text);
+  auto app = doc["services"]["app"];
+  CHECK(app["image"].as<std::string>() == "registry.local/app:1.0");
+  CHECK(app["environment"]["DOMAIN"].as<std::string>() == "web.example.org");
+  // "$$" reaches docker doubled again, so that docker's own interpolation gives back "$5".
+  CHECK(app["environment"]["PRICE"].as<std::string>() == "$$5");
+  // Quoted: docker must not read "yes" as a boolean it would then refuse as an env value.
+  CHECK(app["environment"]["TRUE_LOOKING"].Tag() == "!");
+  CHECK(app["deploy"]["labels"][0].as<std::string>() == "traefik.http.routers.web-1.rule=Host(`web.example.org`)");
+  // Extension fields are the recipe's own; they stay as written.
+  CHECK(doc["x-anchor"]["LITERAL"].as<std::string>() == "${NOT_OURS}");
+  // Only the checked environment is read: the harness's own environment never is.
+  CHECK(app["environment"]["LEAK"].as<std::string>() == "absent");
+  CHECK(text.find("from-the-harness") == std::string::npos);
+}
+
+TEST_CASE("a value the recipe demands and the environment lacks refuses staging", "[compose]") {
+  TempTree t;
+  t.Write("compose.yml", "services:\n  app:\n    image: busybox\n    environment:\n"
+                         "      DOMAIN: ${DOMAIN:?set DOMAIN in .env}\n");
+  auto r = StageCompose((t.root / "recipe").string(), {"compose.yml"}, {}, {}, "n", (t.root / "stage").string());
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.status().code() == Status::Code::kInvalidArgument);
+  CHECK_THAT(r.status().message(), Catch::Contains("compose.yml") && Catch::Contains("set DOMAIN in .env") &&
+                                       Catch::Contains("services.app.environment.DOMAIN"));
+}
+
+TEST_CASE("interpolation is bounded", "[compose]") {
+  std::map<std::string, std::string> env = {{"A", "x"}};
+  CHECK(InterpolateAtMost("$A$A$A", env, 3) == std::optional<std::string>("xxx"));
+  CHECK(InterpolateAtMost("$A$A$A", env, 2) == std::nullopt);
+  CHECK(InterpolateAtMost("abc${A", env, 5) == std::nullopt);
+}
+
+TEST_CASE("router rules name their domains", "[compose]") {
+  using V = std::vector<std::string>;
+  CHECK(HostRuleDomains("Host(`a.example`) || HostSNI(`b.example`)") == V{"a.example", "b.example"});
+  CHECK(HostRuleDomains("Host(`pin.example`, `www.pin.example`) && PathPrefix(`/`)").empty());
+  CHECK(HostRuleDomains("HostRegexp(`{sub:[a-z]+}.example`) || Host(``) || HostHost(`c`)") == V{"c"});
+  CHECK(HostRuleDomains("Host(`unclosed) || Host(`d`)") == V{"d"});
+  CHECK(HostRuleDomains("no rule").empty());
+}
+
+TEST_CASE("a huge router label is read without running out of stack", "[compose]") {
+  // std::regex recursed once per character and overflowed the stack on some 100 kB.
+  std::string domain(1 << 20, 'a');
+  CHECK(HostRuleDomains("Host(`" + domain + "`)") == std::vector<std::string>{domain});
+  CHECK(HostRuleDomains("Host(`" + domain).empty());
 }
 
 TEST_CASE(".env files", "[compose]") {

@@ -14,7 +14,7 @@ namespace harness {
 
 void RegisterHttpApi(lua_State* L, int idx);     // http_request
 void RegisterServiceApi(lua_State* L, int idx);  // exec, logs
-void RegisterRunApi(lua_State* L, int idx);      // secret, artifact, print, sleep, now
+void RegisterRunApi(lua_State* L, int idx);      // secret, artifact, print, sleep, now, check_abort
 
 // Raises a Lua error "<what> is only available inside hooks" when no hook is running.
 class ScriptHost;

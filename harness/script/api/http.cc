@@ -7,6 +7,9 @@
 namespace harness {
 namespace {
 
+// The most an http request's URL and headers may come to together (servers take far less).
+constexpr size_t kMaxHead = size_t{1} << 20;
+
 int HttpRequestFn(lua_State* L) {
   luaL_checktype(L, 1, LUA_TTABLE);
   ScriptHost* host = RequireHost(L, "http");
@@ -14,6 +17,8 @@ int HttpRequestFn(lua_State* L) {
   HttpRequest req;
   lua_getfield(L, 1, "url");
   if (lua_type(L, -1) != LUA_TSTRING) return luaL_error(L, "http: 'url' must be a string");
+  size_t head = lua_objlen(L, -1);  // bytes of the URL and headers so far
+  if (head > kMaxHead) return luaL_error(L, "http: the URL is longer than 1 MiB");
   req.url = lua_tostring(L, -1);
   lua_pop(L, 1);
   lua_getfield(L, 1, "method");
@@ -40,6 +45,10 @@ int HttpRequestFn(lua_State* L) {
     while (lua_next(L, -2) != 0) {
       if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
         return luaL_error(L, "http: headers must map names to strings");
+      }
+      head += lua_objlen(L, -2) + lua_objlen(L, -1);
+      if (head > kMaxHead) {
+        return luaL_error(L, "http: the URL and headers come to more than 1 MiB");
       }
       req.headers.emplace_back(lua_tostring(L, -2), lua_tostring(L, -1));
       lua_pop(L, 1);

@@ -1,4 +1,5 @@
-// secret(name), artifact(name, content), print(...), sleep(seconds), now()
+// secret(name), artifact(name, content), print(...), sleep(seconds), now(), check_abort()
+#include <algorithm>
 #include <cmath>
 
 #include "base/wait.h"
@@ -43,20 +44,37 @@ int ArtifactFn(lua_State* L) {
   return 0;
 }
 
+// A printed line is cut at this length (artifact() keeps more).
+constexpr size_t kMaxPrintLine = size_t{64} << 10;
+
+// Appends what fits in kMaxPrintLine of the `n` bytes at `s`, counting the rest in `*cut`.
+void AppendCapped(std::string* line, const char* s, size_t n, size_t* cut) {
+  size_t room = kMaxPrintLine - std::min(line->size(), kMaxPrintLine);
+  line->append(s, std::min(n, room));
+  *cut += n - std::min(n, room);
+}
+
 int PrintFn(lua_State* L) {
   int n = lua_gettop(L);
   std::string line;
+  size_t cut = 0;
   lua_getglobal(L, "tostring");
   for (int i = 1; i <= n; ++i) {
     lua_pushvalue(L, -1);
     lua_pushvalue(L, i);
     lua_call(L, 1, 1);
-    const char* s = lua_tostring(L, -1);
-    if (i > 1) line += '\t';
-    line += s ? s : "?";
+    size_t len = 0;
+    const char* s = lua_tolstring(L, -1, &len);
+    if (s == nullptr) {
+      s = "?";
+      len = 1;
+    }
+    if (i > 1) AppendCapped(&line, "\t", 1, &cut);
+    AppendCapped(&line, s, len, &cut);
     lua_pop(L, 1);
   }
   lua_pop(L, 1);
+  if (cut > 0) line += "... (" + std::to_string(cut) + " more bytes cut)";
   ScriptEngine* engine = ScriptEngine::From(L);
   if (ScriptHost* host = engine->host()) {
     host->Print(line);
@@ -89,11 +107,20 @@ int NowFn(lua_State* L) {
   return 1;
 }
 
+// Raises the abort error when the hook must stop (deadline, interrupt, memory limit): the
+// sandbox's pcall calls it after catching an error, so that a script which caught its own
+// "not enough memory" stops at once.
+int CheckAbortFn(lua_State* L) {
+  ScriptEngine::From(L)->CheckAbort(L);
+  return 0;
+}
+
 }  // namespace
 
 void RegisterRunApi(lua_State* L, int idx) {
-  const luaL_Reg fns[] = {{"secret", SecretFn}, {"artifact", ArtifactFn}, {"print", PrintFn},
-                          {"sleep", SleepFn},   {"now", NowFn},           {nullptr, nullptr}};
+  const luaL_Reg fns[] = {
+      {"secret", SecretFn}, {"artifact", ArtifactFn},      {"print", PrintFn}, {"sleep", SleepFn},
+      {"now", NowFn},       {"check_abort", CheckAbortFn}, {nullptr, nullptr}};
   for (const luaL_Reg* f = fns; f->name; ++f) {
     lua_pushcfunction(L, f->func);
     lua_setfield(L, idx, f->name);

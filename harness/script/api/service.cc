@@ -35,11 +35,23 @@ Deadline OptTimeout(lua_State* L, int idx, Deadline base) {
   __builtin_unreachable();
 }
 
+// The longest command exec() passes on, all its words together (Linux takes 2 MiB of
+// arguments and environment at most).
+constexpr size_t kMaxCommand = size_t{1} << 20;
+
 int ExecFn(lua_State* L) {
   std::string service = luaL_checkstring(L, 1);
   std::vector<std::string> argv;
+  size_t words = 0;  // bytes of the command so far
+  auto too_long = [&](size_t n) {
+    words += n;
+    return words > kMaxCommand;
+  };
   if (lua_type(L, 2) == LUA_TSTRING) {
-    argv = {"sh", "-c", lua_tostring(L, 2)};
+    size_t n = 0;
+    const char* line = lua_tolstring(L, 2, &n);
+    luaL_argcheck(L, !too_long(n), 2, "the command is longer than 1 MiB");
+    argv = {"sh", "-c", std::string(line, n)};
   } else if (lua_istable(L, 2)) {
     for (int i = 1;; ++i) {
       lua_rawgeti(L, 2, i);
@@ -50,7 +62,10 @@ int ExecFn(lua_State* L) {
       if (lua_type(L, -1) != LUA_TSTRING && lua_type(L, -1) != LUA_TNUMBER) {
         return luaL_argerror(L, 2, "command words must be strings");
       }
-      argv.emplace_back(lua_tostring(L, -1));
+      size_t n = 0;
+      const char* word = lua_tolstring(L, -1, &n);
+      luaL_argcheck(L, !too_long(n + 1), 2, "the command is longer than 1 MiB");
+      argv.emplace_back(word, n);
       lua_pop(L, 1);
     }
     luaL_argcheck(L, !argv.empty(), 2, "empty command");
