@@ -50,7 +50,17 @@ Status Database::Error(const std::string& what) const {
   // SQLite says "disk I/O error" for a full disk, a read-only file system and more: the
   // operating system's reason tells them apart.
   const int primary = sqlite3_extended_errcode(db_) & 0xff;
-  const int sys = sqlite3_system_errno(db_);
+  int sys = sqlite3_system_errno(db_);
+  if (sys == 0) {
+    // SQLite does not keep it for every failure (not for a failed commit): the files keep
+    // the last one they met, the write-ahead log first, where a commit writes.
+    sqlite3_file* wal = nullptr;
+    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal != nullptr &&
+        wal->pMethods != nullptr) {
+      wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &sys);
+    }
+    if (sys == 0) sqlite3_file_control(db_, "main", SQLITE_FCNTL_LAST_ERRNO, &sys);
+  }
   if (sys != 0 && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN ||
                    primary == SQLITE_READONLY)) {
     msg += std::string(" (") + std::strerror(sys) + ")";
