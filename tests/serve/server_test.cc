@@ -304,27 +304,36 @@ TEST_CASE("serve: a port file that cannot be written stops serve before it takes
 TEST_CASE("serve: a !testme the queue cannot take gets 503 and is queued once the disk has room", "[serve-unit]") {
   Fixture f;
   f.forge.comments = {{50, 8, true, "alice", "!testme", "2026-11-26T10:00:00Z"}};
-  Server::Reply refused, push;
+  f.forge.pulls[9] = {9, "open", std::string(40, 'c'), "f", "", "", ""};
+  auto waiting = json::parse(f.Deliver(Comment(9, 2, "alice")).body);  // queued before the disk fills up
+  REQUIRE(waiting.contains("queued"));
+  const size_t created_before = f.forge.created.size();
+  const size_t statuses_before = f.forge.statuses.size();
+  Server::Reply refused, closed;
   bool full_ok = false;
   {
     testing::DiskFull full;  // nothing is checked until the disk has room again
     full_ok = full.ok();
     refused = f.Deliver(Comment(7, 1, "alice"), "issue_comment", kSecret, "d-1");
-    push = f.Deliver(Push(7, "closed", std::string(40, 'a')), "pull_request", kSecret, "d-2");
+    closed = f.Deliver(Push(9, "closed", std::string(40, 'c')), "pull_request", kSecret, "d-2");
     f.server->PollOnce();
   }
   REQUIRE(full_ok);
   CHECK(refused.status == 503);
-  CHECK(push.status == 503);
-  CHECK(f.queue->CountInState("queued").value() == 0);
-  CHECK(f.forge.created.empty());  // nothing said on the pull request about a run that is not queued
-  CHECK(f.forge.statuses.empty());
+  CHECK(closed.status == 503);
+  CHECK(f.queue->CountInState("queued").value() == 1);  // the job of #9 is not cancelled
+  CHECK(f.queue->CountInState("superseded").value() == 0);
+  // Nothing said on a pull request about a run that is not queued.
+  CHECK(f.forge.created.size() == created_before);
+  CHECK(f.forge.statuses.size() == statuses_before);
   CHECK(f.queue->Cursor("poll:coop/app").value() == "");  // the poll will read that comment again
 
-  // The same delivery, and the next poll, once the disk has room: each queued once.
+  // The same deliveries, and the next poll, once the disk has room: each handled once.
   CHECK(f.Deliver(Comment(7, 1, "alice"), "issue_comment", kSecret, "d-1").status == 202);
   CHECK(f.Deliver(Comment(7, 1, "alice"), "issue_comment", kSecret, "d-1").status == 200);
   CHECK(f.Deliver(Comment(7, 1, "alice")).status == 200);  // the comment, delivered anew
+  CHECK(f.Deliver(Push(9, "closed", std::string(40, 'c')), "pull_request", kSecret, "d-2").status == 202);
+  CHECK(f.queue->CountInState("superseded").value() == 1);
   f.server->PollOnce();
   f.server->PollOnce();
   CHECK(f.queue->CountInState("queued").value() == 2);
