@@ -4,6 +4,7 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
@@ -546,7 +547,11 @@ Status Server::Run(const CancelToken& stop) {
   }
   Say("listening on http://" + opts_.host + ":" + std::to_string(port) + "/webhook, " + std::to_string(opts_.jobs) +
       " run(s) at a time");
-  std::thread listener([&] { http.listen_after_bind(); });
+  std::atomic<bool> listener_ended{false};
+  std::thread listener([&] {
+    http.listen_after_bind();
+    listener_ended = true;
+  });
   std::vector<std::thread> threads;
   for (int i = 0; i < std::max(1, opts_.jobs); ++i) threads.emplace_back([&] { Worker(stop); });
   if (opts_.poll_interval.count() > 0 && !opts_.poll_repos.empty()) threads.emplace_back([&] { Poller(stop); });
@@ -557,6 +562,9 @@ Status Server::Run(const CancelToken& stop) {
   }
   Say("stopping: no new work; running runs tear down and stay queued");
   stopping_ = true;
+  // http.stop() does nothing to a server not listening yet, which would then listen for
+  // ever: a stop that comes that early waits for it.
+  while (!http.is_running() && !listener_ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   http.stop();
   {
     std::lock_guard<std::mutex> lock(mu_);
