@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -374,7 +375,12 @@ void SshExecutor::Unshare(const std::string& shared_dir, Deadline deadline) {
   Command rm;
   rm.argv = {"rm", "-rf", "--", shared_dir};
   rm.deadline = deadline;
-  (void)Run(rm, CancelToken::None());
+  auto removed = Run(rm, CancelToken::None());
+  // Nobody is left to return this to (as for TempDir): a copy left behind is said, not hidden.
+  if (!removed.ok() || !removed->ok()) {
+    std::cerr << "harness: the staged copy " << shared_dir << " on " << Describe() << " was not removed: "
+              << (removed.ok() ? removed->Describe() : removed.status().message()) << "\n";
+  }
 }
 
 Result<int> SshExecutor::Forward(const std::string& host, int port, Deadline deadline) {
