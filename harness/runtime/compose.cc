@@ -4,8 +4,6 @@
 
 #include <algorithm>
 #include <cctype>
-#include <charconv>
-#include <stdexcept>
 #include <filesystem>
 #include <sstream>
 
@@ -53,20 +51,9 @@ bool IsExternal(const YAML::Node& n) {
   return e.IsMap();
 }
 
-// A published port's number. Throws std::invalid_argument naming it when it is none (the
-// caller turns that into the compose file's error, as it does yaml-cpp's).
-int PortNumber(const std::string& text) {
-  int n = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), n);
-  if (ec != std::errc() || end != text.data() + text.size() || n < 0 || n > 65535) {
-    throw std::invalid_argument("ports: '" + text + "' is not a port number");
-  }
-  return n;
-}
-
 // "8080:80", "127.0.0.1:8080:80/tcp", "80" (not published), or {published: 8080, target: 80}.
 int PublishedPort(const YAML::Node& port, const std::map<std::string, std::string>& env) {
-  if (port.IsMap()) return port["published"] ? PortNumber(Interpolate(port["published"].as<std::string>(), env)) : 0;
+  if (port.IsMap()) return port["published"] ? std::stoi(Interpolate(port["published"].as<std::string>(), env)) : 0;
   std::string spec = Interpolate(port.as<std::string>(), env);
   spec = spec.substr(0, spec.find('/'));
   auto last = spec.rfind(':');
@@ -75,7 +62,7 @@ int PublishedPort(const YAML::Node& port, const std::map<std::string, std::strin
   if (auto colon = published.rfind(':'); colon != std::string::npos) published = published.substr(colon + 1);
   if (published.empty()) return 0;
   if (published.find('-') != std::string::npos) published = published.substr(0, published.find('-'));
-  return PortNumber(published);
+  return std::stoi(published);
 }
 
 // A label key longer than this once interpolated is none the harness reads: it is left
