@@ -3,9 +3,9 @@
 // Run() (an early return, an exception), the destructor does it.
 //
 // The teardown callable reports its own outcome (proof packet, console), since the
-// destructor cannot return it. The guard owns only the teardown callable; whatever the callable reaches (the run's
-// runtime, ledger, locks) must outlive it, which is why ColdRun declares it last. One
-// thread: the run's.
+// destructor cannot return it. The guard owns only the teardown callable; whatever the
+// callable reaches (the run's runtime, ledger, locks) must outlive it, which is why
+// ColdRun declares it last. One thread: the run's.
 #pragma once
 
 #include <functional>

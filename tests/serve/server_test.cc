@@ -1,8 +1,8 @@
 // serve's decisions behind the Forge seam: who may start runs, rate limits, supersession,
 // redeliveries and polling — with a fake forge and the real SQLite queue; a queue that
-// refuses writes (a full disk) and a serve killed mid-run, with jobs run on the fake Swarm. The webhook path
-// against a real HTTP server, the recording forge stand-in and the Swarm is
-// tests/e2e/serve_test.cc.
+// refuses writes (a full disk) and a serve killed mid-run, with jobs run on the fake
+// Swarm. The webhook path against a real HTTP server, the recording forge stand-in and
+// the Swarm is tests/e2e/serve_test.cc.
 #include "serve/server.h"
 
 #include <catch2/catch.hpp>
