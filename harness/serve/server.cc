@@ -447,8 +447,13 @@ void Server::Worker(const CancelToken& stop) {
       continue;
     }
     std::unique_lock<std::mutex> lock(mu_);
-    // Woken by a new job or by stopping; the timeout only covers a failed queue read.
-    wake_.wait_for(lock, std::chrono::seconds(job.ok() ? 300 : 5),
+    if (!job.ok()) {
+      // A queue that cannot be written still shows its queued jobs: only stopping cuts the pause.
+      wake_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_.load(); });
+      continue;
+    }
+    // Woken by a new job or by stopping.
+    wake_.wait_for(lock, std::chrono::seconds(300),
                    [&] { return stopping_.load() || queue_->CountInState("queued").value_or(0) > 0; });
   }
 }

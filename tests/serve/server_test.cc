@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -454,4 +455,28 @@ TEST_CASE("serve: a job it cannot put back in the queue when it stops stays ther
   CHECK(r.f.queue->Get(id).value()->state == "running");
   CHECK(r.f.queue->RecoverInterrupted().value() == 1);  // what the next start does
   CHECK(r.f.queue->Get(id).value()->state == "queued");
+}
+
+TEST_CASE("serve: a worker the queue refuses a job waits 5 s before it asks again", "[serve-unit]") {
+  Fixture f{[](ServeOptions& o) { o.port = 0; }};
+  REQUIRE(json::parse(f.Deliver(Comment(7, 1, "alice")).body).contains("queued"));
+  std::atomic<int> refused{0};
+  Server server(f.opts, &f.forge, f.queue.get(), nullptr, [&](const std::string& line) {
+    if (line.find("cannot take the next job") != std::string::npos) ++refused;
+  });
+  CancelSource stop;
+  Status served;
+  bool full_ok = false;
+  {
+    testing::DiskFull full;  // the queued job can be read, not taken
+    full_ok = full.ok();
+    std::thread serve([&] { served = server.Run(stop.token()); });
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    stop.Cancel();
+    serve.join();
+  }
+  REQUIRE(full_ok);
+  CHECK(served.ok());
+  CHECK(refused == 1);
+  CHECK(f.queue->CountInState("queued").value() == 1);
 }
