@@ -130,7 +130,7 @@ void Stage(const Folders& f, const std::vector<std::string>& files, bool unique)
     pinned[image] = PinnedReference(image, digest);
   }
   if (PinImages(*staged, Env(), pinned).ok()) CheckStaged(*staged);
-  CheckDerivedNames(kNamespace, staged->objects);
+  CheckDerivedNames(kNamespace, staged->objects).IgnoreError();  // a refusal is an answer too: only a crash is not
   for (const auto& s : staged->objects.services) SwarmServiceName(kNamespace, staged->objects, s);
 }
 

@@ -5,7 +5,9 @@
 
 #include <cerrno>
 #include <cstdio>
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -52,6 +54,20 @@ Status WriteFileAtomic(const std::string& path, const std::string& content, unsi
     return Status::Infra("cannot rename " + tmp + " to " + path + ": " + std::strerror(err));
   }
   return Status::Ok();
+}
+
+Result<std::vector<std::string>> ListFolder(const std::string& dir) {
+  namespace fs = std::filesystem;
+  std::vector<std::string> names;
+  std::error_code ec;
+  // The range-for form would throw from its increment: each step is checked instead.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    names.push_back(it->path().filename().string());
+  }
+  if (ec == std::errc::no_such_file_or_directory) return Status::NotFound("no folder " + dir);
+  if (ec) return Status::Infra("cannot list " + dir + ": " + ec.message());
+  std::sort(names.begin(), names.end());
+  return names;
 }
 
 }  // namespace harness

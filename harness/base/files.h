@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "base/status.h"
 
@@ -16,5 +17,9 @@ Result<std::string> ReadFile(const std::string& path);
 // Writes `content` to `path` atomically (temp file "<path>.tmp" + rename), the file
 // created with `mode` (before the umask). Infra on failure, naming the file and why.
 Status WriteFileAtomic(const std::string& path, const std::string& content, unsigned mode = 0644);
+
+// The names of the entries of the folder `dir`, sorted. NotFound when it does not exist,
+// Infra (naming it and why) when it cannot be read. Never throws.
+Result<std::vector<std::string>> ListFolder(const std::string& dir);
 
 }  // namespace harness

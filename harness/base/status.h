@@ -4,6 +4,9 @@
 // travel as values (`if (!s.ok()) return s;`); exceptions never cross module boundaries.
 // Result<T> holds either a value or a non-ok Status.
 //
+// Both are [[nodiscard]]: a returned status is acted on (returned, logged, recorded) or,
+// where a failure is already reported or verified elsewhere, explicitly IgnoreError()d.
+//
 // Thread-safety: values; safe to copy and move between threads.
 #pragma once
 
@@ -13,7 +16,7 @@
 
 namespace harness {
 
-class Status {
+class [[nodiscard]] Status {
  public:
   enum class Code {
     kOk = 0,
@@ -49,6 +52,9 @@ class Status {
   Status WithMessage(std::string message) const {
     return ok() ? *this : Status(code_, std::move(message));
   }
+  // Says that this status is deliberately not acted on (Status is [[nodiscard]]). Only for
+  // a failure already reported or verified elsewhere; the call site says where.
+  void IgnoreError() const {}
 
  private:
   Status(Code c, std::string m) : code_(c), message_(std::move(m)) {}
@@ -60,7 +66,7 @@ const char* CodeName(Status::Code code);
 
 // Either a T or a non-ok Status.
 template <typename T>
-class Result {
+class [[nodiscard]] Result {
  public:
   Result(T value) : v_(std::move(value)) {}          // NOLINT(google-explicit-constructor)
   Result(Status status) : v_(std::move(status)) {}   // NOLINT(google-explicit-constructor)
@@ -76,6 +82,8 @@ class Result {
   T value_or(T fallback) const { return ok() ? std::get<T>(v_) : std::move(fallback); }
   // Ok() when a value is held.
   Status status() const { return ok() ? Status::Ok() : std::get<Status>(v_); }
+  // As Status::IgnoreError: the result is deliberately not acted on; say why where it is.
+  void IgnoreError() const {}
 
  private:
   std::variant<T, Status> v_;

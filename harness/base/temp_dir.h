@@ -1,5 +1,6 @@
 // TempDir: a private folder under the system temp folder, removed with everything in it
-// when the object goes away. path() is empty when it could not be created.
+// when the object goes away (a removal that fails is said on stderr). path() is empty
+// when it could not be created.
 //
 // The object owns the folder; moving is not allowed. Thread-safety: one owner thread; path()
 // may be read from any thread while the object lives.

@@ -28,7 +28,7 @@ class RunSubcommand final : public Subcommand {
 
   Status Check(Context& ctx) override {
     const GlobalOptions& g = ctx.g;
-    if (!std::filesystem::is_directory(g.recipes)) {
+    if (std::error_code ec; !std::filesystem::is_directory(g.recipes, ec)) {
       return Status::InvalidArgument("recipes folder not found: " + g.recipes);
     }
     opts_ = ctx.base;

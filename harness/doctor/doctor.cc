@@ -39,7 +39,8 @@ Finding Bad(std::string check, std::string detail, std::string fix) {
 
 // Free bytes on the file system holding `path` (or its nearest existing parent).
 double FreeBytes(fs::path path) {
-  while (!path.empty() && !fs::exists(path)) path = path.parent_path();
+  std::error_code ec;
+  while (!path.empty() && !fs::exists(path, ec)) path = path.parent_path();
   struct statvfs st;
   if (statvfs(path.empty() ? "/" : path.c_str(), &st) != 0) return -1;
   return static_cast<double>(st.f_bavail) * static_cast<double>(st.f_frsize);
@@ -270,7 +271,9 @@ void CheckDisks(const DoctorOptions& opts, Docker* docker, std::vector<Finding>*
     double free = here ? FreeBytes(dir) : RemoteFreeBytes(docker->executor(), dir);
     out->push_back(Disk(here ? "Docker" : "Docker on " + docker->executor()->Describe(), dir, free));
   }
-  std::string artifacts = fs::absolute(opts.artifacts_dir).string();
+  std::error_code ec;
+  fs::path abs = fs::absolute(opts.artifacts_dir, ec);
+  std::string artifacts = (ec ? fs::path(opts.artifacts_dir) : abs).string();
   out->push_back(Disk("artifacts", artifacts, FreeBytes(artifacts)));
 }
 

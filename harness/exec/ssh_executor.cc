@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -348,12 +349,18 @@ Result<std::string> SshExecutor::Share(const std::string& local_dir, Deadline de
   std::error_code ec;
   for (auto it = std::filesystem::recursive_directory_iterator(local_dir, ec);
        !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
-    if (!it->is_regular_file()) continue;
-    std::string rel = std::filesystem::relative(it->path(), local_dir).string();
-    auto content = ReadFile(it->path().string());
+    std::error_code look;
+    if (!it->is_regular_file(look)) continue;
+    std::string rel = std::filesystem::relative(it->path(), local_dir, look).string();
+    auto content = look ? Result<std::string>(Status::Infra("cannot read " + it->path().string() + ": " + look.message()))
+                        : ReadFile(it->path().string());
+    if (!content.ok()) {  // not copied empty: the deploy would run without it
+      Unshare(remote, deadline);
+      return Status::Infra(who + ": a staged file was not copied to the target: " + content.status().message());
+    }
     Command put;
     put.argv = {"sh", "-c", "mkdir -p -- \"$(dirname -- \"$1\")\" && cat > \"$1\"", "sh", remote + "/" + rel};
-    put.stdin_data = content.ok() ? *content : std::string();
+    put.stdin_data = *content;
     put.deadline = deadline;
     auto r = Run(put, cancel);
     if (!r.ok() || !r->ok()) {
@@ -374,7 +381,12 @@ void SshExecutor::Unshare(const std::string& shared_dir, Deadline deadline) {
   Command rm;
   rm.argv = {"rm", "-rf", "--", shared_dir};
   rm.deadline = deadline;
-  (void)Run(rm, CancelToken::None());
+  auto removed = Run(rm, CancelToken::None());
+  // Nobody is left to return this to (as for TempDir): a copy left behind is said, not hidden.
+  if (!removed.ok() || !removed->ok()) {
+    std::cerr << "harness: the staged copy " << shared_dir << " on " << Describe() << " was not removed: "
+              << (removed.ok() ? removed->Describe() : removed.status().message()) << "\n";
+  }
 }
 
 Result<int> SshExecutor::Forward(const std::string& host, int port, Deadline deadline) {

@@ -49,6 +49,7 @@ std::string StartTime(long pid) {
 Result<RunLock> RunLock::Acquire(const std::string& state_dir, const std::string& ns) {
   std::error_code ec;
   fs::create_directories(state_dir + "/locks", ec);
+  if (ec) return Status::Infra("cannot create " + state_dir + "/locks: " + ec.message());
   std::string path = LockPath(state_dir, ns);
   int fd = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (fd < 0) return Status::Infra("cannot open " + path + ": " + strerror(errno));
@@ -57,6 +58,7 @@ Result<RunLock> RunLock::Acquire(const std::string& state_dir, const std::string
     return Status::Infra("namespace " + ns + " is locked by another harness process");
   }
   std::string owner = ThisProcessOwner() + "\n";
+  // The owner is for people reading the file; liveness is the flock alone.
   (void)!ftruncate(fd, 0);
   (void)!write(fd, owner.data(), owner.size());
   return RunLock(fd, path);
@@ -80,7 +82,9 @@ std::string SharedLockPath(const std::string& kind, const std::string& target, c
   } else if (access("/run/lock", W_OK) == 0) {
     dir = "/run/lock";
   } else {
-    dir = fs::temp_directory_path().string();
+    std::error_code ec;
+    dir = fs::temp_directory_path(ec).string();  // TMPDIR, when it names a folder
+    if (ec) dir = "/tmp";
   }
   std::string key = target + (name.empty() ? "" : "-" + name);
   for (char& c : key) {

@@ -91,11 +91,14 @@ Result<std::vector<std::string>> ListReleases(const std::string& recipes_dir, co
   std::error_code ec;
   fs::path dir = fs::path(recipes_dir) / recipe / "releases";
   if (!fs::exists(dir, ec)) return versions;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    std::string v = e.path().filename().string();
-    if (!e.is_directory() || !fs::exists(e.path() / "recipe.lua")) continue;
+  // The range-for form would throw from its increment: each step is checked instead.
+  for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    const fs::path path = it->path();
+    std::string v = path.filename().string();
+    std::error_code look;  // what cannot be looked at is not a release folder
+    if (!fs::is_directory(path, look) || !fs::exists(path / "recipe.lua", look)) continue;
     if (Status s = ValidateVersion(v); !s.ok()) {
-      return Status::InvalidArgument(e.path().string() + ": " + s.message());
+      return Status::InvalidArgument(path.string() + ": " + s.message());
     }
     versions.push_back(v);
   }
@@ -110,7 +113,7 @@ Result<std::string> RecipeDir(const std::string& recipes_dir, const std::string&
   if (version.empty()) return dir;
   if (Status s = ValidateVersion(version); !s.ok()) return s;
   std::string release = dir + "/releases/" + version;
-  if (fs::exists(release + "/recipe.lua")) return release;
+  if (std::error_code ec; fs::exists(release + "/recipe.lua", ec)) return release;
   auto known = ListReleases(recipes_dir, recipe);
   std::string list;
   if (known.ok()) {

@@ -100,7 +100,8 @@ Result<std::vector<ReportRun>> LoadReportRuns(Ledger* ledger, const RunQuery& qu
         outcome->triage_confidence = (*verdict)->confidence;
       }
     }
-    bool kept = !rec.artifacts.empty() && fs::exists(rec.artifacts);
+    std::error_code ec;  // a folder that cannot be looked at is not linked
+    bool kept = !rec.artifacts.empty() && fs::exists(rec.artifacts, ec);
     runs.push_back({std::move(*outcome), rec.started_at, rec.sweep,
                     kept ? RelativeLink(rec.artifacts, out_dir) : ""});
   }

@@ -82,6 +82,12 @@ void ColdRun::NoteLedger(const Status& s) {
   if (!s.ok() && ledger_status_.ok()) ledger_status_ = s;
 }
 
+void ColdRun::NoteArtifacts(const Status& s) {
+  if (s.ok()) return;
+  Say("artifacts: " + s.message());
+  if (artifacts_status_.ok()) artifacts_status_ = s;
+}
+
 void ColdRun::Emit(Event e) {
   if (opts_.events == nullptr) return;
   e.run_id = out_.run_id;
@@ -108,7 +114,7 @@ void ColdRun::RecordPhase(PhaseLog& p, const Status& s) {
     e.text = redactor_.Apply(s.message());
     Emit(e);
   }
-  p.Write(out_.artifacts);
+  if (!out_.artifacts.empty()) NoteArtifacts(p.Write(out_.artifacts).Prefixed("proof packet of " + p.phase()));
   out_.phases.push_back({p.phase(), s.WithMessage(redactor_.Apply(s.message())), p.elapsed()});
   if (ledger_) {
     auto j = p.ToJson();
@@ -155,6 +161,7 @@ bool ColdRun::Start() {
 
   out_.namespace_name = profile_->Namespace(opts_.recipe);
   out_.run_id = NewRunId(out_.namespace_name, !profile_->stays());
+  if (opts_.artifacts_dir.empty()) return stop(Status::Infra("no artifact folder (a temporary one could not be created)"));
   out_.artifacts = opts_.artifacts_dir + "/" + out_.run_id;
   {
     Event e;
@@ -170,7 +177,7 @@ bool ColdRun::Start() {
     out_.artifacts.clear();
     return stop(Status::Infra(why));
   }
-  log_.Open(out_.artifacts + "/run.log");
+  if (Status s = log_.Open(out_.artifacts + "/run.log"); !s.ok()) return stop(s);
 
   // A check creates nothing and records no run.
   if (opts_.check_only) return true;

@@ -115,6 +115,11 @@ class ColdRun {
   // ExitCodeFor(s), with the signal that cancelled this run.
   int ExitCode(const Status& s) const;
   void NoteLedger(const Status& s);
+  // A proof packet, log or summary that could not be written: said at once, and the run
+  // cannot pass (Conclude).
+  void NoteArtifacts(const Status& s);
+  // Makes the outcome infra's (exit 3) unless it is already as serious, adding `why`.
+  void Degrade(const Status& why);
 
   RunOptions opts_;
   std::shared_ptr<const DeployProfile> profile_;   // opts_.profile, or the cold one
@@ -135,6 +140,7 @@ class ColdRun {
   std::optional<RunLock> run_lock_;
   std::unique_ptr<Ledger> ledger_;
   Status ledger_status_;
+  Status artifacts_status_;   // the first artifact (packet, log, summary) not written
 
   std::unique_ptr<ScriptEngine> engine_;
   std::optional<RecipeSpec> spec_;

@@ -3,6 +3,8 @@
 #include <strings.h>
 
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 
 #include "base/files.h"
@@ -16,11 +18,36 @@ namespace {
 
 }  // namespace
 
+Status RunLog::Open(const std::string& path) {
+  std::lock_guard<std::mutex> lock(mu_);
+  path_ = path;
+  errno = 0;
+  file_.open(path, std::ios::app);
+  if (!file_) {
+    return Status::Infra("cannot open the run log " + path + (errno != 0 ? ": " + std::string(std::strerror(errno)) : ""));
+  }
+  return Status::Ok();
+}
+
 void RunLog::Line(const std::string& text, bool to_console) {
   std::string clean = redactor_->Apply(text);
   std::lock_guard<std::mutex> lock(mu_);
-  if (file_) file_ << IsoTime(std::chrono::system_clock::now()) << " " << clean << "\n" << std::flush;
+  if (file_.is_open() && status_.ok()) {
+    errno = 0;
+    file_ << IsoTime(std::chrono::system_clock::now()) << " " << clean << "\n" << std::flush;
+    if (!file_) {
+      status_ = Status::Infra("cannot write the run log " + path_ +
+                              (errno != 0 ? ": " + std::string(std::strerror(errno)) : "") +
+                              " (later lines are on the console only)");
+      if (progress_) progress_(status_.message());
+    }
+  }
   if (to_console && progress_) progress_(clean);
+}
+
+Status RunLog::status() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_;
 }
 
 RunHost::RunHost(Runtime* swarm, HttpClient* http, std::string ns,
@@ -94,6 +121,7 @@ Status RunHost::Artifact(const std::string& name, const std::string& content) {
   if (!ok) return Status::InvalidArgument("bad artifact name '" + name + "' (letters, digits, . - _)");
   std::error_code ec;
   fs::create_directories(files_dir_, ec);
+  if (ec) return Status::Infra("cannot create the artifact folder " + files_dir_ + ": " + ec.message());
   return WriteFileAtomic(files_dir_ + "/" + name, redactor_->Apply(content));
 }
 

@@ -1,7 +1,8 @@
 // The pieces a run hands to others: its log (RunLog) and what its hooks reach (RunHost).
 //
 // RunLog: every progress line, command and print() of the run, redacted, into run.log
-// and (progress lines) to the console. Thread-safe.
+// and (progress lines) to the console; a run.log that cannot be written is said on the
+// console and kept as status() for the run's outcome. Thread-safe.
 // RunHost: the ScriptHost of a run — HTTP, exec and logs reach the deploy's services
 // through the run's Runtime; secrets and artifacts are the run's own. One hook at a time.
 #pragma once
@@ -24,14 +25,20 @@ class RunLog {
  public:
   RunLog(const Redactor* redactor, ProgressFn progress)
       : redactor_(redactor), progress_(std::move(progress)) {}
-  void Open(const std::string& path) { file_.open(path, std::ios::app); }
-  // Writes a line to run.log, and to the console when `to_console`.
+  // Opens run.log (appending). Infra when it cannot be opened.
+  Status Open(const std::string& path);
+  // Writes a line to run.log, and to the console when `to_console`. A line that cannot be
+  // written to run.log is said on the console, with why, the first time.
   void Line(const std::string& text, bool to_console);
+  // Ok, or the first failure to write run.log once it was open.
+  Status status();
 
  private:
   const Redactor* redactor_;
   ProgressFn progress_;
+  std::string path_;
   std::ofstream file_;
+  Status status_;
   std::mutex mu_;
 };
 

@@ -75,14 +75,18 @@ void ColdRun::Conclude() {
     out_.exit_code = 0;
   }
   NoteRetry();
-  if (!ledger_status_.ok() && out_.exit_code < 3) {
-    // Without a complete ledger a crash could not be cleaned up after: not a green run.
+  // Without a complete ledger a crash could not be cleaned up after: not a green run.
+  if (!ledger_status_.ok() && out_.exit_code < 3) Degrade(ledger_status_);
+  Say(out_.result + (out_.reason.empty() ? "" : ": " + out_.reason));
+}
+
+void ColdRun::Degrade(const Status& why) {
+  if (out_.exit_code < 3) {  // infra already, or interrupted: that stays
     out_.result = "infra";
     out_.exit_code = 3;
     if (out_.failed_phase.empty()) out_.failed_phase = "teardown";
-    out_.reason += (out_.reason.empty() ? "" : "; ") + ledger_status_.message();
   }
-  Say(out_.result + (out_.reason.empty() ? "" : ": " + out_.reason));
+  out_.reason += (out_.reason.empty() ? "" : "; ") + why.message();
 }
 
 void ColdRun::NoteRetry() {
@@ -99,12 +103,36 @@ void ColdRun::NoteRetry() {
 
 RunOutcome ColdRun::Finish() {
   out_.elapsed = std::chrono::duration_cast<Duration>(Clock::now() - started_);
-  std::string summary = redactor_.Apply(JsonText(SummaryJson(out_), 2)) + "\n";
+  // Without its proof packets and run.log a run proves nothing: not a green run.
+  if (artifacts_status_.ok()) artifacts_status_ = log_.status();
+  if (!artifacts_status_.ok()) {
+    Degrade(artifacts_status_.Prefixed("artifacts"));
+    Say(out_.result + ": " + out_.reason);
+  }
+  auto summary = [&] { return redactor_.Apply(JsonText(SummaryJson(out_), 2)) + "\n"; };
+  const std::string summary_path = out_.artifacts + "/summary.json";
+  // summary.json first: if it cannot be written the outcome says so, and the ledger keeps
+  // that outcome; if the ledger then cannot, summary.json is written again to agree.
+  bool summary_written = false;
+  if (!out_.artifacts.empty()) {
+    Status written = WriteFileAtomic(summary_path, summary());
+    summary_written = written.ok();
+    if (!written.ok()) {
+      Degrade(written.Prefixed("the run's summary was not written"));
+      Say("artifacts: " + written.message() + " (the outcome is " + out_.result + ")");
+    }
+  }
   if (ledger_) {
-    NoteLedger(ledger_->EndRun(out_.run_id, out_.version, out_.result, out_.exit_code, summary));
+    Status ended = ledger_->EndRun(out_.run_id, out_.version, out_.result, out_.exit_code, summary());
+    NoteLedger(ended);
+    if (!ended.ok()) {
+      Degrade(ended.Prefixed("the ledger did not record the run's end"));
+      if (summary_written) {
+        if (Status again = WriteFileAtomic(summary_path, summary()); !again.ok()) Say("artifacts: " + again.message());
+      }
+    }
     if (!ledger_status_.ok()) Say("ledger: " + ledger_status_.message());
   }
-  if (!out_.artifacts.empty()) WriteFileAtomic(out_.artifacts + "/summary.json", summary);
   Event ended;
   ended.kind = EventKind::kRunEnded;
   ended.status = out_.result;

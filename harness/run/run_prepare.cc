@@ -402,8 +402,10 @@ void ColdRun::FillCheckReport(const PhaseLog& prepare) {
   check_["environment"] = env;
   nlohmann::json staged = nlohmann::json::array();
   for (size_t i = 0; i < staged_->files.size(); ++i) {
-    std::string text = ReadFile(staged_->files[i]).value_or("");
-    staged.push_back({{"file", compose_[i]}, {"staged", redactor_.Apply(text)}});
+    auto text = ReadFile(staged_->files[i]);
+    // The report still lists the file; why its text is missing is said.
+    if (!text.ok()) Say("check: the staged " + compose_[i] + " cannot be shown: " + text.status().message());
+    staged.push_back({{"file", compose_[i]}, {"staged", redactor_.Apply(text.value_or(""))}});
   }
   check_["staged_compose"] = staged;
   const ComposeObjects& o = staged_->objects;

@@ -96,14 +96,20 @@ Status ColdRun::Test() {
 }
 
 void ColdRun::CollectEvidence(PhaseLog& p) {
+  const std::string logs_dir = out_.artifacts + "/logs";
   std::error_code ec;
-  fs::create_directories(out_.artifacts + "/logs", ec);
+  fs::create_directories(logs_dir, ec);
+  if (ec) NoteArtifacts(Status::Infra("cannot create " + logs_dir + ": " + ec.message()));
   const CancelToken& never = CancelToken::None();
   for (const auto& svc : staged_->objects.services) {
     auto logs = runtime_->Logs(out_.namespace_name, host_ ? host_->Key(svc) : svc, 200, Deadline::In(Duration(15000)), never);
-    if (!logs.ok()) continue;
+    if (!logs.ok()) {
+      // Evidence, not a verdict: the packet says which logs are missing and why.
+      p.AddEvidence({{"service", svc}, {"log_error", redactor_.Apply(logs.status().message())}});
+      continue;
+    }
     std::string text = redactor_.Apply(*logs);
-    WriteFileAtomic(out_.artifacts + "/logs/" + svc + ".log", text);
+    if (!ec) NoteArtifacts(WriteFileAtomic(logs_dir + "/" + svc + ".log", text));
     p.AddEvidence({{"service", svc}, {"log_tail", TailLines(text, kEvidenceLogLines)}});
   }
   if (auto health = runtime_->ContainerHealth(out_.namespace_name, Deadline::In(Duration(15000))); health.ok()) {

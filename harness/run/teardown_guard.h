@@ -2,9 +2,10 @@
 // it may exist. Run() tears down and verifies; if a run leaves its scope without calling
 // Run() (an early return, an exception), the destructor does it.
 //
-// The guard owns only the teardown callable; whatever the callable reaches (the run's
-// runtime, ledger, locks) must outlive it, which is why ColdRun declares it last. One
-// thread: the run's.
+// The teardown callable reports its own outcome (proof packet, console), since the
+// destructor cannot return it. The guard owns only the teardown callable; whatever the
+// callable reaches (the run's runtime, ledger, locks) must outlive it, which is why
+// ColdRun declares it last. One thread: the run's.
 #pragma once
 
 #include <functional>
@@ -17,7 +18,9 @@ class TeardownGuard {
  public:
   explicit TeardownGuard(std::function<Status()> teardown) : teardown_(std::move(teardown)) {}
   ~TeardownGuard() {
-    if (armed_ && !done_) Run();
+    // No one is left to return the status to: the callable records and says its own
+    // outcome (ColdRun::TeardownNow writes the teardown packet and the console line).
+    if (armed_ && !done_) Run().IgnoreError();
   }
   TeardownGuard(const TeardownGuard&) = delete;
   TeardownGuard& operator=(const TeardownGuard&) = delete;

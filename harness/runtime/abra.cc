@@ -8,6 +8,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/files.h"
 #include "base/scope_guard.h"
 #include "runtime/docker.h"
 
@@ -28,26 +29,30 @@ Status AbraApp::Checkout(const std::string& recipe_dir, const std::vector<std::s
     return Status::InvalidArgument("abra checkout: one staged file per compose file is needed");
   }
   std::error_code ec;
-  fs::create_directories(dir_ + "/servers/" + options_.server, ec);
-  std::string checkout = dir_ + "/recipes/" + recipe_;
-  fs::create_directories(checkout, ec);
-  if (ec) return Status::Infra("cannot lay out ABRA_DIR " + dir_ + ": " + ec.message());
+  const std::string checkout = dir_ + "/recipes/" + recipe_;
+  for (const std::string& dir : {dir_ + "/servers/" + options_.server, checkout}) {
+    fs::create_directories(dir, ec);
+    if (ec) return Status::Infra("cannot lay out ABRA_DIR " + dir_ + ": " + dir + ": " + ec.message());
+  }
   // The staged folder holds the compose files (renamed back) and the files of configs and
   // secrets, which the compose files name relative to themselves.
   fs::path stage = fs::path(staged_files.front()).parent_path();
-  for (const auto& entry : fs::directory_iterator(stage, ec)) {
-    std::string name = entry.path().filename().string();
+  auto staged = ListFolder(stage.string());
+  if (!staged.ok()) return staged.status().Prefixed("the staged files for the abra checkout");
+  for (const std::string& file : *staged) {
+    const fs::path from = stage / file;
+    std::string name = file;
     for (size_t i = 0; i < staged_files.size(); ++i) {
-      if (entry.path() == fs::path(staged_files[i])) name = compose_names[i];
+      if (from == fs::path(staged_files[i])) name = compose_names[i];
     }
     fs::create_directories(fs::path(checkout + "/" + name).parent_path(), ec);
-    fs::copy_file(entry.path(), checkout + "/" + name, fs::copy_options::overwrite_existing, ec);
-    if (ec) return Status::Infra("cannot copy " + entry.path().string() + " into the abra checkout: " + ec.message());
+    if (!ec) fs::copy_file(from, checkout + "/" + name, fs::copy_options::overwrite_existing, ec);
+    if (ec) return Status::Infra("cannot copy " + from.string() + " into the abra checkout: " + ec.message());
   }
-  if (fs::exists(recipe_dir + "/.env.sample")) {
+  if (fs::exists(recipe_dir + "/.env.sample", ec)) {
     fs::copy_file(recipe_dir + "/.env.sample", checkout + "/.env.sample", fs::copy_options::overwrite_existing, ec);
-    if (ec) return Status::Infra("cannot copy .env.sample into the abra checkout: " + ec.message());
   }
+  if (ec) return Status::Infra("cannot copy .env.sample into the abra checkout: " + ec.message());
   return Status::Ok();
 }
 

@@ -200,7 +200,10 @@ Status RenameSharedServices(YAML::Node& doc, const std::string& ns, ComposeObjec
 
 std::string Absolute(const std::string& dir, const std::string& path) {
   if (!path.empty() && path[0] == '/') return path;
-  return fs::weakly_canonical(fs::path(dir) / path).string();
+  std::error_code ec;
+  fs::path real = fs::weakly_canonical(fs::path(dir) / path, ec);
+  // Unresolvable (a loop, no permission): as written; copying it then says why.
+  return ec ? (fs::path(dir) / path).lexically_normal().string() : real.string();
 }
 
 // The top-level sections `docker stack deploy` interpolates; the rest (`version`, `x-`
@@ -487,6 +490,7 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
                                    const std::map<std::string, std::string>& env,
                                    const std::string& namespace_name,
                                    const std::string& stage_dir, const StageOptions& options) {
+  if (stage_dir.empty()) return Status::Infra("no staging folder: a temporary folder could not be created");
   StagedCompose staged;
   ComposeObjects& objs = staged.objects;
   auto add_unique = [](std::vector<std::string>& v, const std::string& s) {

@@ -45,7 +45,9 @@ void EventWatch::Follow() {
   cmd.on_output = [this](int stream, std::string_view data) {
     if (stream == 1) Consume(data);
   };
-  docker_->executor()->Run(cmd, stop_.token());
+  // However the stream ends (it could not start, it failed, it was stopped), waits then
+  // poll: the watch only decides when to look, so its failure is no one's error.
+  docker_->executor()->Run(cmd, stop_.token()).IgnoreError();
   live_ = false;
   char byte = 0;
   (void)!write(pipe_[1], &byte, 1);  // a waiter stops waiting for a stream that ended

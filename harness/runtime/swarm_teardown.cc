@@ -211,7 +211,8 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     if (found.ok() && !left.services.empty() && Clock::now() - since_service_rm >= kLingering) {
       std::vector<std::string> args = {"service", "rm"};
       args.insert(args.end(), left.services.begin(), left.services.end());
-      docker_->Run(args, log, Step(deadline), never);
+      // Whether they went is what the next look of this loop sees.
+      docker_->Run(args, log, Step(deadline), never).IgnoreError();
       since_service_rm = Clock::now();
     }
     if (!found.ok()) {
@@ -231,17 +232,22 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   if (!left.networks.empty() && left.containers.empty()) RemoveOnNodes("network", left.networks, log);
   if (keep_data) {
     // Configs are not data, and Swarm cannot change one under the same name: they go.
-    if (auto all = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true); all.ok() && !all->configs.empty()) {
+    // A config left behind would make the re-deploy fail on it, so its removal is checked.
+    Status configs_removed;
+    if (auto all = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true); !all.ok()) {
+      configs_removed = all.status().Prefixed("the configs of " + ns + " could not be listed");
+    } else if (!all->configs.empty()) {
       std::vector<std::string> args = {"config", "rm"};
       args.insert(args.end(), all->configs.begin(), all->configs.end());
-      docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+      configs_removed = Docker::Check(args, docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never))
+                            .Prefixed("the configs of " + ns + " were not removed");
     }
     auto running = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/false);
     if (!running.ok()) return running.status().Prefixed("removal of " + ns + " could not be verified");
     if (!running->services.empty() || !running->containers.empty() || !running->networks.empty()) {
       return Status::Infra("removal of the stack " + ns + " left objects behind: " + running->ToString());
     }
-    return Status::Ok();
+    return configs_removed;
   }
   auto rest = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true);
   if (!rest.ok()) return rest.status().Prefixed("teardown of " + ns);
@@ -251,7 +257,8 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     if (names.empty()) return;
     std::vector<std::string> args = {kind, "rm"};
     args.insert(args.end(), names.begin(), names.end());
-    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never);
+    // FindLeftovers below verifies and names what is left.
+    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never).IgnoreError();
   };
   remove("secret", left.secrets);
   remove("config", left.configs);
@@ -291,7 +298,8 @@ void SwarmRuntime::RemoveOnNodes(const std::string& kind, const std::vector<std:
     std::vector<std::string> args = {kind, "rm"};
     if (kind == "container") args.push_back("-f");
     args.insert(args.end(), list.begin(), list.end());
-    on->Run(args, log, Step(Deadline::In(kStepTimeout)), CancelToken::None());
+    // Every caller looks again afterwards (an unreachable node too) and names what is left.
+    on->Run(args, log, Step(Deadline::In(kStepTimeout)), CancelToken::None()).IgnoreError();
   }
 }
 

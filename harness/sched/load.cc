@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <iostream>
 #include <sstream>
 
 #include "base/files.h"
@@ -34,7 +35,16 @@ LoadGenerator::LoadGenerator(Docker* docker, RunOptions base, LoadSpec spec, Pro
       swarm_(docker) {}
 
 LoadGenerator::~LoadGenerator() {
-  if (started_) Stop();
+  if (!started_) return;
+  // Only when its owner left without Stop(): nobody will read a status, so it is said here.
+  if (Status s = Stop(); !s.ok()) {
+    std::string line = "load: " + s.message() + " (the ledger has it: `harness reap` removes what is left)";
+    if (progress_) {
+      progress_(line);
+    } else {
+      std::cerr << "harness: " << line << "\n";
+    }
+  }
 }
 
 bool HogStopped(const ConvergeSnapshot& snap) {
@@ -103,6 +113,7 @@ Status LoadGenerator::DeployHog() {
   }
   compose += "networks:\n  default:\n    labels:\n" + indent(6);
   TempDir dir("harness-load");
+  if (dir.path().empty()) return Status::Infra("load: cannot create a temporary folder for the load's compose file");
   std::string file = dir.path() + "/compose.yml";
   if (Status s = WriteFileAtomic(file, compose); !s.ok()) return s;
   if (Status s = ledger_->PlanResource(run_id_, "stack", ns_); !s.ok()) return s;
@@ -200,7 +211,13 @@ Status LoadGenerator::Stop() {
     if (progress_) progress_("load: removing " + ns_);
     s = swarm_.Teardown(ns_, nullptr, Deadline::In(Duration(180000)));
     if (s.ok() && ledger_) s = ledger_->MarkRunResourcesRemoved(run_id_);
-    if (ledger_) ledger_->EndRun(run_id_, "", s.ok() ? "passed" : "infra", s.ok() ? 0 : 3);
+    if (ledger_) {
+      Status ended = ledger_->EndRun(run_id_, "", s.ok() ? "passed" : "infra", s.ok() ? 0 : 3);
+      if (!ended.ok()) {
+        ended = ended.Prefixed("the ledger did not record the end of the load's run " + run_id_);
+        s = s.ok() ? ended : s.WithMessage(s.message() + "; and " + ended.message());
+      }
+    }
     lock_.reset();
     ns_.clear();
   }

@@ -64,9 +64,11 @@ Status ServeQueue::SupersedeLocked(const std::string& repo, int64_t pr, const st
   {
     Stmt s(*db_, "SELECT id FROM jobs WHERE repo = ? AND pr = ? AND state = 'running' AND sha <> ?");
     s.Bind(1, repo).Bind(2, pr).Bind(3, keep_sha);
-    while (s.Step() == SQLITE_ROW) {
+    int rc;
+    while ((rc = s.Step()) == SQLITE_ROW) {
       if (running != nullptr) running->push_back(s.Int(0));
     }
+    if (rc != SQLITE_DONE) return db_->Error("supersede");
   }
   Stmt u(*db_,
          "UPDATE jobs SET state = 'superseded', ended_at = ? WHERE repo = ? AND pr = ? AND state IN ('queued','running')"
@@ -76,11 +78,20 @@ Status ServeQueue::SupersedeLocked(const std::string& repo, int64_t pr, const st
   return Status::Ok();
 }
 
-Result<int64_t> ServeQueue::Enqueue(const ServeJob& job, std::vector<int64_t>* running) {
+Result<int64_t> ServeQueue::Enqueue(const ServeJob& job, std::vector<int64_t>* running,
+                                    const std::string& seen_key) {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction t(*db_);
+  if (t.begin_rc() != SQLITE_OK) return db_->Error("enqueue");
+  if (!seen_key.empty()) {
+    Stmt seen(*db_, "INSERT OR IGNORE INTO seen (key, at) VALUES (?,?)");
+    seen.Bind(1, seen_key).Bind(2, Now());
+    if (seen.Step() != SQLITE_DONE) return db_->Error("enqueue");
+    if (db_->changes() == 0) return int64_t{0};  // asked before: the transaction rolls back
+  }
   // A newer request supersedes every older one of the pull request, whatever its commit.
-  Status s = SupersedeLocked(job.repo, job.pr, "", running);
+  std::vector<int64_t> superseded;
+  Status s = SupersedeLocked(job.repo, job.pr, "", &superseded);
   Stmt ins(*db_, "INSERT INTO jobs (repo, pr, sha, recipe, user, state, created_at) VALUES (?,?,?,?,?,'queued',?)");
   ins.Bind(1, job.repo).Bind(2, job.pr).Bind(3, job.sha).Bind(4, job.recipe).Bind(5, job.user).Bind(6, Now());
   if (!s.ok() || ins.Step() != SQLITE_DONE) {
@@ -90,30 +101,41 @@ Result<int64_t> ServeQueue::Enqueue(const ServeJob& job, std::vector<int64_t>* r
   }
   int64_t id = db_->last_insert_rowid();
   if (t.Commit() != SQLITE_OK) return db_->Error("enqueue");
+  if (running != nullptr) running->insert(running->end(), superseded.begin(), superseded.end());
   return id;
 }
 
 Status ServeQueue::Supersede(const std::string& repo, int64_t pr, const std::string& keep_sha,
                              std::vector<int64_t>* running) {
   std::lock_guard<std::mutex> lock(mu_);
-  return SupersedeLocked(repo, pr, keep_sha, running);
+  // One transaction: the ids handed back are exactly the jobs that are superseded now.
+  Transaction t(*db_);
+  if (t.begin_rc() != SQLITE_OK) return db_->Error("supersede");
+  std::vector<int64_t> superseded;
+  if (Status s = SupersedeLocked(repo, pr, keep_sha, &superseded); !s.ok()) return s;
+  if (t.Commit() != SQLITE_OK) return db_->Error("supersede");
+  if (running != nullptr) running->insert(running->end(), superseded.begin(), superseded.end());
+  return Status::Ok();
 }
 
 Result<std::optional<ServeJob>> ServeQueue::Claim() {
   std::lock_guard<std::mutex> lock(mu_);
   Transaction t(*db_);
+  if (t.begin_rc() != SQLITE_OK) return db_->Error("claim");
   std::optional<ServeJob> job;
   {
     Stmt s(*db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE state = 'queued' ORDER BY id LIMIT 1").c_str());
-    if (s.Step() == SQLITE_ROW) job = ReadJob(s);
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+      job = ReadJob(s);
+    } else if (rc != SQLITE_DONE) {
+      return db_->Error("claim");
+    }
   }
   if (job) {
     Stmt u(*db_, "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?");
     u.Bind(1, Now()).Bind(2, job->id);
-    if (u.Step() != SQLITE_DONE) {
-      t.Rollback();
-      return db_->Error("claim");
-    }
+    if (u.Step() != SQLITE_DONE) return db_->Error("claim");  // then rolled back by t
     job->state = "running";
   }
   if (t.Commit() != SQLITE_OK) return db_->Error("claim");
@@ -148,7 +170,9 @@ Result<bool> ServeQueue::IsLatest(int64_t id) {
          "SELECT j.state <> 'superseded' AND NOT EXISTS (SELECT 1 FROM jobs n WHERE n.repo = j.repo AND n.pr = j.pr"
          " AND n.id > j.id) FROM jobs j WHERE j.id = ?");
   s.Bind(1, id);
-  if (s.Step() != SQLITE_ROW) return false;
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return false;  // no such job
+  if (rc != SQLITE_ROW) return db_->Error("is latest");
   return s.Int(0) != 0;
 }
 
@@ -156,7 +180,9 @@ Result<std::optional<ServeJob>> ServeQueue::Get(int64_t id) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(*db_, (std::string("SELECT ") + kJobColumns + " FROM jobs WHERE id = ?").c_str());
   s.Bind(1, id);
-  if (s.Step() != SQLITE_ROW) return std::optional<ServeJob>();
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<ServeJob>();
+  if (rc != SQLITE_ROW) return db_->Error("get job");
   return std::optional<ServeJob>(ReadJob(s));
 }
 
@@ -187,7 +213,10 @@ Result<int64_t> ServeQueue::ReplyComment(const std::string& repo, int64_t pr) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(*db_, "SELECT comment_id FROM replies WHERE repo = ? AND pr = ?");
   s.Bind(1, repo).Bind(2, pr);
-  return s.Step() == SQLITE_ROW ? s.Int(0) : int64_t{0};
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return int64_t{0};
+  if (rc != SQLITE_ROW) return db_->Error("reply");
+  return s.Int(0);
 }
 
 Status ServeQueue::SetReplyComment(const std::string& repo, int64_t pr, int64_t comment_id) {
@@ -205,11 +234,24 @@ Result<bool> ServeQueue::FirstSighting(const std::string& key) {
   return db_->changes() == 1;
 }
 
+Result<bool> ServeQueue::Seen(const std::string& key) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Stmt s(*db_, "SELECT 1 FROM seen WHERE key = ?");
+  s.Bind(1, key);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_->Error("seen");
+}
+
 Result<std::string> ServeQueue::Cursor(const std::string& name) {
   std::lock_guard<std::mutex> lock(mu_);
   Stmt s(*db_, "SELECT value FROM cursors WHERE name = ?");
   s.Bind(1, name);
-  return s.Step() == SQLITE_ROW ? s.Text(0) : std::string();
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::string();
+  if (rc != SQLITE_ROW) return db_->Error("cursor");
+  return s.Text(0);
 }
 
 Status ServeQueue::SetCursor(const std::string& name, const std::string& value) {

@@ -4,9 +4,11 @@
 #include <poll.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cctype>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <thread>
 
 #include <nlohmann/json.hpp>
@@ -86,28 +88,64 @@ Server::Reply Server::HandleWebhook(const std::vector<std::pair<std::string, std
   ForgeEvent e = std::move(*parsed);
   e.delivery = Header(headers, "x-forgejo-delivery");
   if (e.delivery.empty()) e.delivery = Header(headers, "x-gitea-delivery");
+  const std::string delivery_key = "delivery:" + e.delivery;
   if (!e.delivery.empty()) {
-    auto first = queue_->FirstSighting("delivery:" + e.delivery);
-    if (!first.ok()) return {503, Json({{"error", "the queue is not available"}})};
-    if (!*first) return {200, Json({{"duplicate", e.delivery}})};
+    auto seen = queue_->Seen(delivery_key);
+    if (!seen.ok()) {
+      Say("delivery " + e.delivery + ": " + seen.status().message());
+      return {503, Json({{"error", "the queue is not available"}})};
+    }
+    if (*seen) return {200, Json({{"duplicate", e.delivery}})};
   }
+  Reply reply{202, Json({{"ignored", e.why_ignored}})};
   switch (e.kind) {
     case ForgeEvent::Kind::kTestme:
-      return HandleTestme(e);
+      reply = HandleTestme(e);
+      break;
     case ForgeEvent::Kind::kPullUpdated:
-      HandlePullUpdated(e);
-      return {202, Json({{"pull_request", e.pr}, {"action", e.action}})};
+      if (Status s = HandlePullUpdated(e); !s.ok()) {
+        reply = {503, Json({{"error", "the queue is not available"}})};
+      } else {
+        reply = {202, Json({{"pull_request", e.pr}, {"action", e.action}})};
+      }
+      break;
     case ForgeEvent::Kind::kIgnored:
       break;
   }
-  return {202, Json({{"ignored", e.why_ignored}})};
+  // A delivery is remembered once handled: one refused for want of the queue or the forge
+  // can be delivered again (its comment is still queued at most once).
+  if (!e.delivery.empty() && reply.status < 500) {
+    if (auto recorded = queue_->FirstSighting(delivery_key); !recorded.ok()) {
+      Say("delivery " + e.delivery + " was handled but not recorded (a redelivery is handled again): " +
+          recorded.status().message());
+    }
+  }
+  return reply;
 }
 
 Server::Reply Server::HandleTestme(const ForgeEvent& e) {
   const std::string where = e.full_name + "#" + std::to_string(e.pr);
-  auto first = queue_->FirstSighting("comment:" + std::to_string(e.comment_id));
-  if (!first.ok()) return {503, Json({{"error", "the queue is not available"}})};
-  if (!*first) return {200, Json({{"duplicate", e.comment_id}})};
+  const std::string seen_key = "comment:" + std::to_string(e.comment_id);
+  const Reply unavailable{503, Json({{"error", "the queue is not available"}})};
+  const Reply duplicate{200, Json({{"duplicate", e.comment_id}})};
+  // The comment is recorded as handled only once it is: with its job (Enqueue), or just
+  // before an answer without a run. Until then (the queue or the forge failing) it can be
+  // delivered or polled again.
+  auto seen = queue_->Seen(seen_key);
+  if (!seen.ok()) {
+    Say(where + ": " + seen.status().message());
+    return unavailable;
+  }
+  if (*seen) return duplicate;
+  auto answered = [&]() -> std::optional<Reply> {
+    auto first = queue_->FirstSighting(seen_key);
+    if (!first.ok()) {
+      Say(where + ": " + first.status().message());
+      return unavailable;
+    }
+    if (!*first) return duplicate;  // handled meanwhile by a redelivery
+    return std::nullopt;
+  };
 
   auto allowed = Allowed(e.owner, e.repo, e.user);
   if (!allowed.ok()) {
@@ -116,31 +154,37 @@ Server::Reply Server::HandleTestme(const ForgeEvent& e) {
   }
   if (!*allowed) {
     Say(where + ": @" + e.user + " may not start runs");
-    if (auto once = queue_->FirstSighting("denied:" + where + ":" + e.user); once.ok() && *once) {
-      forge_->CreateComment(e.owner, e.repo, e.pr,
-                            std::string(kMarker) + "\nThanks, @" + e.user +
-                                "! Test runs start on a shared machine, so only maintainers of this recipe can "
-                                "ask for them. A maintainer can comment `!testme` to test this pull request.");
+    if (auto r = answered()) return *r;
+    auto once = queue_->FirstSighting("denied:" + where + ":" + e.user);
+    if (!once.ok()) Say(where + ": no reply to @" + e.user + ": " + once.status().message());
+    if (once.ok() && *once) {
+      Comment(e, std::string(kMarker) + "\nThanks, @" + e.user +
+                     "! Test runs start on a shared machine, so only maintainers of this recipe can "
+                     "ask for them. A maintainer can comment `!testme` to test this pull request.");
     }
     return {202, Json({{"ignored", "not allowed to start runs"}})};
   }
   auto recipe = RecipeFor(e.full_name, e.clone_url);
   if (!recipe.ok()) {
     Say(where + ": " + recipe.status().message());
-    forge_->CreateComment(e.owner, e.repo, e.pr,
-                          std::string(kMarker) + "\nThis harness has no recipe built from " + e.full_name +
-                              ", so there is nothing to test here.");
+    if (auto r = answered()) return *r;
+    Comment(e, std::string(kMarker) + "\nThis harness has no recipe built from " + e.full_name +
+                   ", so there is nothing to test here.");
     return {202, Json({{"ignored", "no recipe for this repository"}})};
   }
   for (auto [count, limit, who] : {std::tuple{queue_->CountSince(e.full_name, e.pr, "", HourAgo()), opts_.per_pr_per_hour,
                                               std::string("this pull request")},
                                    std::tuple{queue_->CountSince("", 0, e.user, HourAgo()), opts_.per_user_per_hour,
                                               "@" + e.user}}) {
-    if (count.ok() && *count >= limit) {
+    if (!count.ok()) {
+      Say(where + ": " + count.status().message());
+      return unavailable;
+    }
+    if (*count >= limit) {
       Say(where + ": rate limit for " + who);
-      forge_->CreateComment(e.owner, e.repo, e.pr,
-                            std::string(kMarker) + "\n" + std::to_string(limit) + " test runs per hour is the limit for " +
-                                who + "; please ask again later.");
+      if (auto r = answered()) return *r;
+      Comment(e, std::string(kMarker) + "\n" + std::to_string(limit) + " test runs per hour is the limit for " + who +
+                     "; please ask again later.");
       return {429, Json({{"error", "rate limit"}})};
     }
   }
@@ -150,7 +194,8 @@ Server::Reply Server::HandleTestme(const ForgeEvent& e) {
     return {502, Json({{"error", "cannot read the pull request from the forge"}})};
   }
   if (pull->state != "open" || pull->head_sha.empty()) {
-    forge_->CreateComment(e.owner, e.repo, e.pr, std::string(kMarker) + "\nThis pull request is closed: nothing to test.");
+    if (auto r = answered()) return *r;
+    Comment(e, std::string(kMarker) + "\nThis pull request is closed: nothing to test.");
     return {202, Json({{"ignored", "pull request closed"}})};
   }
   ServeJob job;
@@ -164,8 +209,13 @@ Server::Reply Server::HandleTestme(const ForgeEvent& e) {
     // Queued and announced under the posting lock: an older run cannot write between.
     std::lock_guard<std::mutex> lock(mu_);
     std::vector<int64_t> running;
-    auto queued = queue_->Enqueue(job, &running);
-    if (!queued.ok()) return {503, Json({{"error", "the queue is not available"}})};
+    auto queued = queue_->Enqueue(job, &running, seen_key);
+    if (!queued.ok()) {
+      Say(where + ": cannot queue the run asked for by @" + e.user + " (it can be asked for again): " +
+          queued.status().message());
+      return unavailable;
+    }
+    if (*queued == 0) return duplicate;
     id = *queued;
     for (int64_t old : running) {
       if (auto it = running_.find(old); it != running_.end()) it->second->Cancel();
@@ -179,13 +229,16 @@ Server::Reply Server::HandleTestme(const ForgeEvent& e) {
   return {202, Json({{"queued", id}, {"sha", job.sha}, {"recipe", job.recipe}})};
 }
 
-void Server::HandlePullUpdated(const ForgeEvent& e) {
+Status Server::HandlePullUpdated(const ForgeEvent& e) {
   std::vector<int64_t> running;
   {
     std::lock_guard<std::mutex> lock(mu_);
     // A push leaves runs of the new head alone (none yet); closing supersedes everything.
     Status s = queue_->Supersede(e.full_name, e.pr, e.action == "closed" ? "" : e.head_sha, &running);
-    if (!s.ok()) Say(s.message());
+    if (!s.ok()) {
+      Say(e.full_name + "#" + std::to_string(e.pr) + ": " + e.action + ": nothing superseded: " + s.message());
+      return s;
+    }
     for (int64_t old : running) {
       if (auto it = running_.find(old); it != running_.end()) it->second->Cancel();
     }
@@ -194,6 +247,7 @@ void Server::HandlePullUpdated(const ForgeEvent& e) {
     Say(e.full_name + "#" + std::to_string(e.pr) + ": " + e.action + ": cancelled " + std::to_string(running.size()) +
         " running job(s)");
   }
+  return Status::Ok();
 }
 
 Result<bool> Server::Allowed(const std::string& owner, const std::string& repo, const std::string& user) {
@@ -236,11 +290,20 @@ Result<std::string> Server::RecipeFor(const std::string& full_name, const std::s
 void Server::Post(int64_t job_id, const std::string& repo, int64_t pr, const std::string& text) {
   std::lock_guard<std::mutex> lock(mu_);
   auto latest = queue_->IsLatest(job_id);
-  if (!latest.ok() || !*latest) return;  // a newer request speaks for this pull request now
+  if (!latest.ok()) {
+    Say(repo + "#" + std::to_string(pr) + ": job " + std::to_string(job_id) + ": nothing posted: " +
+        latest.status().message());
+    return;
+  }
+  if (!*latest) return;  // a newer request speaks for this pull request now
   const std::string owner = repo.substr(0, repo.find('/'));
   const std::string name = repo.substr(repo.find('/') + 1);
   const std::string body = std::string(kMarker) + "\n" + text;
   auto existing = queue_->ReplyComment(repo, pr);
+  if (!existing.ok()) {
+    Say(repo + "#" + std::to_string(pr) + ": a new comment, since the one to edit is not known: " +
+        existing.status().message());
+  }
   if (existing.ok() && *existing != 0) {
     Status s = forge_->EditComment(owner, name, *existing, body);
     if (s.ok()) return;
@@ -254,14 +317,35 @@ void Server::Post(int64_t job_id, const std::string& repo, int64_t pr, const std
     Say(repo + "#" + std::to_string(pr) + ": cannot comment: " + created.status().message());
     return;
   }
-  queue_->SetReplyComment(repo, pr, *created);
+  if (Status s = queue_->SetReplyComment(repo, pr, *created); !s.ok()) {
+    Say(repo + "#" + std::to_string(pr) + ": comment " + std::to_string(*created) +
+        " is not remembered (the next update comments anew): " + s.message());
+  }
+}
+
+void Server::Comment(const ForgeEvent& e, const std::string& text) {
+  auto created = forge_->CreateComment(e.owner, e.repo, e.pr, text);
+  if (!created.ok()) {
+    Say(e.full_name + "#" + std::to_string(e.pr) + ": cannot comment: " + created.status().message());
+  }
+}
+
+void Server::NoteLeftRunning(int64_t job_id, const Status& why) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++left_running_;
+  left_running_error_ = why.Prefixed("job " + std::to_string(job_id));
 }
 
 void Server::SetCommitStatus(int64_t job_id, const ServeJob& job, const std::string& state,
                              const std::string& description) {
   std::lock_guard<std::mutex> lock(mu_);
   auto latest = queue_->IsLatest(job_id);
-  if (!latest.ok() || !*latest) return;
+  if (!latest.ok()) {
+    Say(job.repo + "#" + std::to_string(job.pr) + ": job " + std::to_string(job_id) + ": no commit status: " +
+        latest.status().message());
+    return;
+  }
+  if (!*latest) return;
   const std::string owner = job.repo.substr(0, job.repo.find('/'));
   const std::string name = job.repo.substr(job.repo.find('/') + 1);
   Status s = forge_->SetStatus(owner, name, job.sha, state, opts_.status_context + "/" + job.recipe,
@@ -311,7 +395,13 @@ void Server::RunJob(const ServeJob& job) {
     return all;
   };
   if (stopping_ || CancelToken::Signals().cancelled()) {
-    queue_->Requeue(job.id);
+    if (Status s = queue_->Requeue(job.id); !s.ok()) {
+      NoteLeftRunning(job.id, s);
+      Say("job " + std::to_string(job.id) + ": stopped by serve stopping (teardown " + teardowns() +
+          "); NOT queued again: " + s.message() + " — the queue keeps it as running, and the next start of serve "
+          "queues it again");
+      return;
+    }
     Say("job " + std::to_string(job.id) + ": stopped by serve stopping (teardown " + teardowns() + "); queued again");
     return;
   }
@@ -328,7 +418,14 @@ void Server::RunJob(const ServeJob& job) {
   const RunOutcome& verdict = failed < 0 ? runs.back() : runs[failed];
   std::string detail = failed < 0 ? "passed (" + std::to_string(runs.size()) + " run(s))" : describe(verdict);
   auto finished = queue_->Finish(job.id, verdict.result, detail);
-  if (!finished.ok() || !*finished || source.cancelled()) {
+  if (!finished.ok()) {
+    // The run happened and its result is posted; the queue still has the job as running,
+    // so the next start of serve runs it again rather than lose it.
+    NoteLeftRunning(job.id, finished.status());
+    Say("job " + std::to_string(job.id) + ": " + detail + "; its result is NOT recorded in the queue: " +
+        finished.status().message() + " — the queue keeps it as running, and the next start of serve runs it again");
+  }
+  if ((finished.ok() && !*finished) || source.cancelled()) {
     Say("job " + std::to_string(job.id) + ": superseded; torn down (" + teardowns() + "), nothing posted");
     return;
   }
@@ -344,14 +441,19 @@ void Server::Worker(const CancelToken& stop) {
   while (!stopping_ && !stop.cancelled()) {
     auto job = queue_->Claim();
     if (!job.ok()) {
-      Say(job.status().message());
+      Say("cannot take the next job (trying again in 5 s): " + job.status().message());
     } else if (job->has_value()) {
       RunJob(**job);
       continue;
     }
     std::unique_lock<std::mutex> lock(mu_);
-    // Woken by a new job or by stopping; the timeout only covers a failed queue read.
-    wake_.wait_for(lock, std::chrono::seconds(job.ok() ? 300 : 5),
+    if (!job.ok()) {
+      // A queue that cannot be written still shows its queued jobs: only stopping cuts the pause.
+      wake_.wait_for(lock, std::chrono::seconds(5), [&] { return stopping_.load(); });
+      continue;
+    }
+    // Woken by a new job or by stopping.
+    wake_.wait_for(lock, std::chrono::seconds(300),
                    [&] { return stopping_.load() || queue_->CountInState("queued").value_or(0) > 0; });
   }
 }
@@ -361,8 +463,12 @@ void Server::PollOnce() {
   for (const auto& full : opts_.poll_repos) {
     const std::string owner = full.substr(0, full.find('/'));
     const std::string repo = full.substr(full.find('/') + 1);
-    std::string since = queue_->Cursor("poll:" + full).value_or("");
-    if (since.empty()) since = poll_started_;
+    auto cursor = queue_->Cursor("poll:" + full);
+    if (!cursor.ok()) {
+      Say("poll " + full + ": " + cursor.status().message());
+      continue;
+    }
+    std::string since = cursor->empty() ? poll_started_ : *cursor;
     // A little overlap: comments are deduplicated by id.
     std::string next = IsoTime(std::chrono::system_clock::now() - std::chrono::seconds(5));
     auto comments = forge_->CommentsSince(owner, repo, since);
@@ -370,6 +476,7 @@ void Server::PollOnce() {
       Say("poll " + full + ": " + comments.status().message());
       continue;
     }
+    bool retry = false;  // a comment that could not be handled for want of the queue or the forge
     for (const auto& c : *comments) {
       if (!c.on_pull || !IsTestmeComment(c.body) || c.body.find(kMarker) != std::string::npos) continue;
       ForgeEvent e;
@@ -380,9 +487,15 @@ void Server::PollOnce() {
       e.pr = c.pr;
       e.user = c.user;
       e.comment_id = c.id;
-      HandleTestme(e);
+      if (HandleTestme(e).status == 503) retry = true;
     }
-    queue_->SetCursor("poll:" + full, next);
+    if (retry) {
+      Say("poll " + full + ": comments that could not be handled are read again at the next poll");
+      continue;  // the cursor stays: handled comments are recorded and not queued twice
+    }
+    if (Status s = queue_->SetCursor("poll:" + full, next); !s.ok()) {
+      Say("poll " + full + ": the cursor did not move (comments are read again, none is queued twice): " + s.message());
+    }
   }
 }
 
@@ -394,10 +507,16 @@ void Server::Poller(const CancelToken& stop) {
 }
 
 Status Server::Run(const CancelToken& stop) {
-  if (auto n = queue_->RecoverInterrupted(); n.ok() && *n > 0) {
-    Say(std::to_string(*n) + " run(s) were cut short when serve last stopped: queued again");
+  // Before anything else: a serve that cannot give back the runs cut short last time (a
+  // crash, a kill) cannot write its queue, and would leave them stranded.
+  auto recovered = queue_->RecoverInterrupted();
+  if (!recovered.ok()) {
+    return recovered.status().Prefixed("cannot queue again the runs cut short when serve last stopped");
   }
-  if (auto queued = queue_->CountInState("queued"); queued.ok() && *queued > 0) {
+  if (*recovered > 0) Say(std::to_string(*recovered) + " run(s) were cut short when serve last stopped: queued again");
+  if (auto queued = queue_->CountInState("queued"); !queued.ok()) {
+    Say(queued.status().message());
+  } else if (*queued > 0) {
     Say("resuming the queue: " + std::to_string(*queued) + " run(s) waiting");
   }
   httplib::Server http;
@@ -433,7 +552,11 @@ Status Server::Run(const CancelToken& stop) {
   }
   Say("listening on http://" + opts_.host + ":" + std::to_string(port) + "/webhook, " + std::to_string(opts_.jobs) +
       " run(s) at a time");
-  std::thread listener([&] { http.listen_after_bind(); });
+  std::atomic<bool> listener_ended{false};
+  std::thread listener([&] {
+    http.listen_after_bind();
+    listener_ended = true;
+  });
   std::vector<std::thread> threads;
   for (int i = 0; i < std::max(1, opts_.jobs); ++i) threads.emplace_back([&] { Worker(stop); });
   if (opts_.poll_interval.count() > 0 && !opts_.poll_repos.empty()) threads.emplace_back([&] { Poller(stop); });
@@ -444,6 +567,9 @@ Status Server::Run(const CancelToken& stop) {
   }
   Say("stopping: no new work; running runs tear down and stay queued");
   stopping_ = true;
+  // http.stop() does nothing to a server not listening yet, which would then listen for
+  // ever: a stop that comes that early waits for it.
+  while (!http.is_running() && !listener_ended) std::this_thread::sleep_for(std::chrono::milliseconds(1));
   http.stop();
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -452,6 +578,12 @@ Status Server::Run(const CancelToken& stop) {
   wake_.notify_all();
   listener.join();
   for (auto& t : threads) t.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  if (left_running_ > 0) {
+    return Status::Infra(std::to_string(left_running_) +
+                         " job(s) could not be recorded in the queue and are kept there as running; the next start "
+                         "of serve queues them again (last: " + left_running_error_.message() + ")");
+  }
   return Status::Ok();
 }
 

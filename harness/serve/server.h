@@ -63,7 +63,10 @@ class Server {
   ~Server();
 
   // Serves until `stop` is cancelled, then stops taking work, cancels running runs (they
-  // tear down and go back to the queue) and returns. Infra when the port cannot be bound.
+  // tear down and go back to the queue) and returns. Infra when the port cannot be bound,
+  // when the runs cut short last time cannot be queued again (nothing is served then), or
+  // when a job's end could not be recorded in the queue (it is kept as running there, and
+  // the next start queues it again).
   Status Run(const CancelToken& stop);
 
   struct Reply {
@@ -77,7 +80,7 @@ class Server {
 
  private:
   Reply HandleTestme(const ForgeEvent& e);
-  void HandlePullUpdated(const ForgeEvent& e);
+  Status HandlePullUpdated(const ForgeEvent& e);
   Result<bool> Allowed(const std::string& owner, const std::string& repo, const std::string& user);
   Result<std::string> RecipeFor(const std::string& full_name, const std::string& clone_url);
   void Worker(const CancelToken& stop);
@@ -88,6 +91,10 @@ class Server {
   void Post(int64_t job_id, const std::string& repo, int64_t pr, const std::string& text);
   void SetCommitStatus(int64_t job_id, const ServeJob& job, const std::string& state, const std::string& description);
   void CancelRunning(const std::vector<int64_t>& ids);
+  // A reply on the event's pull request; a failure is said.
+  void Comment(const ForgeEvent& e, const std::string& text);
+  // A job whose requeue or end the queue refused: it stays running there until the next start.
+  void NoteLeftRunning(int64_t job_id, const Status& why);
   void Say(const std::string& line);
 
   ServeOptions opts_;
@@ -95,9 +102,11 @@ class Server {
   ServeQueue* queue_;
   Docker* docker_;
   ProgressFn progress_;
-  std::mutex mu_;                         // guards running_, posting
+  std::mutex mu_;                         // guards running_, left_running_*, posting
   std::condition_variable wake_;          // a job was queued, or stop
   std::map<int64_t, CancelSource*> running_;
+  int left_running_ = 0;                  // jobs the queue keeps as running by a refused write
+  Status left_running_error_;
   std::atomic<bool> stopping_{false};
 };
 

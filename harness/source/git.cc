@@ -92,12 +92,14 @@ Status GitCache::Fetch(const GitOrigin& origin, Deadline deadline, const CancelT
   std::string mirror = MirrorDir(origin);
   FileLock lock(mirror + ".lock");
   if (!lock.ok()) return Status::Infra("cannot lock " + mirror + ".lock");
-  if (!fs::exists(mirror + "/HEAD")) {
+  if (!fs::exists(mirror + "/HEAD", ec)) {
     fs::remove_all(mirror, ec);  // a clone cut short
+    if (ec) return Status::Infra("cannot remove the unfinished clone " + mirror + ": " + ec.message());
     auto r = Git(origin, {"clone", "--mirror", "--quiet", "--", origin.url, mirror}, deadline.Min(Deadline::In(kFetch)), cancel);
     if (!r.ok()) {
       fs::remove_all(mirror, ec);
-      return r.status().WithMessage("cannot reach the recipe repository: " + r.status().message());
+      std::string left = ec ? " (the unfinished clone " + mirror + " was not removed: " + ec.message() + ")" : "";
+      return r.status().WithMessage("cannot reach the recipe repository: " + r.status().message() + left);
     }
     return Status::Ok();
   }

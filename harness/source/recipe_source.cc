@@ -27,6 +27,14 @@ bool HoldsRecipeFiles(const fs::path& dir) {
   return fs::is_regular_file(dir / "compose.yml", ec);
 }
 
+// `path` made absolute against the working folder, normalised; as given when there is
+// no working folder (it was removed).
+std::string AbsolutePath(const std::string& path) {
+  std::error_code ec;
+  fs::path abs = fs::absolute(path, ec);
+  return (ec ? fs::path(path) : abs).lexically_normal().string();
+}
+
 }  // namespace
 
 Result<std::vector<CatalogueEntry>> ReadCatalogue(const std::string& recipes_dir) {
@@ -95,12 +103,15 @@ Result<std::optional<CatalogueEntry>> RecipeSources::CatalogueEntryOf(const std:
 
 Result<std::vector<std::string>> RecipeSources::List() const {
   std::set<std::string> names;
-  std::error_code ec;
-  for (const auto& entry : fs::directory_iterator(recipes_dir_, ec)) {
-    if (!entry.is_directory()) continue;
-    const fs::path& d = entry.path();
-    if (fs::exists(d / "recipe.lua") || HoldsRecipeFiles(d) || fs::is_directory(d / "releases")) {
-      names.insert(d.filename().string());
+  auto listed = ListFolder(recipes_dir_);
+  // No folder: the catalogue alone (if any) names the recipes.
+  if (!listed.ok() && listed.status().code() != Status::Code::kNotFound) return listed.status();
+  for (const std::string& name : listed.value_or({})) {
+    const fs::path d = fs::path(recipes_dir_) / name;
+    std::error_code ec;  // what cannot be looked at is not a recipe folder
+    if (!fs::is_directory(d, ec)) continue;
+    if (fs::exists(d / "recipe.lua", ec) || HoldsRecipeFiles(d) || fs::is_directory(d / "releases", ec)) {
+      names.insert(name);
     }
   }
   auto entries = ReadCatalogue(recipes_dir_);
@@ -166,14 +177,15 @@ Result<std::optional<GitOrigin>> RecipeSources::OriginOf(const std::string& reci
   if (!entry.ok()) return entry.status();
   if (entry->has_value()) {
     GitOrigin origin{(*entry)->git, (*entry)->path};
-    if (origin.url[0] == '.') origin.url = fs::absolute(recipes_dir_ + "/" + origin.url).lexically_normal().string();
+    if (origin.url[0] == '.') origin.url = AbsolutePath(recipes_dir_ + "/" + origin.url);
     return std::optional<GitOrigin>(origin);
   }
   std::string path = recipes_dir_ + "/" + recipe + "/recipe.lua";
   auto src = ReadFile(path);
   // A folder of release folders only (releases/<version>/recipe.lua), or of a recipe's own
   // files without a script, is carried in its folder.
-  if (!src.ok() && (fs::is_directory(recipes_dir_ + "/" + recipe + "/releases") || HoldsRecipeFiles(recipes_dir_ + "/" + recipe))) {
+  std::error_code ec;
+  if (!src.ok() && (fs::is_directory(recipes_dir_ + "/" + recipe + "/releases", ec) || HoldsRecipeFiles(recipes_dir_ + "/" + recipe))) {
     return std::optional<GitOrigin>();
   }
   if (!src.ok()) return Status::NotFound("no recipe named '" + recipe + "' in " + recipes_dir_ + " (no " + path + ")");
@@ -183,7 +195,7 @@ Result<std::optional<GitOrigin>> RecipeSources::OriginOf(const std::string& reci
   if (spec->source_git.empty()) return std::optional<GitOrigin>();
   GitOrigin origin{spec->source_git, spec->source_path};
   // A relative path is the recipe folder's.
-  if (origin.url[0] == '.') origin.url = fs::absolute(recipes_dir_ + "/" + recipe + "/" + origin.url).lexically_normal().string();
+  if (origin.url[0] == '.') origin.url = AbsolutePath(recipes_dir_ + "/" + recipe + "/" + origin.url);
   return std::optional<GitOrigin>(origin);
 }
 
@@ -193,7 +205,8 @@ Result<std::vector<std::string>> RecipeSources::Releases(const std::string& reci
   if (!origin.ok()) return origin.status();
   if (!origin->has_value()) return ListReleases(recipes_dir_, recipe);
   const GitOrigin& o = **origin;
-  if (fetch || !fs::exists(git_->MirrorDir(o) + "/HEAD")) {
+  std::error_code ec;  // a mirror that cannot be looked at is fetched (and that says why)
+  if (fetch || !fs::exists(git_->MirrorDir(o) + "/HEAD", ec)) {
     if (Status s = git_->Fetch(o, Deadline::In(kFetch), cancel); !s.ok()) return s.Prefixed(recipe);
   }
   return git_->Releases(o);

@@ -1,6 +1,7 @@
 #include "store/sqlite.h"
 
 #include <algorithm>
+#include <cstring>
 #include <thread>
 
 namespace harness {
@@ -45,7 +46,26 @@ Status Database::Exec(const std::string& sql) {
 }
 
 Status Database::Error(const std::string& what) const {
-  return Status::Infra(label_ + " " + path_ + ": " + what + ": " + sqlite3_errmsg(db_));
+  std::string msg = sqlite3_errmsg(db_);
+  // SQLite says "disk I/O error" for a full disk, a read-only file system and more: the
+  // operating system's reason tells them apart.
+  const int primary = sqlite3_extended_errcode(db_) & 0xff;
+  int sys = sqlite3_system_errno(db_);
+  if (sys == 0) {
+    // SQLite does not keep it for every failure (not for a failed commit): the files keep
+    // the last one they met, the write-ahead log first, where a commit writes.
+    sqlite3_file* wal = nullptr;
+    if (sqlite3_file_control(db_, "main", SQLITE_FCNTL_JOURNAL_POINTER, &wal) == SQLITE_OK && wal != nullptr &&
+        wal->pMethods != nullptr) {
+      wal->pMethods->xFileControl(wal, SQLITE_FCNTL_LAST_ERRNO, &sys);
+    }
+    if (sys == 0) sqlite3_file_control(db_, "main", SQLITE_FCNTL_LAST_ERRNO, &sys);
+  }
+  if (sys != 0 && (primary == SQLITE_IOERR || primary == SQLITE_FULL || primary == SQLITE_CANTOPEN ||
+                   primary == SQLITE_READONLY)) {
+    msg += std::string(" (") + std::strerror(sys) + ")";
+  }
+  return Status::Infra(label_ + " " + path_ + ": " + what + ": " + msg);
 }
 
 int Transaction::Commit() {

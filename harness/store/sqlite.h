@@ -53,7 +53,8 @@ class Database {
   int Run(const char* sql);
   // As Run, as a Status: "<label> <path>: <SQLite's message>".
   Status Exec(const std::string& sql);
-  // "<label> <path>: <what>: <SQLite's last error>".
+  // "<label> <path>: <what>: <SQLite's last error>", with the operating system's reason
+  // for an I/O error ("disk I/O error (No space left on device)").
   Status Error(const std::string& what) const;
 
   int64_t last_insert_rowid() const { return sqlite3_last_insert_rowid(db_); }

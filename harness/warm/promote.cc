@@ -8,11 +8,14 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
 #include "base/cancel.h"
+#include "base/exit_code.h"
 #include "base/files.h"
 #include "base/strings.h"
 #include "base/temp_dir.h"
@@ -44,9 +47,10 @@ class WarmLock {
                     std::string* holder, bool always_wait = false) {
     std::error_code ec;
     fs::create_directories(state_dir + "/warm", ec);
+    if (ec) return Status::Infra("cannot create " + state_dir + "/warm: " + ec.message());
     std::string path = state_dir + "/warm/" + recipe + ".lock";
     fd_ = open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (fd_ < 0) return Status::Infra("cannot open " + path);
+    if (fd_ < 0) return Status::Infra("cannot open " + path + ": " + std::strerror(errno));
     bool waited = false;
     while (flock(fd_, LOCK_EX | LOCK_NB) != 0) {
       if (!waited) {
@@ -58,6 +62,7 @@ class WarmLock {
       WaitFor(Duration(200), CancelToken::Signals());
     }
     std::string content = target + "\n";
+    // Only a hint for the next promotion (give way, or wait); the flock is the lock.
     (void)!ftruncate(fd_, 0);
     (void)!pwrite(fd_, content.data(), content.size(), 0);
     return true;
@@ -122,16 +127,26 @@ class Promotion {
     out_.exit_code = code;
     out_.message = message;
     Say(result + ": " + message);
-    if (ledger_ && promotion_ > 0) ledger_->EndPromotion(promotion_, result, message);
-    PruneWanted();
+    // What the promotion could not record is said, and its exit code is infra's: a ledger
+    // without its end, or a request list still asking for it, misleads the next one.
+    auto note = [&](const Status& s) {
+      if (s.ok()) return;
+      Say(s.message());
+      out_.message += "; " + s.message();
+      out_.exit_code = WorseExitCode(out_.exit_code, 3);
+    };
+    if (ledger_ && promotion_ > 0) {
+      note(ledger_->EndPromotion(promotion_, result, message).Prefixed("the ledger did not record the promotion's end"));
+    }
+    note(PruneWanted());
     return out_;
   }
   // This request is answered; with the lock held, so are those of older versions.
-  void PruneWanted() {
-    if (out_.to.empty()) return;
+  Status PruneWanted() {
+    if (out_.to.empty()) return Status::Ok();
     std::string path = WantedFile(opts_.base.state_dir, opts_.recipe);
     std::ifstream f(path);
-    if (!f) return;
+    if (!f) return Status::Ok();  // no requests written (RequestPromotion reports its own failure)
     std::string keep;
     bool own_removed = false;
     for (std::string v; f >> v;) {
@@ -144,7 +159,7 @@ class Promotion {
         own_removed = true;
       }
     }
-    WriteFileAtomic(path, keep);
+    return WriteFileAtomic(path, keep).Prefixed("the answered request for " + out_.to + " stays asked for");
   }
   RunOutcome Deploy(const std::string& version);
   Result<std::vector<std::string>> Volumes();
@@ -213,7 +228,12 @@ void Promotion::DropSnapshots() {
   if (volumes_.empty()) return;
   std::vector<std::string> rm = {"volume", "rm"};
   for (const auto& v : volumes_) rm.push_back(v + "-snapshot");
-  docker_->Run(rm, nullptr, Deadline::In(Duration(60000)), CancelToken::None());
+  // Best effort: the promotion's outcome stands; what is left is said, to be removed by hand.
+  if (Status s = Docker::Check(rm, docker_->Run(rm, nullptr, Deadline::In(Duration(60000)), CancelToken::None()));
+      !s.ok()) {
+    Say("the snapshot volumes were not removed (" + Join(std::vector<std::string>(rm.begin() + 2, rm.end()), ", ") +
+        "): " + s.message());
+  }
 }
 
 PromoteOutcome Promotion::Run() {
@@ -266,8 +286,12 @@ PromoteOutcome Promotion::Run() {
         hold = "the release notes of " + target + " ask for a manual migration: promote with --force once done";
       }
       if (!hold.empty()) {
-        ledger_->SetHold(recipe, hold);
-        if (auto id = ledger_->BeginPromotion(recipe, out_.from, target); id.ok()) promotion_ = *id;
+        if (Status s = ledger_->SetHold(recipe, hold); !s.ok()) {
+          return Done("failed", 3, hold + "; but the ledger did not record the hold: " + s.message());
+        }
+        auto id = ledger_->BeginPromotion(recipe, out_.from, target);
+        if (!id.ok()) return Done("failed", 3, hold + "; but the ledger did not record the promotion: " + id.status().message());
+        promotion_ = *id;
         return Done("held", 0, hold);
       }
     }
@@ -312,11 +336,16 @@ PromoteOutcome Promotion::Enrol(const std::string& target) {
   }
   // A failed enrolment leaves nothing: there is no canonical version to fall back to.
   Status removed = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval));
-  std::error_code ignored;
-  fs::remove(SecretsFile(), ignored);
-  return Done("failed", r.exit_code == 0 ? 1 : r.exit_code,
+  std::error_code ec;
+  fs::remove(SecretsFile(), ec);
+  std::string secrets_left;
+  if (ec) secrets_left = "; its kept secret values " + SecretsFile() + " could not be removed: " + ec.message();
+  int code = r.exit_code == 0 ? 1 : r.exit_code;
+  if (!removed.ok() || ec) code = WorseExitCode(code, 3);
+  return Done("failed", code,
               "enrolment of " + target + " failed in " + r.failed_phase + ": " + r.reason +
-                  (removed.ok() ? "; its deploy was removed" : "; and its removal failed: " + removed.message()));
+                  (removed.ok() ? "; its deploy was removed" : "; and its removal failed: " + removed.message()) +
+                  secrets_left);
 }
 
 PromoteOutcome Promotion::Upgrade(const std::string& target) {
@@ -380,8 +409,12 @@ Status Promotion::Retire() {
   if (canonical->has_value()) ns_ = (*canonical)->namespace_name;
   Say("retiring " + ns_);
   if (Status s = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval)); !s.ok()) return s;
+  // The kept secret values go before the ledger forgets the recipe, so that a retire
+  // that could not remove them can be run again.
+  const std::string kept = opts_.base.state_dir + "/warm/" + opts_.recipe;
   std::error_code ec;
-  fs::remove_all(opts_.base.state_dir + "/warm/" + opts_.recipe, ec);
+  fs::remove_all(kept, ec);
+  if (ec) return Status::Infra("retire: the deploy is gone, but " + kept + " (its kept secret values) could not be removed: " + ec.message());
   if (Status s = (*ledger)->RemoveWarm(opts_.recipe); !s.ok()) return s;
   Say(canonical->has_value() ? "retired: " + ns_ + " removed completely"
                              : "was not enrolled; nothing of " + ns_ + " is left");

@@ -216,7 +216,8 @@ TEST_CASE("ssh executor: a dropped connection is replaced; a command cut off mid
   REQUIRE(next.ok());
   CHECK(next->out == "teardown\n");
   LocalExecutor local;
-  RunArgv(&local, {"pkill", "-f", "^sleep 20$"});
+  // Only in case the killed session left it running: usually there is nothing to kill.
+  RunArgv(&local, {"pkill", "-f", "^sleep 20$"}).IgnoreError();
 }
 
 TEST_CASE("ssh executor: host key, credential and address errors are clear and refuse", "[ssh]") {

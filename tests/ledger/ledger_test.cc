@@ -52,7 +52,8 @@ TEST_CASE("finished runs by run, sweep, time window and recipe", "[ledger]") {
   add("c", "web", "sweep-2", "2026-11-21T05:00:00.000Z", true);
   add("d", "web", "", "2026-11-22T05:00:00.000Z", true);
   add("e", "web", "sweep-3", "2026-11-23T05:00:00.000Z", false);  // died: no summary
-  l.EndRun("load", "", "passed", 0);                                // a run without a summary
+  REQUIRE(l.BeginRun(Run("load", "load-x")).ok());                 // a run without a summary
+  REQUIRE(l.EndRun("load", "", "passed", 0).ok());
   auto ids = [&](const RunQuery& q) {
     std::vector<std::string> out;
     auto runs = l.FinishedRuns(q);

@@ -1,18 +1,28 @@
 // serve's decisions behind the Forge seam: who may start runs, rate limits, supersession,
-// redeliveries and polling — with a fake forge and the real SQLite queue. The webhook path
-// against a real HTTP server, the recording forge stand-in and the Swarm is
-// tests/e2e/serve_test.cc.
+// redeliveries and polling — with a fake forge and the real SQLite queue; a queue that
+// refuses writes (a full disk) and a serve killed mid-run, with jobs run on the fake
+// Swarm. The webhook path against a real HTTP server, the recording forge stand-in and
+// the Swarm is tests/e2e/serve_test.cc.
 #include "serve/server.h"
 
 #include <catch2/catch.hpp>
 
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
+#include <optional>
+#include <thread>
 
 #include "base/cancel.h"
 #include "base/temp_dir.h"
+#include "support/fake_runtime.h"
 #include "support/git_fixture.h"
+#include "support/unwritable.h"
 
 using namespace harness;
 using nlohmann::json;
@@ -290,4 +300,183 @@ TEST_CASE("serve: a port file that cannot be written stops serve before it takes
   CHECK_THAT(s.message(), Catch::Contains("--port-file"));
   CHECK(f.queue->CountInState("queued").value() == 1);   // the job waits for the next start
   CHECK(f.queue->CountInState("running").value() == 0);
+}
+
+TEST_CASE("serve: a !testme the queue cannot take gets 503 and is queued once the disk has room", "[serve-unit]") {
+  Fixture f;
+  f.forge.comments = {{50, 8, true, "alice", "!testme", "2026-11-26T10:00:00Z"}};
+  f.forge.pulls[9] = {9, "open", std::string(40, 'c'), "f", "", "", ""};
+  auto waiting = json::parse(f.Deliver(Comment(9, 2, "alice")).body);  // queued before the disk fills up
+  REQUIRE(waiting.contains("queued"));
+  const size_t created_before = f.forge.created.size();
+  const size_t statuses_before = f.forge.statuses.size();
+  Server::Reply refused, closed;
+  bool full_ok = false;
+  {
+    testing::DiskFull full;  // nothing is checked until the disk has room again
+    full_ok = full.ok();
+    refused = f.Deliver(Comment(7, 1, "alice"), "issue_comment", kSecret, "d-1");
+    closed = f.Deliver(Push(9, "closed", std::string(40, 'c')), "pull_request", kSecret, "d-2");
+    f.server->PollOnce();
+  }
+  REQUIRE(full_ok);
+  CHECK(refused.status == 503);
+  CHECK(closed.status == 503);
+  CHECK(f.queue->CountInState("queued").value() == 1);  // the job of #9 is not cancelled
+  CHECK(f.queue->CountInState("superseded").value() == 0);
+  // Nothing said on a pull request about a run that is not queued.
+  CHECK(f.forge.created.size() == created_before);
+  CHECK(f.forge.statuses.size() == statuses_before);
+  CHECK(f.queue->Cursor("poll:coop/app").value() == "");  // the poll will read that comment again
+
+  // The same deliveries, and the next poll, once the disk has room: each handled once.
+  CHECK(f.Deliver(Comment(7, 1, "alice"), "issue_comment", kSecret, "d-1").status == 202);
+  CHECK(f.Deliver(Comment(7, 1, "alice"), "issue_comment", kSecret, "d-1").status == 200);
+  CHECK(f.Deliver(Comment(7, 1, "alice")).status == 200);  // the comment, delivered anew
+  CHECK(f.Deliver(Push(9, "closed", std::string(40, 'c')), "pull_request", kSecret, "d-2").status == 202);
+  CHECK(f.queue->CountInState("superseded").value() == 1);
+  f.server->PollOnce();
+  f.server->PollOnce();
+  CHECK(f.queue->CountInState("queued").value() == 2);
+  CHECK(f.queue->Cursor("poll:coop/app").value() != "");
+}
+
+TEST_CASE("serve: it does not start when it cannot give back the runs cut short last time", "[serve-unit]") {
+  Fixture f;
+  f.Deliver(Comment(7, 1, "alice"));
+  auto cut_short = f.queue->Claim();  // serve was killed while running it
+  REQUIRE(cut_short.ok());
+  REQUIRE(cut_short->has_value());
+  f.Reopen();
+  CancelSource stop;
+  stop.Cancel();
+  Status started;
+  {
+    testing::DiskFull full;
+    started = f.server->Run(stop.token());
+  }
+  CHECK(started.code() == Status::Code::kInfra);
+  CHECK_THAT(started.message(), Catch::Contains("cannot queue again the runs cut short"));
+  CHECK_THAT(started.message(), Catch::Contains(f.opts.base.state_dir + "/serve.sqlite"));
+  CHECK(f.queue->CountInState("running").value() == 1);  // still there for the next start
+  CHECK(f.queue->RecoverInterrupted().value() == 1);
+}
+
+// The recipe's head, on the fake Swarm: what one job runs is the cold run of the head and
+// the upgrade from its release, each a Runtime made by the FakeSwarm.
+struct RunningFixture {
+  testing::FakeSwarm swarm;
+  Fixture f{[this](ServeOptions& o) {
+    o.port = 0;
+    o.base.make_runtime = swarm.Factory();
+    o.base.artifacts_dir = o.base.state_dir + "/../artifacts";
+  }};
+  RunningFixture() { f.forge.pulls[7].head_sha = f.repo.Head(); }
+  // Serves until job `id` is done (or a minute passed), then stops; Run's status.
+  Status ServeUntilDone(int64_t id) {
+    CancelSource stop;
+    Status served;
+    std::thread serve([&] { served = f.server->Run(stop.token()); });
+    for (int i = 0; i < 600; ++i) {
+      auto job = f.queue->Get(id);
+      if (job.ok() && job->has_value() && (*job)->state == "done") break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+    stop.Cancel();
+    serve.join();
+    return served;
+  }
+};
+
+TEST_CASE("serve: a job whose serve was killed mid-run is given back at the next start and run once", "[serve-unit]") {
+  RunningFixture r;
+  auto queued = json::parse(r.f.Deliver(Comment(7, 1, "alice")).body);
+  REQUIRE(queued.contains("queued"));
+  const int64_t id = queued["queued"].get<int64_t>();
+
+  // A serve process takes the job and is killed before it finishes it.
+  r.f.server.reset();
+  r.f.queue.reset();
+  pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    auto q = ServeQueue::Open(r.f.opts.base.state_dir);
+    if (!q.ok()) _exit(10);
+    auto job = (*q)->Claim();
+    if (!job.ok() || !job->has_value() || (*job)->id != id) _exit(11);
+    raise(SIGKILL);
+    _exit(12);
+  }
+  int wstatus = 0;
+  REQUIRE(waitpid(pid, &wstatus, 0) == pid);
+  REQUIRE(WIFSIGNALED(wstatus));
+  r.f.Reopen();
+  REQUIRE(r.f.queue->Get(id).value()->state == "running");
+
+  Status served = r.ServeUntilDone(id);
+  INFO(served.ToString());
+  CHECK(served.ok());
+  auto job = r.f.queue->Get(id);
+  REQUIRE(job.ok());
+  INFO((*job)->detail);
+  CHECK((*job)->state == "done");
+  CHECK((*job)->result == "passed");
+  CHECK(r.swarm.runtimes == 2);  // the cold run and the upgrade run, once each
+  CHECK_THAT(r.f.forge.edited.back().second, Catch::Contains("passed"));
+
+  // A later start has nothing to give back or to run.
+  r.f.Reopen();
+  CHECK(r.ServeUntilDone(id).ok());
+  CHECK(r.swarm.runtimes == 2);
+  CHECK(r.f.queue->CountInState("done").value() == 1);
+}
+
+TEST_CASE("serve: a job it cannot put back in the queue when it stops stays there as running, and serve exits 3",
+          "[serve-unit]") {
+  RunningFixture r;
+  auto queued = json::parse(r.f.Deliver(Comment(7, 1, "alice")).body);
+  REQUIRE(queued.contains("queued"));
+  const int64_t id = queued["queued"].get<int64_t>();
+  // Serve is stopped while the job deploys, and the disk fills up at that moment: the
+  // run tears down, and the queue refuses to take the job back.
+  CancelSource stop;
+  std::optional<testing::DiskFull> full;
+  r.swarm.on_call = [&](const std::string& call) {
+    if (call.rfind("deploy ", 0) == 0 && !full) {
+      full.emplace();
+      stop.Cancel();
+    }
+  };
+  Status served = r.f.server->Run(stop.token());
+  full.reset();  // nothing was checked while the disk was full
+  CHECK(served.code() == Status::Code::kInfra);
+  CHECK_THAT(served.message(), Catch::Contains("1 job(s) could not be recorded in the queue"));
+  CHECK_THAT(served.message(), Catch::Contains("the next start of serve queues them again"));
+  CHECK(r.f.queue->Get(id).value()->state == "running");
+  CHECK(r.f.queue->RecoverInterrupted().value() == 1);  // what the next start does
+  CHECK(r.f.queue->Get(id).value()->state == "queued");
+}
+
+TEST_CASE("serve: a worker the queue refuses a job waits 5 s before it asks again", "[serve-unit]") {
+  Fixture f{[](ServeOptions& o) { o.port = 0; }};
+  REQUIRE(json::parse(f.Deliver(Comment(7, 1, "alice")).body).contains("queued"));
+  std::atomic<int> refused{0};
+  Server server(f.opts, &f.forge, f.queue.get(), nullptr, [&](const std::string& line) {
+    if (line.find("cannot take the next job") != std::string::npos) ++refused;
+  });
+  CancelSource stop;
+  Status served;
+  bool full_ok = false;
+  {
+    testing::DiskFull full;  // the queued job can be read, not taken
+    full_ok = full.ok();
+    std::thread serve([&] { served = server.Run(stop.token()); });
+    std::this_thread::sleep_for(std::chrono::seconds(1));
+    stop.Cancel();
+    serve.join();
+  }
+  REQUIRE(full_ok);
+  CHECK(served.ok());
+  CHECK(refused == 1);
+  CHECK(f.queue->CountInState("queued").value() == 1);
 }

@@ -159,7 +159,10 @@ void CleanUp(const std::string& ns) {
   LocalExecutor exec;
   Docker docker(&exec, "docker");
   SwarmRuntime swarm(&docker);
-  swarm.Teardown(ns, nullptr, Deadline::In(Duration(120000)));
+  // A cleanup after a test's own checks: what it could not remove is said, not failed on.
+  if (Status s = swarm.Teardown(ns, nullptr, Deadline::In(Duration(120000))); !s.ok()) {
+    WARN("cleanup of " << ns << " left something behind: " << s.message());
+  }
 }
 
 ProcessResult DockerCli(const std::vector<std::string>& args, Duration timeout) {
@@ -195,7 +198,8 @@ void CleanUpSharedNetworks() {
     Command cmd;
     cmd.argv = {"docker", "network", "rm", name};
     cmd.deadline = Deadline::In(Duration(20000));
-    (void)exec.Run(cmd, CancelToken::None());
+    // Best effort; SharedNetworksLeft() is what the tests check afterwards.
+    exec.Run(cmd, CancelToken::None()).IgnoreError();
   }
 }
 
