@@ -92,7 +92,8 @@ struct Fixture {
     RunHarness({"--state", state, "--recipes", recipes, "--artifacts", artifacts, "--plain", "reap"}, Duration(300000));
   }
 
-  void Serving(const std::string& text) {
+  // `extra`: more keys of the app service, each line indented by four spaces.
+  void Serving(const std::string& text, const std::string& extra = "") {
     repo.Write("compose.yml",
                "version: \"3.8\"\n"
                "services:\n"
@@ -105,11 +106,11 @@ struct Fixture {
                    "      interval: 1s\n"
                    "      retries: 3\n"
                    "    deploy:\n"
-                   "      endpoint_mode: dnsrr\n");
+                   "      endpoint_mode: dnsrr\n" + extra);
   }
   // A new pull request head (never on a branch), known to the forge as pull request `pr`.
-  std::string PullHead(int64_t pr, const std::string& text) {
-    Serving(text);
+  std::string PullHead(int64_t pr, const std::string& text, const std::string& extra = "") {
+    Serving(text, extra);
     repo.Commit("pull request " + std::to_string(pr) + ": " + text);
     std::string sha = repo.Head();
     repo.Git({"push", "--quiet", "--force", "origin", "HEAD:refs/pull/" + std::to_string(pr) + "/head"});
@@ -343,6 +344,90 @@ TEST_CASE("serve: polling the forge finds a new !testme without any webhook", "[
   serve.Signal(SIGTERM);
   CHECK(serve.Wait(Duration(60000)) == 143);
   CheckNothingOfServeLeft(f);
+}
+
+}  // namespace
+}  // namespace harness::testing
+
+namespace harness::testing {
+namespace {
+
+// Pull request heads whose compose file asks for the Docker host: refused before anything
+// is created, by `run --commit` (exit 2) and through serve (the comment says why), while
+// the recipe's release runs as published.
+TEST_CASE("serve: pull request heads asking for the Docker host are refused, saying why; the release passes",
+          "[serve][policy]") {
+  Fixture f;
+  // The script checks for the release's page: the heads never get as far as a test.
+  std::ofstream(f.recipes + "/srvapp/recipe.lua")
+      << "return recipe {\n"
+         "  source = { git = \"" << f.repo.url() << "\" },\n"
+         "  tests = { { \"serves the release\", function()\n"
+         "      local r = http.get(\"http://app:8080/\")\n"
+         "      expect.contains(r.body, \"release\", \"page\")\n"
+         "    end } },\n"
+         "}\n";
+  struct Head {
+    int64_t pr;
+    std::string extra;
+    std::vector<std::string> named;  // what the refusal must name
+    std::string sha;
+  };
+  std::vector<Head> heads = {
+      {21, "    volumes:\n      - /var/run/docker.sock:/var/run/docker.sock\n", {"service app", "volumes", "docker.sock"}, ""},
+      {22, "    volumes:\n      - type: bind\n        source: /\n        target: /host\n", {"service app", "volumes", "/host"}, ""},
+      {23, "    privileged: true\n    cap_add: [SYS_ADMIN]\n", {"service app", "privileged", "cap_add", "SYS_ADMIN"}, ""},
+  };
+  for (auto& h : heads) h.sha = f.PullHead(h.pr, "head-" + std::to_string(h.pr), h.extra);
+
+  for (const auto& h : heads) {
+    HarnessResult r = RunHarness({"--state", f.state, "--recipes", f.recipes, "--artifacts", f.artifacts, "--plain",
+                                  "run", "srvapp", "--commit", h.sha},
+                                 Duration(180000));
+    INFO("pull request " << h.pr << "\n" << r.err);
+    CHECK(r.exit_code == 2);
+    CHECK_THAT(r.err, Catch::Contains("refused by the compose policy") && Catch::Contains("compose.yml"));
+    for (const auto& n : h.named) CHECK_THAT(r.err, Catch::Contains(n));
+    if (!r.namespace_name.empty()) CHECK(LeftoversOf(r.namespace_name).empty());
+  }
+
+  HarnessProcess serve(f.ServeArgs());
+  REQUIRE(serve.WaitForLine("listening on", Duration(30000)));
+  int port = f.Port();
+  int64_t comment = 900;
+  for (const auto& h : heads) {
+    auto d = Deliver(port, Comment(h.pr, ++comment, "alice", "!testme"));
+    REQUIRE(d);
+    CHECK(d->status == 202);
+  }
+  for (size_t i = 1; i <= heads.size(); ++i) {
+    REQUIRE(serve.WaitForLine("job " + std::to_string(i) + ": cold deploy: error in prepare", Duration(120000)));
+  }
+  REQUIRE(serve.WaitForLine("job " + std::to_string(heads.size()) + ": cold deploy", Duration(60000)));
+  serve.Signal(SIGTERM);
+  CHECK(serve.Wait(Duration(60000)) == 143);
+  INFO(serve.err() << "\n" << f.forge->Log());
+  for (const auto& h : heads) {
+    std::string last = LastText(f, h.pr);
+    INFO("pull request " << h.pr << ": " << last);
+    CHECK_THAT(last, Catch::Contains(h.sha.substr(0, 12)) && Catch::Contains("cold deploy: error in prepare") &&
+                         Catch::Contains("refused by the compose policy") && Catch::Contains("compose.yml"));
+    for (const auto& n : h.named) CHECK_THAT(last, Catch::Contains(n));
+    CHECK(last.find("passed") == std::string::npos);
+    auto statuses = f.CallsOf("POST", "/statuses/" + h.sha);
+    REQUIRE_FALSE(statuses.empty());
+    CHECK(statuses.back()["body"]["state"] == "error");
+  }
+  CheckNothingOfServeLeft(f);
+
+  // The released version of the same recipe, a trusted source, runs as published.
+  HarnessResult release = RunHarness({"--state", f.state, "--recipes", f.recipes, "--artifacts", f.artifacts,
+                                      "--plain", "run", "srvapp"},
+                                     Duration(300000));
+  INFO(release.err);
+  CHECK(release.exit_code == 0);
+  CHECK_THAT(release.err, Catch::Contains("pass serves the release"));  // the script checks the page is the release's
+  CHECK(LeftoversOf(release.namespace_name).empty());
 }
 
 }  // namespace
