@@ -26,9 +26,12 @@ DockerApi::DockerApi(std::string socket_path) : socket_(std::move(socket_path)) 
 DockerApi::~DockerApi() = default;
 
 std::string DockerApi::Filters(const std::string& key, const std::vector<std::string>& values) {
-  std::string json = JsonText(nlohmann::json{{key, values}});
+  return Escape(JsonText(nlohmann::json{{key, values}}));
+}
+
+std::string DockerApi::Escape(const std::string& text) {
   std::string out;
-  for (unsigned char c : json) {
+  for (unsigned char c : text) {
     if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
       out += static_cast<char>(c);
     } else {
@@ -40,33 +43,55 @@ std::string DockerApi::Filters(const std::string& key, const std::vector<std::st
   return out;
 }
 
-Result<std::string> DockerApi::Get(const std::string& path, Deadline deadline) {
+std::string DockerApi::MessageOf(const Answer& a) {
+  auto j = nlohmann::json::parse(a.body, nullptr, false);
+  if (j.is_object() && j.contains("message") && j["message"].is_string()) return j["message"];
+  return a.body;
+}
+
+Result<DockerApi::Answer> DockerApi::Call(const std::string& method, const std::string& path, const std::string& body,
+                                          Deadline deadline) {
   std::lock_guard<std::mutex> lock(mu_);
   TransferRequest req;
+  req.method = method;
   req.url = "http://docker" + path;
   req.unix_socket = socket_;
   req.protocols = "http";
+  if (!body.empty()) {
+    req.body = body;
+    req.send_body = true;
+    req.headers = {"Content-Type: application/json"};
+  } else if (method != "GET") {
+    req.send_body = true;  // Content-Length: 0
+  }
   long ms = deadline.never() ? 30000L : std::max<long>(1, static_cast<long>(deadline.remaining().count()));
   req.timeout = Duration(ms);
   TransferResponse resp;
   Status s = transfer_.Perform(req, &resp);
+  const std::string what = "Docker API " + method + " " + path.substr(0, path.find('?'));
   if (s.code() == Status::Code::kTimeout) {
-    return Status::Timeout("Docker API " + path.substr(0, path.find('?')) + " timed out after " +
-                           FormatDuration(Duration(ms)));
+    return Status::Timeout(what + " timed out after " + FormatDuration(Duration(ms)));
   }
-  if (!s.ok()) {
-    return Status::Infra("Docker API " + path.substr(0, path.find('?')) + " on " + socket_ + ": " + s.message());
+  if (!s.ok()) return Status::Infra(what + " on " + socket_ + ": " + s.message());
+  return Answer{resp.status, std::move(resp.body)};
+}
+
+Result<std::string> DockerApi::Get(const std::string& path, Deadline deadline) {
+  auto a = Call("GET", path, "", deadline);
+  if (!a.ok()) return a.status();
+  if (a->status < 200 || a->status >= 300) {
+    return Status::Infra("Docker API " + path.substr(0, path.find('?')) + " answered " + std::to_string(a->status) +
+                         ": " + MessageOf(*a));
   }
-  const std::string& body = resp.body;
-  long code = resp.status;
-  if (code < 200 || code >= 300) {
-    std::string message = body;
-    auto j = nlohmann::json::parse(body, nullptr, false);
-    if (j.is_object() && j.contains("message") && j["message"].is_string()) message = j["message"];
-    return Status::Infra("Docker API " + path.substr(0, path.find('?')) + " answered " + std::to_string(code) +
-                         ": " + message);
-  }
-  return body;
+  return std::move(a->body);
+}
+
+Status DockerApi::Delete(const std::string& path, Deadline deadline) {
+  auto a = Call("DELETE", path, "", deadline);
+  if (!a.ok()) return a.status();
+  if ((a->status >= 200 && a->status < 300) || a->status == 404) return Status::Ok();
+  return Status::Infra("Docker API DELETE " + path.substr(0, path.find('?')) + " answered " +
+                       std::to_string(a->status) + ": " + MessageOf(*a));
 }
 
 }  // namespace harness

@@ -3,11 +3,11 @@
 //
 // A convergence observation through the docker CLI is three processes; through the
 // socket it is three requests on one kept-alive connection, a few milliseconds in all.
-// Used only for reading, only when the target is this machine, and only once it has
-// shown to be the daemon the CLI talks to (SwarmRuntime::UseEngineApi); every write and
-// every other target still goes through the CLI.
+// Used only when the target is this machine, and only once it has shown to be the daemon
+// the CLI talks to (SwarmRuntime::UseEngineApi); other targets go through the CLI.
 //
-// Thread-safety: Get() may be called from several threads (one connection, taken in turn).
+// Thread-safety: Call() and what is built on it may be called from several threads (one
+// connection, taken in turn).
 #pragma once
 
 #include <memory>
@@ -33,9 +33,25 @@ class DockerApi {
   DockerApi(const DockerApi&) = delete;
   DockerApi& operator=(const DockerApi&) = delete;
 
+  struct Answer {
+    long status = 0;
+    std::string body;
+  };
+  // One request: `method` ("GET", "POST", "DELETE") of `path` (with its query), with a
+  // JSON `body` when not empty. Any HTTP status is an answer; a transport failure is Infra
+  // (Timeout when the deadline passed), naming the path.
+  Result<Answer> Call(const std::string& method, const std::string& path, const std::string& body,
+                      Deadline deadline);
   // GET `path` (with its query, e.g. "/services?filters=..."): the body of a 2xx answer;
   // Infra naming the path for a transport failure or another status.
   Result<std::string> Get(const std::string& path, Deadline deadline);
+  // DELETE `path`: Ok when Docker removed it or it was not there (404); otherwise Infra
+  // with Docker's message (409: in use).
+  Status Delete(const std::string& path, Deadline deadline);
+  // Docker's message of an error answer (its JSON "message"), or the body.
+  static std::string MessageOf(const Answer& a);
+  // `s` as one path segment (percent-encoded).
+  static std::string Escape(const std::string& s);
   const std::string& socket_path() const { return socket_; }
 
   // `filters` query value: {"<key>":["<value>", ...]}, URL-encoded.

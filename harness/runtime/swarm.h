@@ -156,6 +156,11 @@ class SwarmRuntime : public Runtime {
                                        Deadline deadline, Docker* on = nullptr);
   // `docker <kind> rm <names>`, each name on its node: "<node>:<name>" on that other node.
   void RemoveOnNodes(const std::string& kind, const std::vector<std::string>& names, PhaseLog* log);
+  // Removes `names` of `kind` on the target's node (the Engine API when in use, else
+  // `docker <kind> rm`); containers by force. The first failure, after trying them all.
+  Status Remove(const std::string& kind, const std::vector<std::string>& names, PhaseLog* log, Deadline deadline);
+  // `docker stack rm` through the Engine API.
+  Status RemoveStackThroughApi(const std::string& ns, Deadline deadline);
   // The other nodes (ready and active), each with a Docker reached on it; empty for a
   // single node or without set_nodes(). Read once.
   struct OtherNode {

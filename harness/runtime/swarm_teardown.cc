@@ -13,6 +13,62 @@ namespace harness {
 
 using namespace swarm_steps;
 
+namespace {
+
+// One object of a kind as the Engine API lists it.
+struct ApiObject {
+  std::string id;
+  std::string name;
+  nlohmann::json labels;
+};
+
+// The API's path of a kind's objects, with the query begun ("...?").
+std::string ListPath(const std::string& kind) {
+  if (kind == "container") return "/containers/json?all=1&";
+  return "/" + kind + "s?";
+}
+
+// The local node's objects of `kind` ("service", "container", "network", "secret",
+// "config", "volume") that carry `label` ("key" or "key=value").
+Result<std::vector<ApiObject>> ListThroughApi(DockerApi* api, const std::string& kind, const std::string& label,
+                                              Deadline deadline) {
+  auto body = api->Get(ListPath(kind) + "filters=" + DockerApi::Filters("label", {label}), deadline);
+  if (!body.ok()) return body.status();
+  auto j = nlohmann::json::parse(*body, nullptr, false);
+  if (kind == "volume" && j.is_object()) j = j.contains("Volumes") && j["Volumes"].is_array() ? j["Volumes"] : nlohmann::json::array();
+  if (!j.is_array()) return Status::Infra("Docker API: unreadable list of " + kind + "s");
+  auto text = [](const nlohmann::json& o, const char* key) {
+    return o.is_object() && o.contains(key) && o[key].is_string() ? o[key].get<std::string>() : std::string();
+  };
+  std::vector<ApiObject> out;
+  for (const auto& o : j) {
+    if (!o.is_object()) continue;
+    ApiObject a;
+    const bool spec = kind == "service" || kind == "secret" || kind == "config";
+    const nlohmann::json& holder = spec ? (o.contains("Spec") ? o["Spec"] : nlohmann::json()) : o;
+    a.id = text(o, kind == "network" || kind == "container" ? "Id" : kind == "volume" ? "Name" : "ID");
+    if (kind == "container") {
+      if (o.contains("Names") && o["Names"].is_array() && !o["Names"].empty() && o["Names"][0].is_string()) {
+        a.name = o["Names"][0].get<std::string>();
+        if (!a.name.empty() && a.name[0] == '/') a.name.erase(0, 1);
+      }
+    } else {
+      a.name = text(holder, "Name");
+    }
+    if (holder.is_object() && holder.contains("Labels") && holder["Labels"].is_object()) a.labels = holder["Labels"];
+    if (!a.name.empty()) out.push_back(std::move(a));
+  }
+  return out;
+}
+
+// The label value of an object; "" when it has none.
+std::string LabelOf(const ApiObject& o, const char* key) {
+  return o.labels.is_object() && o.labels.contains(key) && o.labels[key].is_string() ? o.labels[key].get<std::string>()
+                                                                                     : std::string();
+}
+
+}  // namespace
+
 Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline deadline) {
   struct Kind {
     std::vector<std::string> list;
@@ -72,7 +128,23 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
     asks.push_back({&k, on, node});
     jobs.push_back({on, std::move(list)});
   };
-  for (const auto& k : kinds) add(k, docker_, "");
+  if (api_ != nullptr) {
+    // The lists carry the labels: no inspect is needed.
+    for (const char* kind : {"service", "secret", "config", "network", "volume", "container"}) {
+      auto list = ListThroughApi(api_.get(), kind, "harness.namespace", Step(deadline));
+      if (!list.ok()) return list.status();
+      for (const auto& o : *list) {
+        std::string ns = LabelOf(o, "harness.namespace");
+        if (ns.empty() || !LabelOf(o, "harness.warm").empty()) continue;
+        LabelledNamespace& l = found[ns];
+        l.namespace_name = ns;
+        if (l.run_id.empty()) l.run_id = LabelOf(o, "harness.run");
+        if (l.owner.empty()) l.owner = LabelOf(o, "harness.owner");
+      }
+    }
+  } else {
+    for (const auto& k : kinds) add(k, docker_, "");
+  }
   auto others = OtherNodes(deadline);
   if (!others.ok()) return others.status();
   for (auto& o : **others) {
@@ -136,7 +208,21 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
       jobs.push_back({on, std::move(args)});
     }
   };
-  for (const auto& q : queries) add(q, docker_, "");
+  auto keep = [](std::vector<std::string>& into, const std::string& name) {
+    if (std::find(into.begin(), into.end(), name) == into.end()) into.push_back(name);
+  };
+  if (api_ != nullptr) {
+    const char* kinds[] = {"service", "container", "network", "secret", "config", "volume"};
+    for (size_t i = 0; i < queries.size(); ++i) {
+      for (const auto& label : {StackLabel(ns), HarnessLabel(ns)}) {
+        auto list = ListThroughApi(api_.get(), kinds[i], label.substr(6), Step(deadline));
+        if (!list.ok()) return list.status();
+        for (const auto& o : *list) keep(*queries[i].into, o.name);
+      }
+    }
+  } else {
+    for (const auto& q : queries) add(q, docker_, "");
+  }
   // Containers, networks and volumes are each node's own: look on every other node too.
   auto others = OtherNodes(deadline);
   if (!others.ok()) return others.status();
@@ -151,11 +237,7 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
     if (Status s = Docker::Check(jobs[i].args, results[i]); !s.ok()) {
       return asks[i].prefix.empty() ? s : s.Prefixed("node " + asks[i].prefix.substr(0, asks[i].prefix.size() - 1));
     }
-    for (const auto& id : Words(results[i]->out)) {
-      std::string name = asks[i].prefix + id;
-      auto& into = *asks[i].q->into;
-      if (std::find(into.begin(), into.end(), name) == into.end()) into.push_back(name);
-    }
+    for (const auto& id : Words(results[i]->out)) keep(*asks[i].q->into, asks[i].prefix + id);
   }
   return left;
 }
@@ -182,7 +264,9 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   // Each removal Docker reports wakes the wait; without the stream, it polls.
   EventWatch watch(docker_, ns, deadline);
   while (true) {
-    if (!removed) {
+    if (!removed && api_ != nullptr) {
+      removed = RemoveStackThroughApi(ns, deadline).ok();
+    } else if (!removed) {
       auto r = docker_->Run(rm, log, Step(deadline), never);
       removed = r.ok() && r->ok();
     }
@@ -209,10 +293,8 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     }
     // Services that reappear (a racing deploy) or linger are removed directly.
     if (found.ok() && !left.services.empty() && Clock::now() - since_service_rm >= kLingering) {
-      std::vector<std::string> args = {"service", "rm"};
-      args.insert(args.end(), left.services.begin(), left.services.end());
       // Whether they went is what the next look of this loop sees.
-      docker_->Run(args, log, Step(deadline), never).IgnoreError();
+      Remove("service", left.services, log, deadline).IgnoreError();
       since_service_rm = Clock::now();
     }
     if (!found.ok()) {
@@ -222,6 +304,7 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     }
   }
   if (log) {
+    log->Observe("teardown_through", api_ != nullptr ? "engine-api" : "docker-cli");
     log->Observe("teardown_polls", polls);
     log->Observe("teardown_woken_by_events", woken);
   }
@@ -237,9 +320,7 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     if (auto all = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/true); !all.ok()) {
       configs_removed = all.status().Prefixed("the configs of " + ns + " could not be listed");
     } else if (!all->configs.empty()) {
-      std::vector<std::string> args = {"config", "rm"};
-      args.insert(args.end(), all->configs.begin(), all->configs.end());
-      configs_removed = Docker::Check(args, docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never))
+      configs_removed = Remove("config", all->configs, log, Deadline::In(kStepTimeout))
                             .Prefixed("the configs of " + ns + " were not removed");
     }
     auto running = Find(ns, log, Deadline::In(kStepTimeout), /*all=*/false);
@@ -253,15 +334,9 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   if (!rest.ok()) return rest.status().Prefixed("teardown of " + ns);
   left = *rest;
   if (left.empty()) return Status::Ok();  // that look at every kind was the verification
-  auto remove = [&](const char* kind, const std::vector<std::string>& names) {
-    if (names.empty()) return;
-    std::vector<std::string> args = {kind, "rm"};
-    args.insert(args.end(), names.begin(), names.end());
-    // FindLeftovers below verifies and names what is left.
-    docker_->Run(args, log, Step(Deadline::In(kStepTimeout)), never).IgnoreError();
-  };
-  remove("secret", left.secrets);
-  remove("config", left.configs);
+  // FindLeftovers below verifies and names what is left.
+  Remove("secret", left.secrets, log, Deadline::In(kStepTimeout)).IgnoreError();
+  Remove("config", left.configs, log, Deadline::In(kStepTimeout)).IgnoreError();
   RemoveOnNodes("volume", left.volumes, log);
 
   auto after = FindLeftovers(ns, log, Deadline::In(kStepTimeout));
@@ -295,12 +370,49 @@ void SwarmRuntime::RemoveOnNodes(const std::string& kind, const std::vector<std:
       }
       if (on == nullptr) continue;  // unreachable now: the verification will say so
     }
+    // Every caller looks again afterwards (an unreachable node too) and names what is left.
+    if (node.empty()) {
+      Remove(kind, list, log, Deadline::In(kStepTimeout)).IgnoreError();
+      continue;
+    }
     std::vector<std::string> args = {kind, "rm"};
     if (kind == "container") args.push_back("-f");
     args.insert(args.end(), list.begin(), list.end());
-    // Every caller looks again afterwards (an unreachable node too) and names what is left.
     on->Run(args, log, Step(Deadline::In(kStepTimeout)), CancelToken::None()).IgnoreError();
   }
+}
+
+Status SwarmRuntime::Remove(const std::string& kind, const std::vector<std::string>& names, PhaseLog* log,
+                            Deadline deadline) {
+  if (names.empty()) return Status::Ok();
+  if (api_ == nullptr) {
+    std::vector<std::string> args = {kind, "rm"};
+    if (kind == "container") args.push_back("-f");
+    args.insert(args.end(), names.begin(), names.end());
+    return Docker::Check(args, docker_->Run(args, log, Step(deadline), CancelToken::None()));
+  }
+  Status first;
+  for (const auto& name : names) {
+    std::string path = "/" + kind + "s/" + DockerApi::Escape(name) + (kind == "container" ? "?force=1" : "");
+    Status s = api_->Delete(path, Step(deadline));
+    if (!s.ok() && first.ok()) first = s;
+  }
+  return first;
+}
+
+Status SwarmRuntime::RemoveStackThroughApi(const std::string& ns, Deadline deadline) {
+  // What `docker stack rm` removes, in its order: the stack's services, secrets, configs
+  // and networks (by the stack label); an error of one does not stop the others.
+  Status first;
+  for (const char* kind : {"service", "secret", "config", "network"}) {
+    auto list = ListThroughApi(api_.get(), kind, StackLabel(ns).substr(6), Step(deadline));
+    if (!list.ok()) return list.status();
+    for (const auto& o : *list) {
+      Status s = api_->Delete("/" + std::string(kind) + "s/" + DockerApi::Escape(o.id), Step(deadline));
+      if (!s.ok() && first.ok()) first = s;
+    }
+  }
+  return first;
 }
 
 }  // namespace harness
