@@ -99,6 +99,12 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   // The Swarm's other nodes are reached over SSH like the target (never from a local one).
   ctx->reach = std::make_unique<NodeReach>(ctx->exec.get(),
                                            target->local ? std::nullopt : std::optional<Target>(*target), g.ssh);
+  // On this machine everything but the deploy goes through Docker's socket, once it shows
+  // to be the daemon the CLI reaches.
+  if (target->local && needs.target && g.docker == "docker") {
+    ctx->api = DockerApi::ForLocalCli(ctx->docker.get(), Deadline::In(Duration(20000)));
+    ctx->reach->set_api(ctx->api.get());
+  }
   ctx->console = NewConsole(g);
   if (ctx->console) ctx->events.Add(ctx->console.get());
   Context* raw = ctx.get();
@@ -111,6 +117,7 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   base.artifacts_dir = g.artifacts;
   base.domain_suffix = g.domain_suffix;
   base.nodes = ctx->reach.get();
+  base.api = ctx->api.get();
   base.runtime = g.runtime;
   base.pull = g.pull;
   base.script_limits.memory = g.script_memory_mib << 20;

@@ -64,6 +64,8 @@ struct Context {
   // What is known about the target's connection, for doctor.
   std::vector<Finding> target_findings;
   std::unique_ptr<Docker> docker;
+  // The Engine API of a target on this machine (DockerApi::ForLocalCli); null otherwise.
+  std::unique_ptr<DockerApi> api;
   std::unique_ptr<NodeReach> reach;
   EventBus events;
   std::unique_ptr<EventSink> console;

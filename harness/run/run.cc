@@ -63,6 +63,7 @@ std::unique_ptr<Runtime> NewRuntime(const RunOptions& opts, Docker* docker) {
     runtime = std::make_unique<SwarmRuntime>(docker);
   }
   runtime->set_nodes(opts.nodes);
+  runtime->UseCheckedApi(opts.api);
   return runtime;
 }
 

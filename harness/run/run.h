@@ -26,6 +26,7 @@
 
 namespace harness {
 
+class DockerApi;
 class NodeReach;
 
 class EventSink;
@@ -61,6 +62,9 @@ struct RunOptions {
   // How to reach the Swarm's other nodes (containers to probe or exec into, images,
   // volumes to remove); null: only the target's own node.
   NodeReach* nodes = nullptr;
+  // This machine's Engine API when the target is this machine and the API reaches the
+  // daemon the CLI reaches (DockerApi::ForLocalCli); shared by the runs; may be null.
+  DockerApi* api = nullptr;
   // How the namespace is deployed: "swarm" (docker stack deploy and friends) or "abra"
   // (through abra, as Co-op Cloud operators deploy; see runtime/abra.h).
   std::string runtime = "swarm";

@@ -21,6 +21,25 @@ std::unique_ptr<DockerApi> DockerApi::ForLocal() {
   return std::make_unique<DockerApi>(socket);
 }
 
+std::unique_ptr<DockerApi> DockerApi::ForLocalCli(Docker* cli, Deadline deadline) {
+  auto api = ForLocal();
+  if (api == nullptr) return nullptr;
+  std::vector<std::string> args = {"info", "--format", "{{.ID}}"};
+  auto r = cli->Run(args, nullptr, deadline, CancelToken::None());
+  if (!r.ok() || !r->ok()) return nullptr;
+  std::string id = r->out.substr(0, r->out.find_first_of("\r\n"));
+  if (id.empty() || api->DaemonId(deadline) != id) return nullptr;
+  return api;
+}
+
+std::string DockerApi::DaemonId(Deadline deadline) {
+  auto info = Get("/info", deadline);
+  if (!info.ok()) return "";
+  auto j = nlohmann::json::parse(*info, nullptr, false);
+  if (!j.is_object() || !j.contains("ID") || !j["ID"].is_string()) return "";
+  return j["ID"].get<std::string>();
+}
+
 DockerApi::DockerApi(std::string socket_path) : socket_(std::move(socket_path)) {}
 
 DockerApi::~DockerApi() = default;

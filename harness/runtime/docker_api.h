@@ -18,6 +18,7 @@
 #include "base/deadline.h"
 #include "base/status.h"
 #include "net/curl_transfer.h"
+#include "runtime/docker.h"
 
 namespace harness {
 
@@ -27,6 +28,12 @@ class DockerApi {
   // /var/run/docker.sock. Null when DOCKER_HOST names another kind of address, or
   // DOCKER_CONTEXT chooses a context (the CLI may then talk to another daemon).
   static std::unique_ptr<DockerApi> ForLocal();
+  // ForLocal, kept only when its GET /info shows the daemon ID that `docker info` through
+  // `cli` shows (the CLI could be configured to reach another daemon); null otherwise, or
+  // when Docker does not answer. One docker process.
+  static std::unique_ptr<DockerApi> ForLocalCli(Docker* cli, Deadline deadline);
+  // The daemon's ID from GET /info; "" when it cannot be read.
+  std::string DaemonId(Deadline deadline);
 
   explicit DockerApi(std::string socket_path);
   ~DockerApi();

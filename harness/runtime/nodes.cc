@@ -1,5 +1,7 @@
 #include "runtime/nodes.h"
 
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 namespace harness {
@@ -35,12 +37,38 @@ Result<std::vector<SwarmNode>> ListNodes(Docker* docker, Deadline deadline) {
   return nodes;
 }
 
+Result<std::vector<SwarmNode>> ListNodes(DockerApi* api, Deadline deadline) {
+  auto info = api->Get("/info", deadline);
+  if (!info.ok()) return info.status();
+  auto i = nlohmann::json::parse(*info, nullptr, false);
+  std::string self_id;
+  if (i.is_object() && i.contains("Swarm") && i["Swarm"].is_object()) self_id = i["Swarm"].value("NodeID", "");
+  auto body = api->Get("/nodes", deadline);
+  if (!body.ok()) return body.status();
+  auto list = nlohmann::json::parse(*body, nullptr, false);
+  if (!list.is_array()) return Status::Infra("Docker API: unreadable list of nodes");
+  auto at = [](const nlohmann::json& o, const char* a, const char* b) -> std::string {
+    if (!o.is_object() || !o.contains(a) || !o[a].is_object()) return "";
+    const auto& inner = o[a];
+    return inner.contains(b) && inner[b].is_string() ? inner[b].get<std::string>() : "";
+  };
+  std::vector<SwarmNode> nodes;
+  for (const auto& n : list) {
+    if (!n.is_object() || !n.contains("ID") || !n["ID"].is_string()) continue;
+    std::string id = n["ID"];
+    nodes.push_back({id, at(n, "Description", "Hostname"), at(n, "Status", "Addr"), at(n, "Spec", "Role"),
+                     at(n, "Status", "State"), at(n, "Spec", "Availability"), id == self_id});
+  }
+  std::sort(nodes.begin(), nodes.end(), [](const SwarmNode& a, const SwarmNode& b) { return a.hostname < b.hostname; });
+  return nodes;
+}
+
 Result<std::vector<SwarmNode>> NodeReach::Nodes(Docker* docker, Deadline deadline) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (nodes_ && Clock::now() - nodes_at_ < kNodesFresh) return *nodes_;
   }
-  auto nodes = ListNodes(docker, deadline);
+  auto nodes = api_ != nullptr ? ListNodes(api_, deadline) : ListNodes(docker, deadline);
   if (!nodes.ok()) return nodes;
   std::lock_guard<std::mutex> lock(mu_);
   nodes_ = *nodes;

@@ -21,6 +21,7 @@
 #include "exec/ssh_executor.h"
 #include "exec/target.h"
 #include "runtime/docker.h"
+#include "runtime/docker_api.h"
 
 namespace harness {
 
@@ -34,8 +35,10 @@ struct SwarmNode {
   bool self = false;         // the node the target's Docker is
 };
 
-// The Swarm's nodes, in `docker node ls` order. REQUIRES: the target is a manager.
+// The Swarm's nodes, by host name. REQUIRES: the target is a manager.
 Result<std::vector<SwarmNode>> ListNodes(Docker* docker, Deadline deadline);
+// The same through the Engine API of the target's node.
+Result<std::vector<SwarmNode>> ListNodes(DockerApi* api, Deadline deadline);
 
 class NodeReach {
  public:
@@ -45,13 +48,17 @@ class NodeReach {
 
   // The executor for `node`, or why it cannot be reached.
   Result<Executor*> For(const SwarmNode& node);
-  // ListNodes through `docker` (the target's), remembered for kNodesFresh: the runs of one
-  // process ask once, not each.
+  // ListNodes through `docker` (the target's), or through the API given to set_api,
+  // remembered for kNodesFresh: the runs of one process ask once, not each.
   Result<std::vector<SwarmNode>> Nodes(Docker* docker, Deadline deadline);
+  // The target's Engine API (a target on this machine, checked to reach the CLI's daemon);
+  // it outlives this NodeReach. Set before the first Nodes().
+  void set_api(DockerApi* api) { api_ = api; }
   static constexpr Duration kNodesFresh{30000};
 
  private:
   Executor* target_;
+  DockerApi* api_ = nullptr;
   std::optional<Target> ssh_;
   SshOptions options_;
   std::mutex mu_;

@@ -38,6 +38,20 @@ std::string Leftovers::ToString() const {
 }
 
 Status SwarmRuntime::Preflight(PhaseLog* log, Deadline deadline, const CancelToken& cancel) {
+  if (api_ != nullptr) {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    auto info = api_->Get("/info", Step(deadline));
+    if (!info.ok()) return Status::Infra("Docker does not answer (" + info.status().message() + "); is dockerd running?");
+    auto j = nlohmann::json::parse(*info, nullptr, false);
+    const nlohmann::json swarm = j.is_object() && j.contains("Swarm") ? j["Swarm"] : nlohmann::json::object();
+    std::string state = swarm.is_object() ? swarm.value("LocalNodeState", "") : "";
+    bool control = swarm.is_object() && swarm.value("ControlAvailable", false);
+    if (state != "active" || !control) {
+      return Status::Infra("this Docker node is not a Swarm manager (swarm state: '" + state + (control ? " true" : " false") +
+                           "'); run `docker swarm init` or point the harness at a manager");
+    }
+    return Status::Ok();
+  }
   std::vector<std::string> args = {"info", "--format",
                                    "{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}} {{.ID}}"};
   auto r = docker_->Run(args, log, Step(deadline), cancel);
@@ -126,6 +140,17 @@ Result<bool> SwarmRuntime::RemoveSharedNetwork(const std::string& name, PhaseLog
 }
 
 Result<std::vector<std::string>> SwarmRuntime::SharedNetworks(Deadline deadline) {
+  if (api_ != nullptr) {
+    auto body = api_->Get("/networks?filters=" + DockerApi::Filters("label", {"harness.shared-network"}), Step(deadline));
+    if (!body.ok()) return body.status();
+    auto j = nlohmann::json::parse(*body, nullptr, false);
+    if (!j.is_array()) return Status::Infra("Docker API: unreadable list of networks");
+    std::vector<std::string> names;
+    for (const auto& n : j) {
+      if (n.is_object() && n.contains("Name") && n["Name"].is_string()) names.push_back(n["Name"].get<std::string>());
+    }
+    return names;
+  }
   return Ids({"network", "ls", "--filter", "label=harness.shared-network", "--format", "{{.Name}}"}, nullptr, deadline);
 }
 
@@ -185,6 +210,7 @@ Status SwarmRuntime::DeployStack(const std::string& ns, const std::vector<std::s
 }
 
 std::string SwarmRuntime::ChooseObservations(Deadline deadline) {
+  if (api_ != nullptr) return "engine-api";
   bool api = docker_->executor()->Describe() == "local" && UseEngineApi(DockerApi::ForLocal(), deadline);
   return api ? "engine-api" : "docker-cli";
 }
@@ -195,13 +221,9 @@ std::unique_ptr<ChangeWatch> SwarmRuntime::Watch(const std::string& ns, Deadline
 
 bool SwarmRuntime::UseEngineApi(std::unique_ptr<DockerApi> api, Deadline deadline) {
   if (api == nullptr || daemon_id_.empty()) return false;
-  auto info = api->Get("/info", Step(deadline));
-  if (!info.ok()) return false;
-  auto j = nlohmann::json::parse(*info, nullptr, false);
-  if (!j.is_object() || !j.contains("ID") || !j["ID"].is_string() || j["ID"].get<std::string>() != daemon_id_) {
-    return false;
-  }
-  api_ = std::move(api);
+  if (api->DaemonId(Step(deadline)) != daemon_id_) return false;
+  owned_api_ = std::move(api);
+  api_ = owned_api_.get();
   return true;
 }
 
@@ -265,12 +287,20 @@ Result<ConvergeSnapshot> SwarmRuntime::Observe(const std::string& ns, const std:
 }
 
 Result<std::string> SwarmRuntime::AddressOf(const Located& where, Deadline deadline, const CancelToken& cancel) {
-  Docker on(where.node != nullptr ? where.node : docker_->executor(), docker_->binary());
-  std::vector<std::string> args = {"network", "inspect", "docker_gwbridge", "--format",
-                                   "{{json .Containers}}"};
-  auto r = on.Run(args, nullptr, Step(deadline), cancel);
-  if (Status s = Docker::Check(args, r); !s.ok()) return s;
-  auto j = nlohmann::json::parse(r->out, nullptr, false);
+  nlohmann::json j;
+  if (api_ != nullptr && (where.node == nullptr || where.node == docker_->executor())) {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    auto body = api_->Get("/networks/docker_gwbridge", Step(deadline));
+    if (!body.ok()) return body.status();
+    auto net = nlohmann::json::parse(*body, nullptr, false);
+    j = net.is_object() && net.contains("Containers") ? net["Containers"] : nlohmann::json();
+  } else {
+    Docker on(where.node != nullptr ? where.node : docker_->executor(), docker_->binary());
+    std::vector<std::string> args = {"network", "inspect", "docker_gwbridge", "--format", "{{json .Containers}}"};
+    auto r = on.Run(args, nullptr, Step(deadline), cancel);
+    if (Status s = Docker::Check(args, r); !s.ok()) return s;
+    j = nlohmann::json::parse(r->out, nullptr, false);
+  }
   if (j.is_discarded() || !j.is_object()) {
     return Status::Infra("unreadable docker_gwbridge inspect output");
   }
@@ -365,13 +395,28 @@ Result<SwarmRuntime::Located> SwarmRuntime::ContainerOf(const std::string& ns, c
   std::string full = ns + "_" + service;
   if ((*others)->empty()) {
     // One node: its containers, a healthy one first.
-    std::vector<std::string> args = {"ps", "--no-trunc", "--filter",
-                                     "label=com.docker.swarm.service.name=" + full, "--filter",
-                                     "status=running", "--format", "{{json .}}"};
-    auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
-    if (Status s = Docker::Check(args, r); !s.ok()) return s;
     std::vector<ContainerState> cs;
-    if (Status s = ParseDockerPs(r->out, &cs); !s.ok()) return s;
+    if (api_ != nullptr) {
+      if (cancel.cancelled()) return Status::Cancelled("interrupted");
+      auto running = api_->Get("/containers/json?filters=" +
+                                   DockerApi::Filters("label", {"com.docker.swarm.service.name=" + full}),
+                               Step(deadline));
+      if (!running.ok()) return running.status();
+      auto list = nlohmann::json::parse(*running, nullptr, false);
+      if (!list.is_array()) return Status::Infra("Docker API: unreadable list of containers");
+      for (const auto& c : list) {
+        // The full id, as `docker ps --no-trunc` gives it: docker_gwbridge is keyed by it.
+        if (!c.is_object() || !c.contains("Id") || !c["Id"].is_string()) continue;
+        cs.push_back({c["Id"].get<std::string>(), full, "", c.contains("Status") && c["Status"].is_string() ? c["Status"].get<std::string>() : ""});
+      }
+    } else {
+      std::vector<std::string> args = {"ps", "--no-trunc", "--filter",
+                                       "label=com.docker.swarm.service.name=" + full, "--filter",
+                                       "status=running", "--format", "{{json .}}"};
+      auto r = docker_->Run(args, nullptr, Step(deadline), cancel);
+      if (Status s = Docker::Check(args, r); !s.ok()) return s;
+      if (Status s = ParseDockerPs(r->out, &cs); !s.ok()) return s;
+    }
     if (cs.empty()) return Status::Failed("service '" + service + "' has no running container");
     std::string id = cs.front().id;
     for (const auto& c : cs) {

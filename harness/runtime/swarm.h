@@ -62,6 +62,12 @@ class SwarmRuntime : public Runtime {
   // reaches the daemon the CLI reaches (the same daemon ID as the last Preflight saw);
   // otherwise everything stays on the CLI. True when the API is used.
   bool UseEngineApi(std::unique_ptr<DockerApi> api, Deadline deadline);
+  // Uses `api` from now on for everything but the deploy on the target's node: an API the
+  // caller owns and has checked reaches the daemon the CLI reaches (ChooseLocalApi), shared
+  // by the runs of a process. Null changes nothing.
+  void UseCheckedApi(DockerApi* api) {
+    if (api != nullptr) api_ = api;
+  }
   bool uses_engine_api() const { return api_ != nullptr; }
   // Makes every image available on every active node, by `policy`: on the target's node,
   // present or pulled by Docker from its registry (in parallel, within `deadline`, the pull
@@ -177,7 +183,8 @@ class SwarmRuntime : public Runtime {
   Result<ConvergeSnapshot> ObserveThroughApi(const std::string& ns, Deadline deadline);
   Docker* docker_;
   std::string daemon_id_;             // `docker info` ID, from Preflight
-  std::unique_ptr<DockerApi> api_;    // set by UseEngineApi
+  std::unique_ptr<DockerApi> owned_api_;  // set by UseEngineApi
+  DockerApi* api_ = nullptr;              // owned_api_, or one given to UseCheckedApi
   NodeReach* nodes_ = nullptr;
   std::optional<std::vector<OtherNode>> other_nodes_;
 };

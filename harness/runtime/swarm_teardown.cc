@@ -131,7 +131,7 @@ Result<std::vector<LabelledNamespace>> SwarmRuntime::LabelledNamespaces(Deadline
   if (api_ != nullptr) {
     // The lists carry the labels: no inspect is needed.
     for (const char* kind : {"service", "secret", "config", "network", "volume", "container"}) {
-      auto list = ListThroughApi(api_.get(), kind, "harness.namespace", Step(deadline));
+      auto list = ListThroughApi(api_, kind, "harness.namespace", Step(deadline));
       if (!list.ok()) return list.status();
       for (const auto& o : *list) {
         std::string ns = LabelOf(o, "harness.namespace");
@@ -215,7 +215,7 @@ Result<Leftovers> SwarmRuntime::Find(const std::string& ns, PhaseLog* log, Deadl
     const char* kinds[] = {"service", "container", "network", "secret", "config", "volume"};
     for (size_t i = 0; i < queries.size(); ++i) {
       for (const auto& label : {StackLabel(ns), HarnessLabel(ns)}) {
-        auto list = ListThroughApi(api_.get(), kinds[i], label.substr(6), Step(deadline));
+        auto list = ListThroughApi(api_, kinds[i], label.substr(6), Step(deadline));
         if (!list.ok()) return list.status();
         for (const auto& o : *list) keep(*queries[i].into, o.name);
       }
@@ -405,7 +405,7 @@ Status SwarmRuntime::RemoveStackThroughApi(const std::string& ns, Deadline deadl
   // and networks (by the stack label); an error of one does not stop the others.
   Status first;
   for (const char* kind : {"service", "secret", "config", "network"}) {
-    auto list = ListThroughApi(api_.get(), kind, StackLabel(ns).substr(6), Step(deadline));
+    auto list = ListThroughApi(api_, kind, StackLabel(ns).substr(6), Step(deadline));
     if (!list.ok()) return list.status();
     for (const auto& o : *list) {
       Status s = api_->Delete("/" + std::string(kind) + "s/" + DockerApi::Escape(o.id), Step(deadline));

@@ -8,6 +8,7 @@
 #include "base/scope_guard.h"
 #include "exec/local_executor.h"
 #include "runtime/docker_api.h"
+#include "runtime/nodes.h"
 #include "runtime/swarm.h"
 #include "support/e2e.h"
 
@@ -119,6 +120,10 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   CHECK_THAT(missing.status().message(), Catch::Contains("/services/evapi-no-such-service answered 404"));
   REQUIRE(api.UseEngineApi(DockerApi::ForLocal(), Deadline::In(Duration(10000))));
   CHECK(api.uses_engine_api());
+  // What a process on this machine chooses once: the socket, when `docker info` agrees.
+  CHECK(DockerApi::ForLocalCli(&docker, Deadline::In(Duration(10000))) != nullptr);
+  Docker broken(&exec, "/bin/false");
+  CHECK(DockerApi::ForLocalCli(&broken, Deadline::In(Duration(10000))) == nullptr);
 
   // The daemon's identity (to notice a restart) is its pid and start time.
   std::string pid;
@@ -156,6 +161,31 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   CHECK(a->tasks[0].name == c->tasks[0].name);
   CHECK(a->containers.size() == c->containers.size());
   CHECK(a->services[0].desired == c->services[0].desired);
+  // A test's lookups: the container of a service and its address, and the Swarm's nodes.
+  auto at_api = api.ContainerOf(ns, "app", d, CancelToken::None());
+  auto at_cli = cli.ContainerOf(ns, "app", d, CancelToken::None());
+  REQUIRE(at_api.ok());
+  REQUIRE(at_cli.ok());
+  CHECK(at_api->container == at_cli->container);
+  CHECK(at_api->container.size() == 64);
+  auto addr_api = api.AddressOf(*at_api, d, CancelToken::None());
+  auto addr_cli = cli.AddressOf(*at_cli, d, CancelToken::None());
+  REQUIRE(addr_api.ok());
+  REQUIRE(addr_cli.ok());
+  CHECK(*addr_api == *addr_cli);
+  auto nodes_api = ListNodes(raw.get(), d);
+  auto nodes_cli = ListNodes(&docker, d);
+  REQUIRE(nodes_api.ok());
+  REQUIRE(nodes_cli.ok());
+  REQUIRE(nodes_api->size() == nodes_cli->size());
+  for (size_t i = 0; i < nodes_api->size(); ++i) {
+    CHECK((*nodes_api)[i].id == (*nodes_cli)[i].id);
+    CHECK((*nodes_api)[i].hostname == (*nodes_cli)[i].hostname);
+    CHECK((*nodes_api)[i].address == (*nodes_cli)[i].address);
+    CHECK((*nodes_api)[i].role == (*nodes_cli)[i].role);
+    CHECK((*nodes_api)[i].self == (*nodes_cli)[i].self);
+  }
+  CHECK(api.Preflight(nullptr, d, CancelToken::None()).ok());
 
   REQUIRE(cli.Teardown(ns, nullptr, Deadline::In(Duration(120000))).ok());
   CHECK(testing::LeftoversOf(ns).empty());
