@@ -59,9 +59,7 @@ TEST_CASE("abra runtime: a run deploys, and tears down, through abra's command l
   // One ABRA_DIR for the run, gone afterwards, secret file included.
   for (const auto& c : calls) CHECK(c.abra_dir == calls[0].abra_dir);
   CHECK_FALSE(fs::exists(calls[0].abra_dir));
-  Leftovers left = LeftoversOf(ns);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
   CleanUp(ns);
 }
 
@@ -96,9 +94,7 @@ TEST_CASE("abra runtime: abra failing to deploy is an infra failure; teardown st
   auto calls = Calls(tmp.path() + "/calls");
   REQUIRE(calls.size() == 5);
   CHECK(calls[4].words == "app remove " + r.namespace_name + " --no-input --force");
-  Leftovers left = LeftoversOf(r.namespace_name);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());  // the inserted secret is gone too
+  CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());  // the inserted secret is gone too
   CleanUp(r.namespace_name);
 }
 

@@ -46,9 +46,7 @@ TEST_CASE("dockerd restarted during a run: exit 3, verdict infra, nothing left",
   auto r = RunHarness({"reap", "--state", state}, Duration(300000));
   INFO(r.out << r.err);
   CHECK(r.exit_code == 0);
-  Leftovers left = LeftoversOf(ns);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
 }
 
 }  // namespace

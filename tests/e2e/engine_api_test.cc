@@ -1,17 +1,17 @@
 // SwarmRuntime through Docker's Engine API against the same runtime through the docker
 // CLI, on the real local Swarm: the same objects found, the same namespaces seen, and a
-// teardown through the API that leaves nothing, as raw `docker … ls` sees it.
+// teardown through the API that leaves nothing, as the independent checker sees it.
 #include <catch2/catch.hpp>
 
 #include <algorithm>
 #include <random>
-#include <sstream>
 
 #include "base/scope_guard.h"
 #include "exec/local_executor.h"
 #include "runtime/docker.h"
 #include "runtime/swarm.h"
 #include "support/e2e.h"
+#include "support/leftover_check.h"
 
 namespace harness::testing {
 namespace {
@@ -19,23 +19,6 @@ namespace {
 std::vector<std::string> Sorted(std::vector<std::string> v) {
   std::sort(v.begin(), v.end());
   return v;
-}
-
-// Names of every object of `ns` that raw docker lists show (any label, any state).
-std::string RawObjectsOf(const std::string& ns) {
-  std::string found;
-  for (auto kind : {std::vector<std::string>{"service", "ls"}, {"secret", "ls"}, {"config", "ls"},
-                    {"network", "ls"}, {"volume", "ls"}, {"ps", "-a"}}) {
-    std::vector<std::string> args = kind;
-    args.insert(args.end(), {"--format", kind[0] == "ps" ? "{{.Names}}" : "{{.Name}}"});
-    ProcessResult r = DockerCli(args);
-    REQUIRE(r.ok());
-    std::istringstream lines(r.out);
-    for (std::string l; std::getline(lines, l);) {
-      if (l.rfind(ns + "_", 0) == 0) found += kind[0] + " " + l + "\n";
-    }
-  }
-  return found;
 }
 
 TEST_CASE("engine api: what the API finds and removes is what the CLI finds, and nothing is left", "[engine-api]") {
@@ -117,7 +100,7 @@ TEST_CASE("engine api: what the API finds and removes is what the CLI finds, and
   Status torn = api.Teardown(ns, nullptr, Deadline::In(Duration(120000)));
   INFO(torn.message());
   CHECK(torn.ok());
-  CHECK(RawObjectsOf(ns) == "");
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());  // the independent checker: raw docker, by name and label
 }
 
 }  // namespace

@@ -27,9 +27,7 @@ nlohmann::json Summary(const HarnessResult& r) {
 
 void RequireNothingLeft(const HarnessResult& r) {
   REQUIRE_FALSE(r.namespace_name.empty());
-  Leftovers left = LeftoversOf(r.namespace_name);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
   CleanUp(r.namespace_name);
 }
 

@@ -38,7 +38,9 @@ TEST_CASE("an event watch wakes on its namespace's container events only", "[doc
   std::vector<std::string> made;
   auto cleanup = [&] {
     for (const auto& id : made) Docker1(exec, {"rm", "-f", id});
+    made.clear();
   };
+  ScopeGuard remove_always(cleanup);
   bool woke = false;
   for (int i = 0; i < 20 && !woke; ++i) {
     made.push_back(Docker1(exec, {"create", "--label", "com.docker.stack.namespace=" + ns,
@@ -63,6 +65,8 @@ TEST_CASE("an event watch wakes on its namespace's container events only", "[doc
   CHECK(watch.Wait(Duration(10000), CancelToken::None()));
   CHECK(watch.events() > seen);
   cleanup();
+  CHECK_THAT(testing::LeftoversOf(ns), testing::NothingLeft());
+  CHECK_THAT(testing::LeftoversOf(other), testing::NothingLeft());
 }
 
 TEST_CASE("an event watch whose stream cannot start waits like a timer", "[docker-events]") {
@@ -188,7 +192,7 @@ TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[
   CHECK(api.Preflight(nullptr, d, CancelToken::None()).ok());
 
   REQUIRE(cli.Teardown(ns, nullptr, Deadline::In(Duration(120000))).ok());
-  CHECK(testing::LeftoversOf(ns).empty());
+  CHECK_THAT(testing::LeftoversOf(ns), testing::NothingLeft());
   auto gone = api.Observe(ns, expected, nullptr, Deadline::In(Duration(10000)), CancelToken::None());
   REQUIRE(gone.ok());
   CHECK(gone->services.empty());

@@ -147,7 +147,7 @@ TEST_CASE("git safety: a pull request's filters, LFS, submodules, abra.sh and th
   CHECK(r.exit_code == 0);  // the head's own page, exported as committed
   CHECK_THAT(r.err, Catch::Contains("pass serves the page"));
   CHECK(Markers(markers).empty());
-  if (!r.namespace_name.empty()) CHECK(LeftoversOf(r.namespace_name).empty());
+  if (!r.namespace_name.empty()) CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
 
   // The control: plain git with the same configuration runs the filters, the hooks and
   // the submodule's address.
@@ -227,7 +227,7 @@ TEST_CASE("git safety: a pull request's paths out of the checkout are refused be
     CHECK_THAT(r.err, Catch::Contains("refused by the compose policy") && Catch::Contains("path-outside-recipe"));
     for (const auto& n : h.named) CHECK_THAT(r.err, Catch::Contains(n));
     CHECK_THAT(r.err, !Catch::Contains("deploy started"));
-    if (!r.namespace_name.empty()) CHECK(LeftoversOf(r.namespace_name).empty());
+    if (!r.namespace_name.empty()) CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
   }
 }
 

@@ -42,32 +42,21 @@ ProcessResult Docker(const std::vector<std::string>& args) {
   return r.ok() ? *r : ProcessResult{};
 }
 
-// Every stack, service, secret, config, volume, network and container (running or not)
-// whose name has `mark` in it.
-std::string ObjectsNamed(const std::string& mark) {
-  std::string found;
-  for (auto kind : {std::vector<std::string>{"stack", "ls", "--format", "{{.Name}}"},
-                    std::vector<std::string>{"service", "ls", "--format", "{{.Name}}"},
-                    std::vector<std::string>{"secret", "ls", "--format", "{{.Name}}"},
-                    std::vector<std::string>{"config", "ls", "--format", "{{.Name}}"},
-                    std::vector<std::string>{"volume", "ls", "--format", "{{.Name}}"},
-                    std::vector<std::string>{"network", "ls", "--format", "{{.Name}}"},
-                    std::vector<std::string>{"ps", "-a", "--format", "{{.Names}}"}}) {
-    std::istringstream lines(Docker(kind).out);
-    for (std::string l; std::getline(lines, l);) {
-      if (l.find(mark) != std::string::npos) found += kind[0] + " " + l + "\n";
-    }
-  }
-  return found;
+// Every service, secret, config, volume, network and container (running or not) of every
+// namespace of this test, by name and by label (support/leftover_check.h).
+LeftoverScan OfThisTest() {
+  Ownership ours;
+  ours.namespace_marks = {kMark};
+  return ScanFor(ours);
 }
 
 // Stack removal finishes a moment after the harness reports it verified (containers of a
-// removed task linger briefly): wait up to `seconds` for nothing of `mark` to be left.
-std::string LeftAfter(const std::string& mark, int seconds) {
-  std::string left = ObjectsNamed(mark);
+// removed task linger briefly): wait up to `seconds` for nothing of the test to be left.
+LeftoverScan LeftAfter(int seconds) {
+  LeftoverScan left = OfThisTest();
   for (int i = 0; i < seconds * 4 && !left.empty(); ++i) {
     usleep(250000);
-    left = ObjectsNamed(mark);
+    left = OfThisTest();
   }
   return left;
 }
@@ -79,6 +68,8 @@ void SweepAway() {
   for (std::string ns; std::getline(stacks, ns);) {
     if (ns.find(kMark) != std::string::npos) CleanUp(ns);
   }
+  // And whatever of the test is not part of a stack.
+  for (const auto& failed : RemoveFound(OfThisTest(), {ThisMachine()})) WARN("not removed: " << failed);
 }
 
 // One release of the recipe in the repository's `recipe/` folder: a busybox httpd that
@@ -211,11 +202,7 @@ std::string WarmPage(const std::string& ns) {
 
 TEST_CASE("canon sweep of git-sourced recipes: new tags promoted, nothing new, unreachable", "[gitcanon]") {
   SweepAway();
-  {
-    std::string left = LeftAfter(kMark, 30);
-    INFO("left on the Swarm before the test:\n" << left);
-    REQUIRE(left.empty());
-  }
+  REQUIRE_THAT(LeftAfter(30), NothingLeft());  // before the test
   Harness harness;
   GitFixture a(harness.dir.path() + "/git-a");
   GitFixture b(harness.dir.path() + "/git-b");
@@ -235,7 +222,7 @@ TEST_CASE("canon sweep of git-sourced recipes: new tags promoted, nothing new, u
     CHECK_THAT(r.err, Catch::Contains("no recipe is enrolled in the warm canon of " + harness.state()));
     CHECK_THAT(r.err, Catch::Contains("tests nothing is a failure"));
     CHECK(harness.ArtifactFolders() == 0);
-    CHECK(ObjectsNamed(kMark).empty());
+    CHECK_THAT(OfThisTest(), NothingLeft());
   }
 
   // (b) Enrol both at their first release, after a cold pass: one named by its tag, the
@@ -347,9 +334,7 @@ TEST_CASE("canon sweep of git-sourced recipes: new tags promoted, nothing new, u
   auto retired = guard.Retire();
   CHECK(retired[kA] == 0);
   CHECK(retired[kB] == 0);
-  std::string left = LeftAfter(kMark, 30);
-  INFO("left on the Swarm:\n" << left);
-  CHECK(left.empty());
+  CHECK_THAT(LeftAfter(30), NothingLeft());
 }
 
 }  // namespace

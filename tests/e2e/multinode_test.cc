@@ -61,19 +61,8 @@ TEST_CASE("two-node swarm: doctor reports each node, and a node that lacks an im
   CHECK_THAT(b2["detail"].get<std::string>(), Catch::Contains("; all 1 image(s) present"));
 }
 
-// Everything of a namespace on one node of the two-node Swarm, by label.
-std::string LeftOnNode(const std::string& node, const std::string& ns) {
-  std::string left;
-  for (const auto& kind : std::vector<std::vector<std::string>>{
-           {"ps", "-a", "-q"}, {"volume", "ls", "-q"}, {"network", "ls", "-q"}, {"service", "ls", "-q"}}) {
-    if (kind[0] == "service" && node == "b") continue;  // a worker cannot list services
-    std::vector<std::string> args = kind;
-    args.push_back("--filter");
-    args.push_back("label=com.docker.stack.namespace=" + ns);
-    left += TwoNodeSwarm::Docker(node, args);
-  }
-  return left;
-}
+// Everything of a namespace on every node: this machine, node-a and node-b.
+LeftoverScan LeftOnEveryNode(const std::string& ns) { return ScanFor(Namespace(ns), TwoNodeSwarm::Nodes()); }
 
 TEST_CASE("two-node swarm: a recipe spread over both nodes passes through SSH; nothing is left on either",
           "[multinode]") {
@@ -92,8 +81,7 @@ TEST_CASE("two-node swarm: a recipe spread over both nodes passes through SSH; n
   std::ifstream prepare(r.artifacts + "/00-prepare.json");
   std::string packet((std::istreambuf_iterator<char>(prepare)), std::istreambuf_iterator<char>());
   CHECK_THAT(packet, Catch::Contains("recipe-harness/busybox:1 \u2192 node-b"));
-  CHECK(LeftOnNode("a", r.namespace_name).empty());
-  CHECK(LeftOnNode("b", r.namespace_name).empty());
+  CHECK_THAT(LeftOnEveryNode(r.namespace_name), NothingLeft());
 }
 
 TEST_CASE("two-node swarm: a run killed mid-test is reaped from both nodes", "[multinode]") {
@@ -115,17 +103,22 @@ TEST_CASE("two-node swarm: a run killed mid-test is reaped from both nodes", "[m
     h.Wait(Duration(30000));
   }
   REQUIRE_FALSE(ns.empty());
-  // The kill left the deploy on both nodes: a volume on each, at least.
-  CHECK_THAT(TwoNodeSwarm::Docker("b", {"volume", "ls", "-q", "--filter", "label=com.docker.stack.namespace=" + ns}),
-             Catch::Contains(ns + "_back-data"));
+  // The kill left the deploy on both nodes: a volume on each, at least, which the checker
+  // finds on the node that has it.
+  {
+    LeftoverScan killed = LeftOnEveryNode(ns);
+    INFO(killed.ToString());
+    CHECK(killed.problems.empty());
+    CHECK_THAT(killed.ToString(), Catch::Contains("node-b: volume " + ns + "_back-data"));
+    CHECK_THAT(killed.ToString(), Catch::Contains("node-a: volume " + ns + "_front-data"));
+  }
   std::vector<std::string> reap = common;
   reap.push_back("reap");
   auto r = RunHarness(reap, Duration(300000));
   INFO(r.err << "\n" << r.out);
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.out, Catch::Contains(ns));
-  CHECK(LeftOnNode("a", ns).empty());
-  CHECK(LeftOnNode("b", ns).empty());
+  CHECK_THAT(LeftOnEveryNode(ns), NothingLeft());
 }
 
 }  // namespace

@@ -38,6 +38,15 @@ Tty RunOnTerminal(const std::vector<std::string>& env, const std::vector<std::st
   return t;
 }
 
+// The one run whose artifacts are in `artifacts` left nothing (its namespace is read from
+// its summary: a terminal's screen and JSON lines do not give it as plain lines do).
+void CheckRunsLeftNothing(const std::string& artifacts) {
+  auto namespaces = NamespacesOfRuns(artifacts);
+  REQUIRE(namespaces.size() == 1);
+  CHECK_THAT(LeftoversOf(namespaces[0]), NothingLeft());
+  CleanUp(namespaces[0]);
+}
+
 TEST_CASE("a terminal gets the live view, in colour", "[progress]") {
   TempDir tmp("progress-live");
   auto t = RunOnTerminal({}, {"run", "pass", "--recipes", FixtureRecipes(), "--state", tmp.path() + "/state",
@@ -48,6 +57,7 @@ TEST_CASE("a terminal gets the live view, in colour", "[progress]") {
   CHECK_THAT(t.screen, Catch::Contains("converge"));
   CHECK_THAT(t.screen, Catch::Contains("\x1b[32mpassed\x1b[0m in "));  // its result, scrolled above
   CHECK(t.screen.find("harness: [pass]") == std::string::npos);       // not plain lines
+  CheckRunsLeftNothing(tmp.path() + "/artifacts");
 }
 
 TEST_CASE("--plain and NO_COLOR on a terminal: plain lines, no escapes", "[progress]") {
@@ -59,6 +69,7 @@ TEST_CASE("--plain and NO_COLOR on a terminal: plain lines, no escapes", "[progr
   CHECK_THAT(t.screen, Catch::Contains("harness: [pass] converge ok"));
   CHECK_THAT(t.screen, Catch::Contains("harness: [pass] passed"));
   CHECK(t.screen.find('\x1b') == std::string::npos);
+  CheckRunsLeftNothing(tmp.path() + "/artifacts");
 }
 
 TEST_CASE("--json: every progress line is an event object", "[progress]") {
@@ -97,7 +108,7 @@ TEST_CASE("--json: every progress line is an event object", "[progress]") {
   CHECK(invalid.empty());
   // stdout still carries the run's summary.
   CHECK(nlohmann::json::parse(r.out)["result"] == "passed");
-  CHECK(LeftoversOf(r.namespace_name).empty());
+  CheckRunsLeftNothing(tmp.path() + "/artifacts");
 }
 
 }  // namespace

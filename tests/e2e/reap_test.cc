@@ -28,9 +28,7 @@ std::vector<std::string> RunArgs(const std::string& recipe, const std::string& s
 }
 
 void RequireGone(const std::string& ns) {
-  Leftovers left = LeftoversOf(ns);
-  INFO("left behind by " << ns << ": " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
 }
 
 // The phase the run was in, from its progress lines.
@@ -102,10 +100,12 @@ TEST_CASE("reap from a third process leaves two live runs alone", "[reap]") {
   CHECK_THAT(r.out, Catch::Contains(b.namespace_name() + "  skipped: live"));
   CHECK(StackExists(a.namespace_name()));
   CHECK(StackExists(b.namespace_name()));
-  CHECK(LeftoversOf(a.namespace_name()).services.size() == 1);
+  CHECK(LeftoversOf(a.namespace_name()).Names("service").size() == 1);
   // A run started meanwhile reaps before it deploys, and also leaves them alone.
   auto c = RunHarness(RunArgs("pass", state), Duration(180000));
   CHECK(c.exit_code == 0);
+  CHECK_THAT(LeftoversOf(c.namespace_name), NothingLeft());
+  CleanUp(c.namespace_name);
   CHECK(StackExists(a.namespace_name()));
   CHECK(StackExists(b.namespace_name()));
   a.Signal(SIGTERM);

@@ -128,7 +128,7 @@ TEST_CASE("recipe format: check plans each canon recipe as a run then deploys it
     }
     int code = run.Wait(Duration(300000));
     CHECK(code == (recipe == "broken" ? 1 : 0));
-    CHECK(LeftoversOf(ns).empty());
+    CHECK_THAT(LeftoversOf(ns), NothingLeft());
   }
   CHECK(SharedNetworksLeft().empty());
   CleanUpSharedNetworks();
@@ -192,7 +192,7 @@ services:
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("[listed] passed"));
   REQUIRE_FALSE(r.namespace_name.empty());
-  CHECK(LeftoversOf(r.namespace_name).empty());
+  CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
   // The sweep finds it too.
   auto sweep = RunHarness({"--recipes", root.path() + "/recipes", "--artifacts", artifacts.path(), "--state",
                            state.path(), "--json", "sweep"},
@@ -251,7 +251,7 @@ services:
   CHECK(r.exit_code == 0);
   CHECK_THAT(r.err, Catch::Contains("[exact] passed"));
   REQUIRE_FALSE(r.namespace_name.empty());
-  CHECK(LeftoversOf(r.namespace_name).empty());
+  CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
 }
 
 }  // namespace harness::testing

@@ -39,6 +39,13 @@ std::vector<std::string> ImagesUnder(const std::string& host) {
   return out;
 }
 
+// The containers StampImage commits its images from, on the given nodes: none may stay.
+LeftoverScan StampContainers(const std::vector<DockerNode>& nodes = {ThisMachine()}) {
+  Ownership stamps;
+  stamps.namespace_marks = {"harness-registry-stamp-"};
+  return ScanFor(stamps, nodes);
+}
+
 // Pushes a stamp image as support/stamp:1 and removes it locally: the registry alone has it.
 std::string PushStamp(TestRegistry& registry) {
   StampImage image("support stamp");
@@ -71,6 +78,7 @@ TEST_CASE("registry support: push, then pull back by tag and by digest", "[regis
     // Left for the destructor to remove.
   }
   CHECK(ImagesUnder(host).empty());
+  CHECK_THAT(StampContainers(), NothingLeft());
 }
 
 TEST_CASE("registry support: pulls through a proxy, a slow one, and a failing one", "[registry-support]") {
@@ -184,6 +192,11 @@ TEST_CASE("registry support: both nodes of a two-node swarm pull the same refere
       CHECK(TwoNodeSwarm::Docker(node, {"image", "inspect", "--format", "{{join .RepoDigests \",\"}}", ref}) ==
             host + "/support/busybox@" + registry.Digest("support/busybox:1") + "\n");
     }
+    // Pulling made nothing else on any node.
+    Ownership any_stack;
+    any_stack.labels = {"com.docker.stack.namespace", "harness.namespace"};
+    CHECK_THAT(ScanFor(any_stack, {TwoNodeSwarm::Nodes()[1], TwoNodeSwarm::Nodes()[2]}), NothingLeft());
+    CHECK_THAT(StampContainers(TwoNodeSwarm::Nodes()), NothingLeft());
   }
   CHECK(ImagesUnder(host).empty());
 }

@@ -85,6 +85,7 @@ struct Run {
   nlohmann::json prepare;
   std::string err;
   std::string ns;
+  LeftoverScan left;  // what the checker found right after the run, before any cleanup
 };
 
 Run RunRecipe(const std::string& recipes, const std::vector<std::string>& args, Duration timeout = Duration(300000)) {
@@ -98,7 +99,8 @@ Run RunRecipe(const std::string& recipes, const std::vector<std::string>& args, 
   out.ns = r.namespace_name;
   out.summary = ReadJson(r.artifacts + "/summary.json");
   out.prepare = ReadJson(r.artifacts + "/00-prepare.json");
-  if (!out.ns.empty()) CleanUp(out.ns);
+  out.left = LeftoversOf(out.ns);
+  CleanUp(out.ns);
   return out;
 }
 
@@ -131,7 +133,7 @@ TEST_CASE("registry: an image only the registry has is pulled, pinned by digest,
   CHECK(img.value("deployed_as", "") == image + "@" + digest);
   CHECK(img.value("pull_ms", -1) >= 0);
   CHECK(run.summary.value("version", "") == "1.0.0+1");
-  CHECK(LeftoversOf(run.ns).empty());
+  CHECK_THAT(run.left, NothingLeft());
   TestRegistry::Forget({image, "127.0.0.1:" + std::to_string(registry.port()) + "/stamp/app@" + digest});
 }
 
@@ -194,7 +196,7 @@ TEST_CASE("registry: a pull from a registry that is down is infra (exit 3) namin
   std::string reason = run.summary.value("reason", "");
   CHECK_THAT(reason, Contains(image));
   CHECK_THAT(reason, Contains("connection refused"));
-  CHECK(LeftoversOf(run.ns).empty());
+  CHECK_THAT(run.left, NothingLeft());
 }
 
 TEST_CASE("registry: a tag the registry does not have is the recipe's failure (exit 1) naming it", "[registry]") {
@@ -208,6 +210,7 @@ TEST_CASE("registry: a tag the registry does not have is the recipe's failure (e
   CHECK(run.summary.value("result", "") == "failed");
   CHECK_THAT(run.summary.value("reason", ""), Contains("does not exist"));
   CHECK_THAT(run.summary.value("reason", ""), Contains("stamp/app:2.0-missing"));
+  CHECK_THAT(run.left, NothingLeft());
 }
 
 TEST_CASE("registry: a registry slower than the pull budget is the transient class image-pull, retried once",
@@ -237,6 +240,8 @@ TEST_CASE("registry: a registry slower than the pull budget is the transient cla
   CHECK_THAT(run["retry"]["first_reason"].get<std::string>(), Contains("timed out"));
   CHECK_THAT(run["reason"].get<std::string>(), Contains("pull budget of 3.0s"));
   CHECK_THAT(run["reason"].get<std::string>(), Contains(image));
+  CHECK_THAT(LeftoversOf(run.value("namespace", "")), NothingLeft());
+  CleanUp(run.value("namespace", ""));
   TestRegistry::Forget({image, pushed});
 }
 
@@ -278,6 +283,7 @@ TEST_CASE("registry: the tag moved between deploy and upgrade, and the run kept 
   INFO(h.err());
   CHECK(code == 0);  // the upgrade's test saw "stamp first": the pinned digest, not the moved tag
   CHECK_THAT(h.err(), Contains("pass runs the pinned image"));
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
   TestRegistry::Forget({image, registry.host() + "/stamp/app@" + digest});
 }
 
@@ -333,6 +339,7 @@ TEST_CASE("registry: on a two-node Swarm the worker pulls the pinned image itsel
   CHECK_THAT(TwoNodeSwarm::Docker("b", {"images", "--digests", "--format", "{{.Repository}}@{{.Digest}}"}),
              Contains(registry.host() + "/stamp/app@" + digest));
   CHECK_FALSE(prepare["observations"].contains("images_copied"));
+  CHECK_THAT(ScanFor(Namespace(r.namespace_name), TwoNodeSwarm::Nodes()), NothingLeft());
   TestRegistry::Forget({image});
 }
 

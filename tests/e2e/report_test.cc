@@ -89,8 +89,7 @@ TEST_CASE("a sweep's page with history renders in headless Chromium", "[report]"
   REQUIRE(sweep.exit_code == 1);  // broken fails, as every night
   auto runs = nlohmann::json::parse(sweep.out)["runs"];
   for (const auto& run : runs) {
-    Leftovers left = LeftoversOf(run["namespace"]);
-    CHECK(left.empty());
+    CHECK_THAT(LeftoversOf(run["namespace"]), NothingLeft());
     CleanUp(run["namespace"]);
   }
   std::string sweep_dir = SweepDir(artifacts);

@@ -171,15 +171,17 @@ std::string LastText(Fixture& f, int64_t pr) {
   return text;
 }
 
+// Each run's folder is "<id>-<namespace>"; every test here ran at least one.
 void CheckNothingOfServeLeft(Fixture& f) {
+  int runs = 0;
   for (const auto& entry : fs::directory_iterator(f.artifacts)) {
     std::string run = entry.path().filename().string();
     auto dash = run.find('-');
     if (dash == std::string::npos || run.rfind("srvapp", dash + 1) != dash + 1) continue;
-    Leftovers left = LeftoversOf(run.substr(dash + 1));
-    INFO("namespace " << run.substr(dash + 1));
-    CHECK(left.empty());
+    ++runs;
+    CHECK_THAT(LeftoversOf(run.substr(dash + 1)), NothingLeft());
   }
+  CHECK(runs > 0);
 }
 
 TEST_CASE("serve: a member's !testme tests the pull request's head and posts; strangers and bad deliveries run nothing",
@@ -388,7 +390,7 @@ TEST_CASE("serve: pull request heads asking for the Docker host are refused, say
     CHECK(r.exit_code == 2);
     CHECK_THAT(r.err, Catch::Contains("refused by the compose policy") && Catch::Contains("compose.yml"));
     for (const auto& n : h.named) CHECK_THAT(r.err, Catch::Contains(n));
-    if (!r.namespace_name.empty()) CHECK(LeftoversOf(r.namespace_name).empty());
+    if (!r.namespace_name.empty()) CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
   }
 
   HarnessProcess serve(f.ServeArgs());
@@ -427,7 +429,7 @@ TEST_CASE("serve: pull request heads asking for the Docker host are refused, say
   INFO(release.err);
   CHECK(release.exit_code == 0);
   CHECK_THAT(release.err, Catch::Contains("pass serves the release"));  // the script checks the page is the release's
-  CHECK(LeftoversOf(release.namespace_name).empty());
+  CHECK_THAT(LeftoversOf(release.namespace_name), NothingLeft());
 }
 
 }  // namespace

@@ -57,9 +57,7 @@ void Interrupt(const std::string& phase_line, int sig, bool slow_deploy) {
   CHECK(code == 128 + sig);
   CHECK_THAT(p.err(), Catch::Contains("teardown ok"));
   CHECK_THAT(p.err(), Catch::Contains("interrupted"));
-  Leftovers left = LeftoversOf(ns);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
 }
 
 TEST_CASE("SIGINT during deploy tears down and exits 130", "[signals]") {
@@ -94,9 +92,7 @@ TEST_CASE("a second signal during teardown does not abandon it", "[signals]") {
   CHECK(code == 130);
   CHECK_THAT(p.err(), Catch::Contains("teardown in progress"));
   CHECK_THAT(p.err(), Catch::Contains("teardown ok"));
-  Leftovers left = LeftoversOf(ns);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
 }
 
 }  // namespace

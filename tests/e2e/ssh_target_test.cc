@@ -39,9 +39,7 @@ size_t Count(const std::string& text, const std::string& what) {
 
 void RequireNothingLeft(const std::string& ns) {
   REQUIRE_FALSE(ns.empty());
-  Leftovers left = LeftoversOf(ns);
-  INFO("left behind: " << left.ToString());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(ns), NothingLeft());
   CleanUp(ns);
 }
 

@@ -55,9 +55,7 @@ void RequireAllGone(const nlohmann::json& j, const std::string& err) {
     rest = m.suffix();
   }
   for (const auto& ns : namespaces) {
-    Leftovers left = LeftoversOf(ns);
-    INFO("left behind by " << ns << ": " << left.ToString());
-    CHECK(left.empty());
+    CHECK_THAT(LeftoversOf(ns), NothingLeft());
     CleanUp(ns);
   }
 }
@@ -261,8 +259,7 @@ TEST_CASE("an isolated run refuses to run beside another run", "[triage]") {
   CHECK_THAT(r.err, !Catch::Contains("deploy started"));
   other.Signal(SIGINT);
   CHECK(other.Wait(Duration(120000)) == 130);
-  Leftovers left = LeftoversOf(other.namespace_name());
-  CHECK(left.empty());
+  CHECK_THAT(LeftoversOf(other.namespace_name()), NothingLeft());
 }
 
 }  // namespace

@@ -111,6 +111,13 @@ networks:
   }
 };
 
+// Nothing of the live stack, nor its shared network, is left once LiveStack is gone.
+LeftoverScan LiveStackLeft() {
+  Ownership live = Namespace(kLiveStack);
+  live.names = {kNetwork};
+  return ScanFor(live);
+}
+
 HarnessResult Check(const std::string& recipe, const std::string& policy, bool json = true) {
   std::vector<std::string> args = {"promote", recipe, "--check", "--recipes", FixtureRecipes(), "--warm-policy", policy};
   if (json) args.push_back("--json");
@@ -118,54 +125,59 @@ HarnessResult Check(const std::string& recipe, const std::string& policy, bool j
 }
 
 TEST_CASE("warm-canon plans beside a live service on a shared network", "[warm]") {
-  LiveStack live;
-  std::string before = live.ServiceId();
-  TempDir tmp("warm-policy");
-  std::string policy = tmp.path() + "/reserved.yaml";
-  // The live stack is reserved, as an operator would list it.
-  std::ofstream(policy) << "stacks: [\"" << kLiveStack << "\"]\n";
+  std::string ns;
+  {
+    LiveStack live;
+    std::string before = live.ServiceId();
+    TempDir tmp("warm-policy");
+    std::string policy = tmp.path() + "/reserved.yaml";
+    // The live stack is reserved, as an operator would list it.
+    std::ofstream(policy) << "stacks: [\"" << kLiveStack << "\"]\n";
 
-  // shared-app: clear. Its warm namespace is not the naive "warm-shared-app", and on the
-  // shared network its service answers to a unique name, not to the live service's "app".
-  auto clear = Check("shared-app", policy);
-  INFO(clear.out << clear.err);
-  REQUIRE(clear.exit_code == 0);
-  auto plan = nlohmann::json::parse(clear.out);
-  std::string ns = plan["namespace"];
-  CHECK(ns.rfind("wc-shared-app-", 0) == 0);
-  CHECK(plan["services"]["app"] == ns + "_" + ns + "-app");
-  CHECK(plan["collisions"].empty());
-  CHECK(plan["shared_names"][kNetwork] == nlohmann::json::array({ns + "-app"}));
-  std::ofstream(tmp.path() + "/check.json.txt") << clear.out;
-  std::string invalid = ValidateArtifacts(tmp.path() + "/check.json.txt");
-  INFO(invalid);
-  CHECK(invalid.empty());
+    // shared-app: clear. Its warm namespace is not the naive "warm-shared-app", and on the
+    // shared network its service answers to a unique name, not to the live service's "app".
+    auto clear = Check("shared-app", policy);
+    INFO(clear.out << clear.err);
+    REQUIRE(clear.exit_code == 0);
+    auto plan = nlohmann::json::parse(clear.out);
+    ns = plan["namespace"];
+    CHECK(ns.rfind("wc-shared-app-", 0) == 0);
+    CHECK(plan["services"]["app"] == ns + "_" + ns + "-app");
+    CHECK(plan["collisions"].empty());
+    CHECK(plan["shared_names"][kNetwork] == nlohmann::json::array({ns + "-app"}));
+    std::ofstream(tmp.path() + "/check.json.txt") << clear.out;
+    std::string invalid = ValidateArtifacts(tmp.path() + "/check.json.txt");
+    INFO(invalid);
+    CHECK(invalid.empty());
 
-  // shared-alias claims "app" on the shared network: refused, naming the live service.
-  auto alias = Check("shared-alias", policy, false);
-  INFO(alias.out << alias.err);
-  CHECK(alias.exit_code == 2);
-  CHECK_THAT(alias.out, Catch::Contains("alias: name 'app' of service"));
-  CHECK_THAT(alias.out, Catch::Contains("live service warm-shared-app_app answers to 'app' there"));
-  CHECK_THAT(alias.out, Catch::Contains("nothing was created"));
+    // shared-alias claims "app" on the shared network: refused, naming the live service.
+    auto alias = Check("shared-alias", policy, false);
+    INFO(alias.out << alias.err);
+    CHECK(alias.exit_code == 2);
+    CHECK_THAT(alias.out, Catch::Contains("alias: name 'app' of service"));
+    CHECK_THAT(alias.out, Catch::Contains("live service warm-shared-app_app answers to 'app' there"));
+    CHECK_THAT(alias.out, Catch::Contains("nothing was created"));
 
-  // A policy that reserves the warm namespace itself: refused before anything is created.
-  std::ofstream(policy) << "stacks: [\"wc-*\"]\n";
-  auto reserved = Check("shared-app", policy, false);
-  CHECK(reserved.exit_code == 2);
-  CHECK_THAT(reserved.out, Catch::Contains("reserved: namespace " + ns + " — reserved stack name 'wc-*'"));
+    // A policy that reserves the warm namespace itself: refused before anything is created.
+    std::ofstream(policy) << "stacks: [\"wc-*\"]\n";
+    auto reserved = Check("shared-app", policy, false);
+    CHECK(reserved.exit_code == 2);
+    CHECK_THAT(reserved.out, Catch::Contains("reserved: namespace " + ns + " — reserved stack name 'wc-*'"));
 
-  // The naive name is what the live deploy has: a warm prefix of "warm" would not be it
-  // either, since warm namespaces carry a hash of the recipe.
-  std::ofstream(policy) << "namespace_prefix: warm\n";
-  auto naive = Check("shared-app", policy);
-  REQUIRE(naive.exit_code == 0);
-  CHECK(nlohmann::json::parse(naive.out)["namespace"] != kLiveStack);
+    // The naive name is what the live deploy has: a warm prefix of "warm" would not be it
+    // either, since warm namespaces carry a hash of the recipe.
+    std::ofstream(policy) << "namespace_prefix: warm\n";
+    auto naive = Check("shared-app", policy);
+    REQUIRE(naive.exit_code == 0);
+    CHECK(nlohmann::json::parse(naive.out)["namespace"] != kLiveStack);
 
-  // Nothing of any warm namespace was created, and the live service was not touched.
-  CHECK(Objects("wc-shared").empty());
-  CHECK(Objects("warm-shared-app-").empty());
-  CHECK(live.ServiceId() == before);
+    // Nothing of any warm namespace was created, and the live service was not touched.
+    CHECK(Objects("wc-shared").empty());
+    CHECK(Objects("warm-shared-app-").empty());
+    CHECK_THAT(LeftoversOf(ns), NothingLeft());
+    CHECK(live.ServiceId() == before);
+  }
+  CHECK_THAT(LiveStackLeft(), NothingLeft());
 }
 
 TEST_CASE("reaping never takes a warm-canon deploy for a dead run's leftovers", "[warm]") {
@@ -188,18 +200,45 @@ TEST_CASE("reaping never takes a warm-canon deploy for a dead run's leftovers", 
     args.push_back("-");
     return Docker(args, "x").exit_code;
   };
-  REQUIRE(make("wc-reaptest-0000_s_v1", "wc-reaptest-0000", true) == 0);
-  REQUIRE(make("reaptest-cold01_s_v1", "reaptest-cold01", false) == 0);
-  TempDir state("warm-reap");
-  auto r = RunHarness({"reap", "--state", state.path()}, Duration(120000));
-  INFO(r.out << r.err);
-  CHECK(r.exit_code == 0);
-  CHECK_THAT(r.out, Catch::Contains("reaptest-cold01"));
-  CHECK(r.out.find("wc-reaptest-0000") == std::string::npos);
-  CHECK(Objects("reaptest-cold01").empty());                  // reaped
-  CHECK(Objects("wc-reaptest-0000") == "wc-reaptest-0000_s_v1 ");  // untouched
-  Docker({"secret", "rm", "wc-reaptest-0000_s_v1"});
-  Docker({"secret", "rm", "reaptest-cold01_s_v1"});
+  {
+    ScopeGuard remove([] {
+      Docker({"secret", "rm", "wc-reaptest-0000_s_v1"});
+      Docker({"secret", "rm", "reaptest-cold01_s_v1"});
+    });
+    REQUIRE(make("wc-reaptest-0000_s_v1", "wc-reaptest-0000", true) == 0);
+    REQUIRE(make("reaptest-cold01_s_v1", "reaptest-cold01", false) == 0);
+    TempDir state("warm-reap");
+    auto r = RunHarness({"reap", "--state", state.path()}, Duration(120000));
+    INFO(r.out << r.err);
+    CHECK(r.exit_code == 0);
+    CHECK_THAT(r.out, Catch::Contains("reaptest-cold01"));
+    CHECK(r.out.find("wc-reaptest-0000") == std::string::npos);
+    CHECK_THAT(LeftoversOf("reaptest-cold01"), NothingLeft());  // reaped
+    CHECK(LeftoversOf("wc-reaptest-0000").Names("secret") == std::vector<std::string>{"wc-reaptest-0000_s_v1"});
+  }
+  CHECK_THAT(LeftoversOf("wc-reaptest-0000"), NothingLeft());
+}
+
+// Everything of a warm deploy: its namespace, and whatever carries its recipe's warm label
+// (the snapshot volumes of a promotion, and the containers that copy them).
+LeftoverScan WarmObjects(const std::string& ns, const std::string& recipe) {
+  Ownership warm = Namespace(ns);
+  warm.labels = {"harness.warm=" + recipe};
+  return ScanFor(warm);
+}
+
+// While a recipe is enrolled, its canonical deploy is there and nothing else of it: no
+// snapshot, no copying container, nothing outside its namespace.
+void CheckOnlyTheWarmDeploy(const std::string& ns, const std::string& recipe) {
+  LeftoverScan scan = WarmObjects(ns, recipe);
+  INFO("warm deploy " << ns << ": " << scan.ToString());
+  CHECK(scan.problems.empty());
+  CHECK_FALSE(scan.Names("service").empty());
+  for (const auto& o : scan.objects) {
+    INFO(o.kind << " " << o.name);
+    CHECK(o.name.rfind(ns + "_", 0) == 0);
+    CHECK(o.name.find("-snapshot") == std::string::npos);
+  }
 }
 
 // The harness with its own state and artifacts, on the fixture recipes.
@@ -235,55 +274,61 @@ std::string WarmFile(const std::string& swarm_service, const std::string& path) 
 }
 
 TEST_CASE("warm deploys enrol and promote beside the live services they would have collided with", "[warm]") {
-  LiveStack live;
-  auto live_serving = [&] {
-    return WarmFile(std::string(kLiveStack) + "_app", "/w/index.html") == "live\n" &&
-           WarmFile(std::string(kLiveStack) + "_web", "/w/index.html") == "live-web\n";
-  };
-  // `stack deploy` returns before the tasks run: wait until both live services serve.
-  for (int i = 0; i < 240 && !live_serving(); ++i) usleep(250000);
-  REQUIRE(live_serving());
-  std::string before = live.ServiceId();
-  // shared-app: the live deploy of the same recipe has the naive warm name.
-  // proxied-web: a live service answers to its service's name on the shared network.
-  for (const std::string recipe : {"shared-app", "proxied-web"}) {
-    const std::string service = recipe == "shared-app" ? "app" : "web";
-    INFO(recipe);
-    Harness harness;
-    std::ofstream(harness.dir.path() + "/reserved.yaml") << "stacks: [\"" << kLiveStack << "\"]\n";
-    for (const char* v : {"1.0.0+1", "1.1.0+1"}) {
-      auto cold = harness.Cold(recipe + "@" + v);
-      INFO(cold.err);
-      REQUIRE(cold.exit_code == 0);
-    }
-    auto enrol = harness.Promote(recipe, "1.0.0+1");
-    INFO(enrol.dump(2));
-    CHECK(enrol["result"] == "enrolled");
-    auto status = nlohmann::json::parse(harness({"promote", "--status", "--json"}).out)["recipes"];
-    REQUIRE(status.size() == 1);
-    std::string warm_ns = status[0]["namespace"];
-    CHECK(warm_ns.rfind("wc-" + recipe.substr(0, 12), 0) == 0);
-    CHECK(warm_ns != kLiveStack);
-    ScopeGuard retire_always([&] { harness({"promote", recipe, "--retire"}); });
-    // On the shared network it answers to its unique name only.
-    const std::string warm_service = warm_ns + "_" + warm_ns + "-" + service;
-    CHECK(WarmFile(warm_service, "/w/index.html") == "1.0.0+1\n");
-    auto promoted = harness.Promote(recipe, "");
-    INFO(promoted.dump(2));
-    CHECK(promoted["result"] == "promoted");
-    CHECK(WarmFile(warm_service, "/w/index.html") == "1.1.0+1\n");
-    // The live services kept serving, untouched.
-    CHECK(live_serving());
-    CHECK(live.ServiceId() == before);
-    // Reaping leaves the warm deploy alone; retiring removes it completely.
-    CHECK(RunHarness({"reap", "--state", harness.dir.path() + "/state"}, Duration(120000)).exit_code == 0);
-    CHECK_FALSE(Objects(warm_ns).empty());
-    auto retire = harness({"promote", recipe, "--retire"});
-    CHECK(retire.exit_code == 0);
-    CHECK(Objects(warm_ns).empty());
+  {
+    LiveStack live;
+    auto live_serving = [&] {
+      return WarmFile(std::string(kLiveStack) + "_app", "/w/index.html") == "live\n" &&
+             WarmFile(std::string(kLiveStack) + "_web", "/w/index.html") == "live-web\n";
+    };
+    // `stack deploy` returns before the tasks run: wait until both live services serve.
+    for (int i = 0; i < 240 && !live_serving(); ++i) usleep(250000);
+    REQUIRE(live_serving());
+    std::string before = live.ServiceId();
+    // shared-app: the live deploy of the same recipe has the naive warm name.
+    // proxied-web: a live service answers to its service's name on the shared network.
+    for (const std::string recipe : {"shared-app", "proxied-web"}) {
+      const std::string service = recipe == "shared-app" ? "app" : "web";
+      INFO(recipe);
+      Harness harness;
+      std::ofstream(harness.dir.path() + "/reserved.yaml") << "stacks: [\"" << kLiveStack << "\"]\n";
+      for (const char* v : {"1.0.0+1", "1.1.0+1"}) {
+        auto cold = harness.Cold(recipe + "@" + v);
+        INFO(cold.err);
+        REQUIRE(cold.exit_code == 0);
+        CHECK_THAT(LeftoversOf(cold.namespace_name), NothingLeft());
+      }
+      auto enrol = harness.Promote(recipe, "1.0.0+1");
+      INFO(enrol.dump(2));
+      CHECK(enrol["result"] == "enrolled");
+      auto status = nlohmann::json::parse(harness({"promote", "--status", "--json"}).out)["recipes"];
+      REQUIRE(status.size() == 1);
+      std::string warm_ns = status[0]["namespace"];
+      CHECK(warm_ns.rfind("wc-" + recipe.substr(0, 12), 0) == 0);
+      CHECK(warm_ns != kLiveStack);
+      ScopeGuard retire_always([&] { harness({"promote", recipe, "--retire"}); });
+      // On the shared network it answers to its unique name only.
+      const std::string warm_service = warm_ns + "_" + warm_ns + "-" + service;
+      CHECK(WarmFile(warm_service, "/w/index.html") == "1.0.0+1\n");
+      auto promoted = harness.Promote(recipe, "");
+      INFO(promoted.dump(2));
+      CHECK(promoted["result"] == "promoted");
+      CHECK(WarmFile(warm_service, "/w/index.html") == "1.1.0+1\n");
+      // The live services kept serving, untouched.
+      CHECK(live_serving());
+      CHECK(live.ServiceId() == before);
+      // Reaping leaves the warm deploy alone; retiring removes it completely.
+      CHECK(RunHarness({"reap", "--state", harness.dir.path() + "/state"}, Duration(120000)).exit_code == 0);
+      CHECK_FALSE(Objects(warm_ns).empty());
+      CheckOnlyTheWarmDeploy(warm_ns, recipe);
+      auto retire = harness({"promote", recipe, "--retire"});
+      CHECK(retire.exit_code == 0);
+      CHECK(Objects(warm_ns).empty());
+      CHECK_THAT(WarmObjects(warm_ns, recipe), NothingLeft());
   }
   CHECK(live_serving());
   CHECK(live.ServiceId() == before);
+  }
+  CHECK_THAT(LiveStackLeft(), NothingLeft());
 }
 
 TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, restore", "[warm]") {
@@ -292,6 +337,7 @@ TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, res
     auto cold = harness.Cold(std::string("warm-app@") + v);
     INFO(v << cold.err);
     REQUIRE(cold.exit_code == 0);
+    CHECK_THAT(LeftoversOf(cold.namespace_name), NothingLeft());
   }
   std::string ns;
   ScopeGuard retire_always([&] { harness({"promote", "warm-app", "--retire"}); });
@@ -307,6 +353,7 @@ TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, res
   CHECK_THAT(inplace["message"].get<std::string>(), Catch::Contains("in place"));
   CHECK(WarmFile(app(), "/srv/version") == "1.1.0+1\n");
   CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+  CheckOnlyTheWarmDeploy(ns, "warm-app");
 
   // Two promotions at once: exactly one writes, and it is the newer one.
   HarnessProcess older({"promote", "warm-app", "1.2.0+1", "--json", "--recipes", FixtureRecipes(), "--state",
@@ -321,6 +368,7 @@ TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, res
   CHECK_THAT(newer["message"].get<std::string>(), Catch::Contains("clean re-deploy keeping the data"));
   CHECK(WarmFile(app(), "/srv/version") == "1.2.1+1\n");
   CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+  CheckOnlyTheWarmDeploy(ns, "warm-app");
 
   // Never backward; a major bump is held.
   auto backward = harness.Promote("warm-app", "1.2.0+1");
@@ -339,6 +387,7 @@ TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, res
   CHECK(failed["process_exit_code"] == 1);
   CHECK(WarmFile(app(), "/srv/version") == "1.2.1+1\n");
   CHECK(WarmFile(app(), "/data/created") == "1.0.0+1\n");
+  CheckOnlyTheWarmDeploy(ns, "warm-app");
 
   // The ledger tells it all, and one writer wrote each step.
   std::string status_text = harness({"promote", "--status", "--json"}).out;
@@ -370,6 +419,7 @@ TEST_CASE("promotion: in place, one writer, never backward, holds, fallback, res
   CHECK(retire.exit_code == 0);
   CHECK(Objects(ns).empty());
   CHECK(Docker({"volume", "ls", "-q", "--filter", "name=" + ns}).out.empty());
+  CHECK_THAT(WarmObjects(ns, "warm-app"), NothingLeft());
 }
 
 TEST_CASE("a bad reserved-names policy is refused", "[warm]") {

@@ -1,11 +1,13 @@
 // Helpers for end-to-end tests: run the real harness binary against fixture recipes on
-// the real local Swarm, and check that nothing of a namespace is left.
+// the real local Swarm, and check that nothing of a namespace is left (with the
+// independent checker of support/leftover_check.h, not the product's FindLeftovers).
 #pragma once
 
 #include <string>
 #include <vector>
 
 #include "runtime/swarm.h"
+#include "support/leftover_check.h"
 
 namespace harness::testing {
 
@@ -61,14 +63,20 @@ class HarnessProcess {
 // The sweep folder (sweep-<time>) a sweep wrote under `artifacts`; "" when there is none.
 std::string SweepDir(const std::string& artifacts);
 
-// Everything of the namespace that exists on the Swarm (by harness and stack labels).
-Leftovers LeftoversOf(const std::string& ns);
-// Removes whatever is left of a namespace (a safety net for failing tests).
+// Everything of the namespace on this machine's node, by name and by label, as the
+// independent checker sees it: CHECK_THAT(LeftoversOf(ns), NothingLeft()). An empty
+// namespace is a problem of the scan, never "nothing left".
+LeftoverScan LeftoversOf(const std::string& ns);
+// The namespaces of the runs whose artifacts are in `artifacts` (each run folder's
+// summary.json), for runs whose namespace the test did not see on stderr.
+std::vector<std::string> NamespacesOfRuns(const std::string& artifacts);
+// Removes whatever is left of a namespace (a safety net for failing tests): the product's
+// teardown, then raw docker removal of anything the checker still finds.
 void CleanUp(const std::string& ns);
-// The Docker objects of every namespace, for a check that nothing at all is left.
+// Whether `docker stack ls` lists the namespace.
 bool StackExists(const std::string& ns);
 // The shared networks the harness created that still exist (label harness.shared-network),
-// read with the docker CLI; a test that made one removes what is left with CleanUpSharedNetworks.
+// read by the checker; a test that made one removes what is left with CleanUpSharedNetworks.
 std::vector<std::string> SharedNetworksLeft();
 void CleanUpSharedNetworks();
 

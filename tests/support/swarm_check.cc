@@ -5,7 +5,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -141,17 +144,19 @@ int HarnessProcess::Wait(Duration timeout) {
   return exit_code_;
 }
 
-Leftovers LeftoversOf(const std::string& ns) {
-  LocalExecutor exec;
-  Docker docker(&exec, "docker");
-  SwarmRuntime swarm(&docker);
-  auto left = swarm.FindLeftovers(ns, nullptr, Deadline::In(Duration(60000)));
-  if (!left.ok()) {
-    Leftovers unknown;
-    unknown.services.push_back("(could not list: " + left.status().message() + ")");
-    return unknown;
+LeftoverScan LeftoversOf(const std::string& ns) { return ScanFor(Namespace(ns)); }
+
+std::vector<std::string> NamespacesOfRuns(const std::string& artifacts) {
+  std::vector<std::string> namespaces;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(artifacts, ec)) {
+    std::ifstream f(e.path() / "summary.json");
+    if (!f) continue;
+    auto j = nlohmann::json::parse(f, nullptr, false);
+    if (j.is_object() && j.contains("namespace") && j["namespace"].is_string()) namespaces.push_back(j["namespace"]);
   }
-  return *left;
+  std::sort(namespaces.begin(), namespaces.end());
+  return namespaces;
 }
 
 void CleanUp(const std::string& ns) {
@@ -163,6 +168,11 @@ void CleanUp(const std::string& ns) {
   if (Status s = swarm.Teardown(ns, nullptr, Deadline::In(Duration(120000))); !s.ok()) {
     WARN("cleanup of " << ns << " left something behind: " << s.message());
   }
+  // What the product's teardown does not see, the checker may: removed by raw docker.
+  LeftoverScan left = LeftoversOf(ns);
+  if (left.objects.empty()) return;
+  WARN("cleanup of " << ns << ": after the product's teardown, " << left.ToString());
+  for (const auto& failed : RemoveFound(left, {ThisMachine()})) WARN("cleanup of " << ns << ": " << failed);
 }
 
 ProcessResult DockerCli(const std::vector<std::string>& args, Duration timeout) {
@@ -177,30 +187,19 @@ ProcessResult DockerCli(const std::vector<std::string>& args, Duration timeout) 
 }
 
 std::vector<std::string> SharedNetworksLeft() {
-  LocalExecutor exec;
-  Command cmd;
-  cmd.argv = {"docker", "network", "ls", "--filter", "label=harness.shared-network", "--format", "{{.Name}}"};
-  cmd.deadline = Deadline::In(Duration(20000));
-  auto r = exec.Run(cmd, CancelToken::None());
-  std::vector<std::string> names;
-  if (!r.ok() || !r->ok()) return {"(could not list: " + (r.ok() ? r->err : r.status().message()) + ")"};
-  std::istringstream in(r->out);
-  for (std::string line; std::getline(in, line);) {
-    if (!line.empty()) names.push_back(line);
-  }
+  Ownership shared;
+  shared.labels = {"harness.shared-network"};
+  LeftoverScan scan = ScanFor(shared);
+  std::vector<std::string> names = scan.Names("network");
+  for (const auto& p : scan.problems) names.push_back("(could not list: " + p + ")");
   return names;
 }
 
 void CleanUpSharedNetworks() {
-  LocalExecutor exec;
-  for (const auto& name : SharedNetworksLeft()) {
-    if (name.rfind("(", 0) == 0) continue;
-    Command cmd;
-    cmd.argv = {"docker", "network", "rm", name};
-    cmd.deadline = Deadline::In(Duration(20000));
-    // Best effort; SharedNetworksLeft() is what the tests check afterwards.
-    exec.Run(cmd, CancelToken::None()).IgnoreError();
-  }
+  Ownership shared;
+  shared.labels = {"harness.shared-network"};
+  // Best effort; SharedNetworksLeft() is what the tests check afterwards.
+  for (const auto& failed : RemoveFound(ScanFor(shared), {ThisMachine()})) WARN("shared network: " << failed);
 }
 
 bool StackExists(const std::string& ns) {

@@ -123,6 +123,10 @@ std::string TwoNodeSwarm::Socket(const std::string& node) {
   return "unix:///run/harness-node-" + node + "/docker.sock";
 }
 
+std::vector<DockerNode> TwoNodeSwarm::Nodes() {
+  return {ThisMachine(), {"node-a", {"-H", Socket("a")}, true}, {"node-b", {"-H", Socket("b")}, false}};
+}
+
 std::string TwoNodeSwarm::Docker(const std::string& node, const std::vector<std::string>& args) {
   LocalExecutor exec;
   Command c;

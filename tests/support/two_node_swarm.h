@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "support/leftover_check.h"
 #include "support/sshd.h"
 
 namespace harness::testing {
@@ -34,6 +35,9 @@ class TwoNodeSwarm {
   std::string known_hosts() const { return known_hosts_; }
   // `docker -H <socket>` of a node ("a" or "b").
   static std::string Socket(const std::string& node);
+  // Every node a test may leave something on while the Swarm is up, for ScanFor: this
+  // machine's own, node-a (the manager) and node-b (a worker).
+  static std::vector<DockerNode> Nodes();
   // Runs `docker -H <node> <args>`; returns stdout, REQUIREs success.
   static std::string Docker(const std::string& node, const std::vector<std::string>& args);
   // Makes 127.0.0.1:<port> in each node's network namespace reach this machine's
