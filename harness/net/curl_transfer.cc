@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <mutex>
 
 #include "base/scope_guard.h"
@@ -13,14 +14,21 @@ namespace {
 
 struct Sink {
   TransferResponse* resp;
-  size_t max_body;
-  const CancelToken* cancel;
+  const TransferRequest* req;
+  long status = 0;       // of the response being read
+  bool stopped = false;  // on_body ended the exchange
 };
 
 size_t OnBody(char* data, size_t size, size_t n, void* user) {
   auto* s = static_cast<Sink*>(user);
   size_t len = size * n;
-  size_t room = s->max_body > s->resp->body.size() ? s->max_body - s->resp->body.size() : 0;
+  if (s->req->on_body && s->status >= 200 && s->status < 300) {
+    if (s->req->on_body(std::string_view(data, len))) return len;
+    s->stopped = true;
+    return 0;  // libcurl ends the exchange with CURLE_WRITE_ERROR
+  }
+  size_t max_body = s->req->max_body;
+  size_t room = max_body > s->resp->body.size() ? max_body - s->resp->body.size() : 0;
   s->resp->body.append(data, std::min(room, len));
   return len;
 }
@@ -32,6 +40,8 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
   while (!line.empty() && (line.back() == '\r' || line.back() == '\n')) line.pop_back();
   if (line.rfind("HTTP/", 0) == 0) {
     s->resp->headers.clear();  // a new response (after 100-continue or a redirect)
+    auto space = line.find(' ');
+    s->status = space == std::string::npos ? 0 : std::atol(line.c_str() + space + 1);
     return len;
   }
   auto colon = line.find(':');
@@ -43,7 +53,28 @@ size_t OnHeader(char* data, size_t size, size_t n, void* user) {
 }
 
 int OnProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
-  return static_cast<Sink*>(user)->cancel->cancelled() ? 1 : 0;
+  return static_cast<Sink*>(user)->req->cancel->cancelled() ? 1 : 0;
+}
+
+// curl_easy_perform, but waiting on the cancel token's descriptor beside the connection,
+// so that a cancellation ends an exchange that is waiting for the server at once.
+CURLcode Drive(CURLM* multi, CURL* h, const CancelToken* cancel) {
+  if (curl_multi_add_handle(multi, h) != CURLM_OK) return CURLE_FAILED_INIT;
+  ScopeGuard remove([&] { curl_multi_remove_handle(multi, h); });
+  int cancel_fd = cancel != nullptr ? cancel->fd() : -1;
+  while (true) {
+    int running = 0;
+    if (curl_multi_perform(multi, &running) != CURLM_OK) return CURLE_FAILED_INIT;
+    int queued = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &queued)) {
+      if (msg->msg == CURLMSG_DONE && msg->easy_handle == h) return msg->data.result;
+    }
+    if (cancel != nullptr && cancel->cancelled()) return CURLE_ABORTED_BY_CALLBACK;
+    curl_waitfd extra{cancel_fd, CURL_WAIT_POLLIN, 0};
+    if (curl_multi_poll(multi, &extra, cancel_fd >= 0 ? 1 : 0, 1000, nullptr) != CURLM_OK) {
+      return CURLE_FAILED_INIT;
+    }
+  }
 }
 
 }  // namespace
@@ -52,17 +83,20 @@ CurlTransfer::CurlTransfer() {
   static std::once_flag once;
   std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
   curl_ = curl_easy_init();
+  multi_ = curl_multi_init();
 }
 
 CurlTransfer::~CurlTransfer() {
   if (curl_ != nullptr) curl_easy_cleanup(static_cast<CURL*>(curl_));
+  if (multi_ != nullptr) curl_multi_cleanup(static_cast<CURLM*>(multi_));
 }
 
 Status CurlTransfer::Perform(const TransferRequest& req, TransferResponse* out) {
   auto* h = static_cast<CURL*>(curl_);
-  if (h == nullptr) return Status::Infra("libcurl could not be initialised");
+  auto* multi = static_cast<CURLM*>(multi_);
+  if (h == nullptr || multi == nullptr) return Status::Infra("libcurl could not be initialised");
   *out = TransferResponse();
-  Sink sink{out, req.max_body, req.cancel};
+  Sink sink{out, &req};
   curl_easy_reset(h);
   char errbuf[CURL_ERROR_SIZE] = {0};
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
@@ -107,11 +141,12 @@ Status CurlTransfer::Perform(const TransferRequest& req, TransferResponse* out) 
   if (headers != nullptr) curl_easy_setopt(h, CURLOPT_HTTPHEADER, headers);
 
   auto started = Clock::now();
-  CURLcode rc = curl_easy_perform(h);
+  CURLcode rc = Drive(multi, h, req.cancel);
   out->elapsed = std::chrono::duration_cast<Duration>(Clock::now() - started);
   curl_off_t pretransfer = 0;
   curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
   out->sent = pretransfer > 0;
+  if (rc == CURLE_WRITE_ERROR && sink.stopped) rc = CURLE_OK;
   if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::Cancelled("interrupted");
   if (rc == CURLE_OPERATION_TIMEDOUT) return Status::Timeout("no answer within " + FormatDuration(req.timeout));
   if (rc != CURLE_OK) return Status::Failed(errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(rc));

@@ -2,19 +2,23 @@
 // reusable easy handle.
 //
 // Callers say everything that varies (method, URL or unix socket, headers, body, timeouts,
-// protocols, cancellation, a connect-to rewrite); everything else is fixed: no signals,
-// no redirects followed, response headers parsed into lower-cased names. Perform() resets
-// the handle between exchanges, so connections are reused by one CurlTransfer and never
-// between two.
+// protocols, cancellation, a connect-to rewrite, a body taken as it arrives); everything
+// else is fixed: no signals, no redirects followed, response headers parsed into
+// lower-cased names. Perform() resets the handle between exchanges, so connections are
+// reused by one CurlTransfer and never between two. A cancellation is seen at once, also
+// while the exchange waits for the server (the token's descriptor is polled beside the
+// connection).
 //
 // Thread-safety: one thread at a time per CurlTransfer; different objects may be used on
 // different threads at once.
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <limits>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,6 +42,11 @@ struct TransferRequest {
   std::string connect_to;        // CURLOPT_CONNECT_TO "host:port:addr:port"; no reuse then
   size_t max_body = std::numeric_limits<size_t>::max();  // the rest is read and dropped
   const CancelToken* cancel = nullptr;  // aborts the exchange when cancelled
+  // When set, the body of a 2xx answer is handed here piece by piece as it arrives and is
+  // not kept (`body` stays empty); returning false ends the exchange, and Perform() is then
+  // ok. The body of another status is kept in `body` as usual. For streams: set no
+  // `timeout`, or one that bounds the whole stream.
+  std::function<bool(std::string_view)> on_body;
 };
 
 struct TransferResponse {
@@ -55,13 +64,14 @@ class CurlTransfer {
   CurlTransfer(const CurlTransfer&) = delete;
   CurlTransfer& operator=(const CurlTransfer&) = delete;
 
-  // Runs one exchange. Ok with any HTTP status; otherwise Cancelled ("interrupted"),
-  // Timeout ("no answer within <timeout>") or Failed (libcurl's message), with `out`
-  // (elapsed, sent) filled as far as the exchange got.
+  // Runs one exchange. Ok with any HTTP status (also when `on_body` ended it); otherwise
+  // Cancelled ("interrupted"), Timeout ("no answer within <timeout>") or Failed (libcurl's
+  // message), with `out` (elapsed, sent) filled as far as the exchange got.
   Status Perform(const TransferRequest& req, TransferResponse* out);
 
  private:
-  void* curl_ = nullptr;  // CURL*
+  void* curl_ = nullptr;   // CURL*
+  void* multi_ = nullptr;  // CURLM*: drives curl_ and keeps its connections between exchanges
 };
 
 }  // namespace harness

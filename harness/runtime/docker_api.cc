@@ -105,6 +105,29 @@ Result<std::string> DockerApi::Get(const std::string& path, Deadline deadline) {
   return std::move(a->body);
 }
 
+Status DockerApi::Stream(const std::string& path, Deadline deadline, const CancelToken& cancel,
+                         const std::function<bool(std::string_view)>& on_data) const {
+  TransferRequest req;
+  req.url = "http://docker" + path;
+  req.unix_socket = socket_;
+  req.protocols = "http";
+  req.connect_timeout = Duration(10000);
+  if (!deadline.never()) req.timeout = Duration(std::max<long>(1, static_cast<long>(deadline.remaining().count())));
+  req.cancel = &cancel;
+  req.on_body = on_data;
+  CurlTransfer transfer;
+  TransferResponse resp;
+  Status s = transfer.Perform(req, &resp);
+  const std::string what = "Docker API stream " + path.substr(0, path.find('?'));
+  if (s.code() == Status::Code::kTimeout || s.code() == Status::Code::kCancelled) return s.Prefixed(what);
+  if (!s.ok()) return Status::Infra(what + " on " + socket_ + ": " + s.message());
+  if (resp.status < 200 || resp.status >= 300) {
+    return Status::Infra(what + " answered " + std::to_string(resp.status) + ": " +
+                         MessageOf(Answer{resp.status, resp.body}));
+  }
+  return Status::Ok();
+}
+
 Status DockerApi::Delete(const std::string& path, Deadline deadline) {
   auto a = Call("DELETE", path, "", deadline);
   if (!a.ok()) return a.status();

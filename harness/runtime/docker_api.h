@@ -7,14 +7,18 @@
 // the CLI talks to (SwarmRuntime::UseEngineApi); other targets go through the CLI.
 //
 // Thread-safety: Call() and what is built on it may be called from several threads (one
-// connection, taken in turn).
+// connection, taken in turn). Stream() may run on any thread beside them: each stream is
+// a connection of its own.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <vector>
 
+#include "base/cancel.h"
 #include "base/deadline.h"
 #include "base/status.h"
 #include "net/curl_transfer.h"
@@ -52,6 +56,14 @@ class DockerApi {
   // GET `path` (with its query, e.g. "/services?filters=..."): the body of a 2xx answer;
   // Infra naming the path for a transport failure or another status.
   Result<std::string> Get(const std::string& path, Deadline deadline);
+  // GET `path` (e.g. "/events?since=...") as a stream: each piece of a 2xx answer's body
+  // goes to `on_data` as it arrives, nothing of it is kept. Ok when Docker ended the answer
+  // or `on_data` returned false; Cancelled when `cancel` fired, Timeout when `deadline`
+  // passed (Never: no limit); Infra naming the path for a transport failure or another
+  // status. On a connection of its own, never the one Call() uses, so requests go on while
+  // a stream is open.
+  Status Stream(const std::string& path, Deadline deadline, const CancelToken& cancel,
+                const std::function<bool(std::string_view)>& on_data) const;
   // DELETE `path`: Ok when Docker removed it or it was not there (404); otherwise Infra
   // with Docker's message (409: in use).
   Status Delete(const std::string& path, Deadline deadline);

@@ -4,12 +4,41 @@
 #include <poll.h>
 #include <unistd.h>
 
+#include <chrono>
+#include <utility>
+
 #include <nlohmann/json.hpp>
 
 namespace harness {
 
+namespace {
+
+// Unix seconds, as the --since/--until of `docker events` and the API's since/until take.
+std::string UnixSeconds(std::chrono::system_clock::time_point t) {
+  return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
+}
+
+// The bounds of a stream that ends at `until`: as the target's clock reads them, from a
+// few seconds back, so that a clock a little behind ours misses nothing (an event seen
+// twice only wakes a wait early), to a second after `until`.
+std::pair<std::string, std::string> Bounds(Deadline until) {
+  auto now = std::chrono::system_clock::now();
+  return {UnixSeconds(now - std::chrono::seconds(2)), UnixSeconds(now + until.remaining() + std::chrono::seconds(1))};
+}
+
+}  // namespace
+
 EventWatch::EventWatch(Docker* docker, std::string ns, Deadline until)
     : docker_(docker), ns_(std::move(ns)), until_(until) {
+  Start();
+}
+
+EventWatch::EventWatch(DockerApi* api, std::string ns, Deadline until)
+    : api_(api), ns_(std::move(ns)), until_(until) {
+  Start();
+}
+
+void EventWatch::Start() {
   if (pipe2(pipe_, O_CLOEXEC | O_NONBLOCK) != 0) {
     live_ = false;
     return;
@@ -26,31 +55,47 @@ EventWatch::~EventWatch() {
 }
 
 void EventWatch::Follow() {
+  // However the stream ends (it could not start, it failed, it was stopped), waits then
+  // poll: the watch only decides when to look, so its failure is no one's error.
+  if (api_ != nullptr) {
+    FollowApi();
+  } else {
+    FollowCli();
+  }
+  live_ = false;
+  char byte = 0;
+  (void)!write(pipe_[1], &byte, 1);  // a waiter stops waiting for a stream that ended
+}
+
+void EventWatch::FollowApi() {
+  std::string path = "/events?filters=" + DockerApi::Filters("type", {"container", "service", "network"});
+  Deadline backstop = Deadline::Never();
+  if (!until_.never()) {
+    auto [since, until] = Bounds(until_);
+    path += "&since=" + since + "&until=" + until;
+    // Docker ends the answer at `until`; this only bounds a daemon that does not.
+    backstop = Deadline::In(until_.remaining() + Duration(5000));
+  }
+  api_->Stream(path, backstop, stop_.token(), [this](std::string_view data) {
+        Consume(data);
+        return true;
+      })
+      .IgnoreError();
+}
+
+void EventWatch::FollowCli() {
   Command cmd;
   cmd.argv = {docker_->binary(), "events", "--format", "{{json .}}", "--filter", "type=container",
               "--filter", "type=service", "--filter", "type=network"};
   if (!until_.never()) {
-    // Unix seconds as the target's clock reads them; a few seconds back, so that a clock
-    // a little behind ours misses nothing (an event seen twice only wakes a wait early).
-    auto now = std::chrono::system_clock::now();
-    auto secs = [](std::chrono::system_clock::time_point t) {
-      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(t.time_since_epoch()).count());
-    };
-    cmd.argv.push_back("--since");
-    cmd.argv.push_back(secs(now - std::chrono::seconds(2)));
-    cmd.argv.push_back("--until");
-    cmd.argv.push_back(secs(now + until_.remaining() + std::chrono::seconds(1)));
+    auto [since, until] = Bounds(until_);
+    cmd.argv.insert(cmd.argv.end(), {"--since", since, "--until", until});
   }
   cmd.max_output = 0;  // the lines are handled as they come, not kept
   cmd.on_output = [this](int stream, std::string_view data) {
     if (stream == 1) Consume(data);
   };
-  // However the stream ends (it could not start, it failed, it was stopped), waits then
-  // poll: the watch only decides when to look, so its failure is no one's error.
   docker_->executor()->Run(cmd, stop_.token()).IgnoreError();
-  live_ = false;
-  char byte = 0;
-  (void)!write(pipe_[1], &byte, 1);  // a waiter stops waiting for a stream that ended
 }
 
 void EventWatch::Consume(std::string_view data) {

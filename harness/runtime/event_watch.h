@@ -1,7 +1,9 @@
 // EventWatch: Docker's event stream for one namespace, used to wake waits.
 //
-// Follows `docker events` (containers, services, networks) through the namespace's
-// executor on a thread of its own, and counts the events that concern the namespace: a
+// Follows Docker's events (containers, services, networks) on a thread of its own: through
+// the Engine API's socket (GET /events, DockerApi::Stream) when the runtime reads through
+// it, else `docker events` through the namespace's executor (SSH targets). Either way it
+// counts the events that concern the namespace: a
 // container labelled com.docker.stack.namespace=<ns>, a service or network named
 // "<ns>_...". Healthcheck executions (`exec_*`) are not counted. Waits built on it
 // (convergence, removal) wake on such an event instead of the next poll tick and then
@@ -9,7 +11,9 @@
 // Without a stream (it could not start, it ended, a signal stopped it) Wait() sleeps its
 // whole `max`, which makes the callers plain pollers again.
 //
-// SwarmRuntime::Watch hands one out as the Runtime's ChangeWatch.
+// SwarmRuntime::Watch hands one out as the Runtime's ChangeWatch. The Docker or DockerApi
+// it follows through must outlive it. Destruction stops the stream at once (the CLI's
+// process group is stopped, the API's request is cancelled).
 //
 // Thread-safety: Wait() from one thread at a time; live() and events() from any.
 #pragma once
@@ -22,6 +26,7 @@
 #include "base/cancel.h"
 #include "base/deadline.h"
 #include "runtime/docker.h"
+#include "runtime/docker_api.h"
 #include "runtime/runtime.h"
 
 namespace harness {
@@ -33,6 +38,9 @@ class EventWatch : public ChangeWatch {
   // itself at `until` (docker events --until), so that nothing of it outlives its use on
   // a remote target whose connection was dropped; Wait() then polls.
   EventWatch(Docker* docker, std::string ns, Deadline until);
+  // The same, through the Engine API's event stream (GET /events with the same filters
+  // and bounds), on a connection of the stream's own.
+  EventWatch(DockerApi* api, std::string ns, Deadline until);
   ~EventWatch();
   EventWatch(const EventWatch&) = delete;
   EventWatch& operator=(const EventWatch&) = delete;
@@ -45,14 +53,19 @@ class EventWatch : public ChangeWatch {
   // Events of the namespace seen so far.
   int events() const { return events_.load(); }
 
-  // Whether one line of `docker events --format '{{json .}}'` concerns namespace `ns`.
+  // Whether one line of `docker events --format '{{json .}}'` (or of the Engine API's
+  // GET /events, the same fields) concerns namespace `ns`.
   static bool Concerns(std::string_view line, const std::string& ns);
 
  private:
+  void Start();
   void Follow();
+  void FollowCli();
+  void FollowApi();
   void Consume(std::string_view data);
 
-  Docker* docker_;
+  Docker* docker_ = nullptr;  // one of these two is set
+  DockerApi* api_ = nullptr;
   std::string ns_;
   Deadline until_;
   CancelSource stop_;

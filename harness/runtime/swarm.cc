@@ -216,6 +216,11 @@ std::string SwarmRuntime::ChooseObservations(Deadline deadline) {
 }
 
 std::unique_ptr<ChangeWatch> SwarmRuntime::Watch(const std::string& ns, Deadline until) {
+  return Events(ns, until);
+}
+
+std::unique_ptr<EventWatch> SwarmRuntime::Events(const std::string& ns, Deadline until) {
+  if (api_ != nullptr) return std::make_unique<EventWatch>(api_, ns, until);
   return std::make_unique<EventWatch>(docker_, ns, until);
 }
 

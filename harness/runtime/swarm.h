@@ -31,6 +31,8 @@
 
 namespace harness {
 
+class EventWatch;
+
 struct Leftovers {
   std::vector<std::string> services, containers, networks, secrets, configs, volumes;
   bool empty() const;
@@ -123,7 +125,8 @@ class SwarmRuntime : public Runtime {
                 const CancelToken& cancel) override {
     return DeployStack(ns, files, log, deadline, cancel);
   }
-  // Docker's events of `ns` (EventWatch).
+  // Docker's events of `ns` (EventWatch): through the Engine API's socket when it is in
+  // use, else `docker events`.
   std::unique_ptr<ChangeWatch> Watch(const std::string& ns, Deadline until) override;
   // One observation of the namespace and of its `expected` services (full names; what
   // the compose files define). `log` may be null (polls are summarised instead).
@@ -156,6 +159,8 @@ class SwarmRuntime : public Runtime {
   Result<std::vector<LabelledNamespace>> LabelledNamespaces(Deadline deadline);
 
  private:
+  // The watch Watch() hands out, with what only the runtime asks of it (live()).
+  std::unique_ptr<EventWatch> Events(const std::string& ns, Deadline until);
   Status RemoveStack(const std::string& ns, PhaseLog* log, Deadline deadline, bool keep_data);
   Result<Leftovers> Find(const std::string& ns, PhaseLog* log, Deadline deadline, bool all);
   Result<std::vector<std::string>> Ids(const std::vector<std::string>& args, PhaseLog* log,

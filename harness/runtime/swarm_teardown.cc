@@ -262,7 +262,8 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   auto since_service_rm = Clock::now();
   Status last_error;
   // Each removal Docker reports wakes the wait; without the stream, it polls.
-  EventWatch watch(docker_, ns, deadline);
+  std::unique_ptr<EventWatch> events = Events(ns, deadline);
+  EventWatch& watch = *events;
   while (true) {
     if (!removed && api_ != nullptr) {
       removed = RemoveStackThroughApi(ns, deadline).ok();

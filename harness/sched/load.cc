@@ -9,7 +9,6 @@
 #include "base/temp_dir.h"
 #include "base/time.h"
 #include "recipe/naming.h"
-#include "runtime/event_watch.h"
 
 namespace harness {
 
@@ -136,7 +135,7 @@ Status LoadGenerator::WaitForHog(bool on, Deadline deadline) {
   const std::vector<std::string> expected = HogServices();
   // Pausing is not cancelled by a signal: an alone run, or the teardown, comes next.
   const CancelToken& cancel = on ? CancelToken::Signals() : CancelToken::None();
-  EventWatch watch(swarm_.docker(), ns_, deadline);
+  std::unique_ptr<ChangeWatch> watch = swarm_.Watch(ns_, deadline);
   while (true) {
     if (cancel.cancelled()) return Status::Cancelled("interrupted");
     auto snap = swarm_.Observe(ns_, expected, nullptr, deadline, cancel);
@@ -148,7 +147,7 @@ Status LoadGenerator::WaitForHog(bool on, Deadline deadline) {
       return Status::Infra("the load stack " + ns_ + (on ? " did not start" : " did not stop") +
                            " within " + FormatDuration(Duration(120000)));
     }
-    watch.Wait(Duration(1000), cancel);
+    watch->Wait(Duration(1000), cancel);
   }
 }
 

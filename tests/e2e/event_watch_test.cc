@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 #include <fstream>
+#include <memory>
+#include <thread>
 
 #include "base/scope_guard.h"
 #include "exec/local_executor.h"
@@ -27,12 +29,10 @@ std::string Docker1(LocalExecutor& exec, const std::vector<std::string>& args) {
   return r->out;
 }
 
-TEST_CASE("an event watch wakes on its namespace's container events only", "[docker-events]") {
-  LocalExecutor exec;
-  Docker docker(&exec, "docker");
-  const std::string ns = "evwatch-" + std::to_string(getpid());
-  const std::string other = "evother-" + std::to_string(getpid());
-  EventWatch watch(&docker, ns, Deadline::In(Duration(120000)));
+// Containers labelled with the watch's namespace wake it (created, removed); another
+// namespace's do not.
+void CheckWakesOnItsNamespaceOnly(EventWatch& watch, LocalExecutor& exec, const std::string& ns,
+                                  const std::string& other) {
   // The stream is connected once an event of the namespace gets through; until then a
   // container made now might not be seen, so make them until one is.
   std::vector<std::string> made;
@@ -69,6 +69,29 @@ TEST_CASE("an event watch wakes on its namespace's container events only", "[doc
   CHECK_THAT(testing::LeftoversOf(other), testing::NothingLeft());
 }
 
+TEST_CASE("an event watch wakes on its namespace's container events only", "[docker-events]") {
+  LocalExecutor exec;
+  Docker docker(&exec, "docker");
+  const std::string ns = "evwatch-" + std::to_string(getpid());
+  EventWatch watch(&docker, ns, Deadline::In(Duration(120000)));
+  CheckWakesOnItsNamespaceOnly(watch, exec, ns, "evother-" + std::to_string(getpid()));
+}
+
+TEST_CASE("an event watch through the Engine API wakes on its namespace's container events only",
+          "[docker-events]") {
+  LocalExecutor exec;
+  auto api = DockerApi::ForLocal();
+  REQUIRE(api != nullptr);
+  const std::string ns = "evapiwatch-" + std::to_string(getpid());
+  EventWatch watch(api.get(), ns, Deadline::In(Duration(120000)));
+  CheckWakesOnItsNamespaceOnly(watch, exec, ns, "evapiother-" + std::to_string(getpid()));
+  // The stream is a connection of its own: requests on the API's connection go on beside it.
+  REQUIRE(watch.live());
+  auto before = Clock::now();
+  CHECK(api->Get("/info", Deadline::In(Duration(10000))).ok());
+  CHECK(Clock::now() - before < std::chrono::seconds(5));
+}
+
 TEST_CASE("an event watch whose stream cannot start waits like a timer", "[docker-events]") {
   LocalExecutor exec;
   Docker docker(&exec, "/nonexistent/docker");
@@ -103,6 +126,49 @@ TEST_CASE("an event watch's wait ends when the work is cancelled", "[docker-even
   CHECK_FALSE(watch.Wait(Duration(20000), source.token()));
   canceller.join();
   CHECK(Clock::now() - before < std::chrono::seconds(10));
+}
+
+TEST_CASE("an event watch through a socket that leads nowhere waits like a timer", "[docker-events]") {
+  DockerApi nowhere("/nonexistent/docker.sock");
+  EventWatch watch(&nowhere, "evapiwatch-none", Deadline::Never());
+  auto started = Clock::now();
+  while (watch.live() && Clock::now() - started < std::chrono::seconds(10)) watch.Wait(Duration(50), CancelToken::None());
+  CHECK_FALSE(watch.live());
+  auto before = Clock::now();
+  CHECK_FALSE(watch.Wait(Duration(300), CancelToken::None()));
+  CHECK(Clock::now() - before >= std::chrono::milliseconds(300));
+}
+
+TEST_CASE("an event watch's stream through the Engine API ends by itself at its deadline", "[docker-events]") {
+  auto api = DockerApi::ForLocal();
+  REQUIRE(api != nullptr);
+  EventWatch watch(api.get(), "evapiwatch-until", Deadline::In(Duration(1000)));
+  Deadline d = Deadline::In(Duration(15000));
+  while (watch.live() && !d.passed()) watch.Wait(Duration(200), CancelToken::None());
+  CHECK_FALSE(watch.live());
+}
+
+TEST_CASE("an event watch through the Engine API ends at once when cancelled or destroyed", "[docker-events]") {
+  auto api = DockerApi::ForLocal();
+  REQUIRE(api != nullptr);
+  CancelSource source;
+  std::thread canceller;
+  {
+    auto watch = std::make_unique<EventWatch>(api.get(), "evapiwatch-cancel", Deadline::Never());
+    canceller = std::thread([&] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      source.Cancel();
+    });
+    auto before = Clock::now();
+    CHECK_FALSE(watch->Wait(Duration(20000), source.token()));
+    CHECK(Clock::now() - before < std::chrono::seconds(10));
+    // A stream without an end of its own, open and idle: destroying the watch stops it.
+    CHECK(watch->live());
+    auto destroying = Clock::now();
+    watch.reset();
+    CHECK(Clock::now() - destroying < std::chrono::milliseconds(500));
+  }
+  canceller.join();
 }
 
 TEST_CASE("the Engine API's socket and the docker CLI observe a stack alike", "[docker-events]") {
