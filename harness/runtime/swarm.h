@@ -18,6 +18,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -170,8 +171,10 @@ class SwarmRuntime : public Runtime {
   // Removes `names` of `kind` on the target's node (the Engine API when in use, else
   // `docker <kind> rm`); containers by force. The first failure, after trying them all.
   Status Remove(const std::string& kind, const std::vector<std::string>& names, PhaseLog* log, Deadline deadline);
-  // `docker stack rm` through the Engine API.
-  Status RemoveStackThroughApi(const std::string& ns, Deadline deadline);
+  // `docker stack rm` through the Engine API; adds the ids of the services it removed.
+  Status RemoveStackThroughApi(const std::string& ns, Deadline deadline, std::set<std::string>* removed_services);
+  // How many tasks of `services` (ids) Swarm still has, through the API.
+  Result<int> TasksOf(const std::set<std::string>& services, Deadline deadline);
   // The other nodes (ready and active), each with a Docker reached on it; empty for a
   // single node or without set_nodes(). Read once.
   struct OtherNode {

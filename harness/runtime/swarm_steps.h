@@ -15,6 +15,7 @@ namespace harness::swarm_steps {
 constexpr Duration kStepTimeout{30000};    // one docker command
 constexpr Duration kTeardownPoll{200};          // without Docker's event stream
 constexpr Duration kTeardownFallbackPoll{1000};  // with it: in case an event was missed
+constexpr Duration kTeardownSettle{1000};       // a quiet span that confirms nothing is coming
 constexpr Duration kLingering{5000};             // services still there after this are removed again
 
 inline std::vector<std::string> Words(const std::string& out) {

@@ -1,6 +1,7 @@
 // SwarmRuntime's teardown: the namespaces our labels mark, what a namespace left behind
 // (by both label sets, on every node), and the verified removal of a stack.
 #include <algorithm>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
@@ -264,9 +265,11 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
   // Each removal Docker reports wakes the wait; without the stream, it polls.
   std::unique_ptr<EventWatch> events = Events(ns, deadline);
   EventWatch& watch = *events;
+  std::set<std::string> removed_services;  // ids, through the API
+  bool settled = false;
   while (true) {
     if (!removed && api_ != nullptr) {
-      removed = RemoveStackThroughApi(ns, deadline).ok();
+      removed = RemoveStackThroughApi(ns, deadline, &removed_services).ok();
     } else if (!removed) {
       auto r = docker_->Run(rm, log, Step(deadline), never);
       removed = r.ok() && r->ok();
@@ -276,7 +279,24 @@ Status SwarmRuntime::RemoveStack(const std::string& ns, PhaseLog* log, Deadline 
     if (found.ok()) {
       last_error = Status::Ok();
       left = *found;
-      if (left.services.empty() && left.containers.empty() && left.networks.empty()) break;
+      if (left.services.empty() && left.containers.empty() && left.networks.empty()) {
+        // A deploy cut short can still have a task on its way to a node: its network and
+        // container appear there after the services are gone. Swarm keeps a removed
+        // service's tasks until their node has shut them down, so none left is the proof;
+        // without the API, nothing at the first look is confirmed by a look after a quiet
+        // second (or the namespace's next event).
+        Duration wait{0};
+        if (!removed_services.empty()) {
+          auto tasks = TasksOf(removed_services, deadline);
+          if (!tasks.ok() || *tasks > 0) wait = kTeardownPoll;  // Swarm deletes them in batches
+        } else if (polls == 1 && !settled) {
+          settled = true;
+          wait = kTeardownSettle;
+        }
+        if (wait == Duration(0) || deadline.passed()) break;
+        if (watch.Wait(wait, never)) ++woken;
+        continue;
+      }
       // Once the services are gone, Swarm's agent takes seconds to stop their containers
       // and more to remove them. A throwaway deploy's data goes with it, so its containers
       // are removed at once instead (kept data is stopped by Swarm, gracefully).
@@ -401,7 +421,24 @@ Status SwarmRuntime::Remove(const std::string& kind, const std::vector<std::stri
   return first;
 }
 
-Status SwarmRuntime::RemoveStackThroughApi(const std::string& ns, Deadline deadline) {
+Result<int> SwarmRuntime::TasksOf(const std::set<std::string>& services, Deadline deadline) {
+  // A removed service cannot be named in a filter any more: every task is read.
+  auto body = api_->Get("/tasks", Step(deadline));
+  if (!body.ok()) return body.status();
+  auto j = nlohmann::json::parse(*body, nullptr, false);
+  if (!j.is_array()) return Status::Infra("Docker API: unreadable list of tasks");
+  int n = 0;
+  for (const auto& t : j) {
+    if (t.is_object() && t.contains("ServiceID") && t["ServiceID"].is_string() &&
+        services.count(t["ServiceID"].get<std::string>()) > 0) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+Status SwarmRuntime::RemoveStackThroughApi(const std::string& ns, Deadline deadline,
+                                           std::set<std::string>* removed_services) {
   // What `docker stack rm` removes, in its order: the stack's services, secrets, configs
   // and networks (by the stack label); an error of one does not stop the others.
   Status first;
@@ -410,6 +447,7 @@ Status SwarmRuntime::RemoveStackThroughApi(const std::string& ns, Deadline deadl
     if (!list.ok()) return list.status();
     for (const auto& o : *list) {
       Status s = api_->Delete("/" + std::string(kind) + "s/" + DockerApi::Escape(o.id), Step(deadline));
+      if (s.ok() && std::string(kind) == "service") removed_services->insert(o.id);
       if (!s.ok() && first.ok()) first = s;
     }
   }
