@@ -118,9 +118,16 @@ Status SwarmRuntime::CreateSharedNetwork(const std::string& name, const std::map
     args.push_back(k + "=" + v);
   }
   args.push_back(name);
-  auto r = docker_->Run(args, log, Step(deadline), cancel);
-  if (r.ok() && !r->ok() && r->err.find("already exists") != std::string::npos) return Status::Ok();
-  return Docker::Check(args, r);
+  Deadline step = Step(deadline);
+  while (true) {
+    auto r = docker_->Run(args, log, step, cancel);
+    if (r.ok() && !r->ok() && r->err.find("already exists") != std::string::npos) return Status::Ok();
+    // A network of that name that was just removed is still in Swarm's store until its
+    // allocation is released (moments): the name is free again then.
+    bool releasing = r.ok() && !r->ok() && r->err.find("name conflicts with an existing object") != std::string::npos;
+    if (!releasing || step.passed() || cancel.cancelled()) return Docker::Check(args, r);
+    Pause(kTeardownPoll);
+  }
 }
 
 Result<bool> SwarmRuntime::RemoveSharedNetwork(const std::string& name, PhaseLog* log, Deadline deadline) {
