@@ -4,10 +4,12 @@
 # A `docker` earlier on PATH logs each call and runs the real one; the harness finds the
 # CLI on PATH, so every process it starts is counted (the tests' own setup is not: run
 # this against a fixture recipe, with the local Swarm up).
-# Usage: bench/docker_calls.sh [recipe] [harness binary]   (default: pass, build/harness)
+# Usage: [RECIPES=folder] bench/docker_calls.sh [recipe] [harness binary]
+#   (default: tests/fixtures/recipes, pass, build/harness)
 set -eu
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 RECIPE=${1:-pass}
+RECIPES=${RECIPES:-$ROOT/tests/fixtures/recipes}
 HARNESS=${2:-$ROOT/build/harness}
 REAL=$(command -v docker)
 TMP=$(mktemp -d)
@@ -21,7 +23,7 @@ SHIM
 chmod +x "$TMP/bin/docker"
 : > "$TMP/calls"
 PATH="$TMP/bin:$PATH" "$HARNESS" --state "$TMP/state" --artifacts "$TMP/artifacts" \
-  --recipes "$ROOT/tests/fixtures/recipes" --plain run "$RECIPE" 2>"$TMP/err" || {
+  --recipes "$RECIPES" --plain run "$RECIPE" 2>"$TMP/err" || {
   cat "$TMP/err" >&2
   echo "docker_calls: the run failed" >&2
   exit 1

@@ -1,12 +1,15 @@
 #include "runtime/docker_api.h"
 
 #include <algorithm>
+#include <chrono>
+#include <cstdint>
 #include <cctype>
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
 
 #include "base/json_text.h"
+#include "base/wait.h"
 
 namespace harness {
 std::unique_ptr<DockerApi> DockerApi::ForLocal() {
@@ -105,12 +108,21 @@ Result<std::string> DockerApi::Get(const std::string& path, Deadline deadline) {
   return std::move(a->body);
 }
 
-Status DockerApi::Stream(const std::string& path, Deadline deadline, const CancelToken& cancel,
+Status DockerApi::Stream(const std::string& method, const std::string& path, const std::string& body,
+                         Deadline deadline, const CancelToken& cancel,
                          const std::function<bool(std::string_view)>& on_data) const {
   TransferRequest req;
+  req.method = method;
   req.url = "http://docker" + path;
   req.unix_socket = socket_;
   req.protocols = "http";
+  if (!body.empty()) {
+    req.body = body;
+    req.send_body = true;
+    req.headers = {"Content-Type: application/json"};
+  } else if (method != "GET") {
+    req.send_body = true;
+  }
   req.connect_timeout = Duration(10000);
   if (!deadline.never()) req.timeout = Duration(std::max<long>(1, static_cast<long>(deadline.remaining().count())));
   req.cancel = &cancel;
@@ -126,6 +138,118 @@ Status DockerApi::Stream(const std::string& path, Deadline deadline, const Cance
                          MessageOf(Answer{resp.status, resp.body}));
   }
   return Status::Ok();
+}
+
+void StreamDemux::Feed(std::string_view data) {
+  pending_.append(data);
+  size_t at = 0;
+  while (pending_.size() - at >= 8) {
+    const auto* h = reinterpret_cast<const unsigned char*>(pending_.data() + at);
+    const size_t size = (size_t{h[4]} << 24) | (size_t{h[5]} << 16) | (size_t{h[6]} << 8) | size_t{h[7]};
+    if (pending_.size() - at - 8 < size) break;
+    (h[0] == 2 ? err : out).append(pending_, at + 8, size);
+    at += 8 + size;
+  }
+  pending_.erase(0, at);
+}
+
+Result<ProcessResult> DockerApi::Exec(const std::string& container, const std::vector<std::string>& argv,
+                                      Deadline deadline, const CancelToken& cancel) {
+  const auto started = std::chrono::steady_clock::now();
+  ProcessResult r;
+  auto done = [&]() -> Result<ProcessResult> {
+    r.elapsed = std::chrono::duration_cast<Duration>(std::chrono::steady_clock::now() - started);
+    return std::move(r);
+  };
+  const nlohmann::json create = {{"AttachStdin", false}, {"AttachStdout", true}, {"AttachStderr", true},
+                                 {"Tty", false}, {"Cmd", argv}};
+  auto made = Call("POST", "/containers/" + Escape(container) + "/exec", JsonText(create), deadline);
+  if (!made.ok()) return made.status();
+  if (made->status == 404 || made->status == 409) {  // no such container; not running
+    r.exit_code = 1;
+    r.err = "Error response from daemon: " + MessageOf(*made) + "\n";
+    return done();
+  }
+  auto id = nlohmann::json::parse(made->body, nullptr, false);
+  if (made->status != 201 || !id.is_object() || !id.contains("Id") || !id["Id"].is_string()) {
+    return Status::Infra("Docker API POST /containers/<id>/exec answered " + std::to_string(made->status) + ": " +
+                         MessageOf(*made));
+  }
+  const std::string exec = "/exec/" + Escape(id["Id"].get<std::string>());
+  StreamDemux demux;
+  Status s = Stream("POST", exec + "/start", R"({"Detach":false,"Tty":false})", deadline, cancel,
+                    [&](std::string_view data) {
+                      demux.Feed(data);
+                      return true;
+                    });
+  r.out = std::move(demux.out);
+  r.err = std::move(demux.err);
+  if (s.code() == Status::Code::kTimeout) r.timed_out = true;
+  if (s.code() == Status::Code::kCancelled) r.cancelled = true;
+  if (r.timed_out || r.cancelled) return done();
+  if (!s.ok()) return s;
+  // The output ended with the process; its exit code is recorded a moment later at most.
+  const Deadline read = Deadline::In(Duration(10000));
+  for (;;) {
+    auto info = Get(exec + "/json", read);
+    if (!info.ok()) return info.status();
+    auto j = nlohmann::json::parse(*info, nullptr, false);
+    if (j.is_object() && j.contains("ExitCode") && j["ExitCode"].is_number_integer() &&
+        !(j.contains("Running") && j["Running"] == true)) {
+      r.exit_code = j["ExitCode"].get<int>();
+      break;
+    }
+    if (read.passed()) return Status::Infra("Docker API " + exec + "/json: no exit code after the output ended");
+    if (!WaitFor(Duration(20), cancel)) {
+      r.cancelled = true;
+      return done();
+    }
+  }
+  // Docker reports a command it could not start on the output stream; the CLI on stderr.
+  if ((r.exit_code == 126 || r.exit_code == 127) && r.err.empty()) std::swap(r.out, r.err);
+  return done();
+}
+
+Result<std::string> DockerApi::ServiceLogs(const std::string& service, int tail, Deadline deadline,
+                                           const CancelToken& cancel) {
+  StreamDemux demux;
+  Status s = Stream("GET", "/services/" + Escape(service) + "/logs?stdout=1&stderr=1&tail=" + std::to_string(tail),
+                    "", deadline, cancel, [&](std::string_view data) {
+                      demux.Feed(data);
+                      return true;
+                    });
+  if (!s.ok()) return s;
+  return demux.out + demux.err;
+}
+
+namespace {
+
+std::string Base64(std::string_view in) {
+  static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+  std::string out;
+  out.reserve((in.size() + 2) / 3 * 4);
+  for (size_t i = 0; i < in.size(); i += 3) {
+    uint32_t n = static_cast<unsigned char>(in[i]) << 16;
+    if (i + 1 < in.size()) n |= static_cast<unsigned char>(in[i + 1]) << 8;
+    if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
+    out += kAlphabet[(n >> 18) & 63];
+    out += kAlphabet[(n >> 12) & 63];
+    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
+    out += i + 2 < in.size() ? kAlphabet[n & 63] : '=';
+  }
+  return out;
+}
+
+}  // namespace
+
+Status DockerApi::CreateSecret(const std::string& name, const std::string& value,
+                               const std::map<std::string, std::string>& labels, Deadline deadline) {
+  const nlohmann::json spec = {{"Name", name}, {"Labels", labels}, {"Data", Base64(value)}};
+  auto a = Call("POST", "/secrets/create", JsonText(spec), deadline);
+  if (!a.ok()) return a.status();
+  if (a->status >= 200 && a->status < 300) return Status::Ok();
+  return Status::Infra("Docker API POST /secrets/create (" + name + ") answered " + std::to_string(a->status) +
+                       ": " + MessageOf(*a));
 }
 
 Status DockerApi::Delete(const std::string& path, Deadline deadline) {

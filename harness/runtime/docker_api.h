@@ -12,6 +12,7 @@
 #pragma once
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -25,6 +26,19 @@
 #include "runtime/docker.h"
 
 namespace harness {
+
+// Docker's multiplexed stream (the output of exec and logs without a terminal): frames of an
+// 8-byte header (stream 0 stdin, 1 stdout, 2 stderr; 3 zero bytes; the size, 4 bytes big
+// endian) and their payload, split across reads in any way.
+class StreamDemux {
+ public:
+  void Feed(std::string_view data);
+  std::string out;
+  std::string err;
+
+ private:
+  std::string pending_;
+};
 
 class DockerApi {
  public:
@@ -63,7 +77,29 @@ class DockerApi {
   // status. On a connection of its own, never the one Call() uses, so requests go on while
   // a stream is open.
   Status Stream(const std::string& path, Deadline deadline, const CancelToken& cancel,
-                const std::function<bool(std::string_view)>& on_data) const;
+                const std::function<bool(std::string_view)>& on_data) const {
+    return Stream("GET", path, "", deadline, cancel, on_data);
+  }
+  // As above, for any method, with a JSON `body` when not empty (POST /exec/<id>/start).
+  Status Stream(const std::string& method, const std::string& path, const std::string& body, Deadline deadline,
+                const CancelToken& cancel, const std::function<bool(std::string_view)>& on_data) const;
+  // Runs `argv` in `container` as `docker exec` does, without a terminal or input: creates
+  // the exec (POST /containers/<id>/exec), reads its output as it runs (POST
+  // /exec/<id>/start, on a connection of its own) and then its exit code (GET
+  // /exec/<id>/json). A command the container cannot start exits 126 or 127 with Docker's
+  // message on stderr, as with the CLI; a container that is not there is exit 1 with
+  // Docker's message. Past the deadline or on cancel, the result says timed_out or
+  // cancelled with the output so far (the process in the container is not stopped, as with
+  // the CLI). Infra for a transport failure.
+  Result<ProcessResult> Exec(const std::string& container, const std::vector<std::string>& argv, Deadline deadline,
+                             const CancelToken& cancel);
+  // The last `tail` lines of a service's output, stdout then stderr (GET
+  // /services/<name>/logs), as `docker service logs --raw --no-task-ids` gives them.
+  Result<std::string> ServiceLogs(const std::string& service, int tail, Deadline deadline, const CancelToken& cancel);
+  // Creates a secret (POST /secrets/create) holding `value`, with `labels`. Infra with
+  // Docker's message when it refuses (409: the name is taken).
+  Status CreateSecret(const std::string& name, const std::string& value,
+                      const std::map<std::string, std::string>& labels, Deadline deadline);
   // DELETE `path`: Ok when Docker removed it or it was not there (404); otherwise Infra
   // with Docker's message (409: in use).
   Status Delete(const std::string& path, Deadline deadline);

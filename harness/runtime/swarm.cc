@@ -8,7 +8,9 @@
 #include <sstream>
 #include <thread>
 
+#include "base/json_text.h"
 #include "base/scope_guard.h"
+#include "base/wait.h"
 #include "base/strings.h"
 #include "runtime/event_watch.h"
 #include "runtime/swarm_steps.h"
@@ -73,6 +75,10 @@ Status SwarmRuntime::Preflight(PhaseLog* log, Deadline deadline, const CancelTok
 Status SwarmRuntime::CreateSecret(const std::string& name, const std::string& value,
                                   const std::map<std::string, std::string>& labels, PhaseLog* log,
                                   Deadline deadline, const CancelToken& cancel) {
+  if (api_ != nullptr) {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    return api_->CreateSecret(name, value, labels, Step(deadline));
+  }
   std::vector<std::string> args = {"secret", "create"};
   for (const auto& [k, v] : labels) {
     args.push_back("--label");
@@ -85,6 +91,7 @@ Status SwarmRuntime::CreateSecret(const std::string& name, const std::string& va
 
 Result<SwarmRuntime::NetworkState> SwarmRuntime::InspectNetwork(const std::string& name, PhaseLog* log,
                                                                 Deadline deadline, const CancelToken& cancel) {
+  if (api_ != nullptr) return InspectNetworkThroughApi(name, deadline, cancel);
   std::vector<std::string> args = {"network", "inspect", "--format",
                                    "{{.Driver}}|{{.Scope}}|{{.Attachable}}|{{index .Labels \"harness.shared-network\"}}",
                                    name};
@@ -119,6 +126,7 @@ Status SwarmRuntime::CreateSharedNetwork(const std::string& name, const std::map
   }
   args.push_back(name);
   Deadline step = Step(deadline);
+  if (api_ != nullptr) return CreateSharedNetworkThroughApi(name, labels, step, cancel);
   while (true) {
     auto r = docker_->Run(args, log, step, cancel);
     if (r.ok() && !r->ok() && r->err.find("already exists") != std::string::npos) return Status::Ok();
@@ -135,6 +143,14 @@ Result<bool> SwarmRuntime::RemoveSharedNetwork(const std::string& name, PhaseLog
   if (!state.ok()) return state.status();
   if (!state->exists) return true;
   if (!state->ours) return false;
+  if (api_ != nullptr) {
+    auto a = api_->Call("DELETE", "/networks/" + DockerApi::Escape(name), "", Step(deadline));
+    if (!a.ok()) return a.status();
+    if ((a->status >= 200 && a->status < 300) || a->status == 404) return true;
+    std::string why = DockerApi::MessageOf(*a);
+    if (why.find("in use") != std::string::npos || why.find("active endpoints") != std::string::npos) return false;
+    return Status::Infra("Docker API DELETE /networks/" + name + " answered " + std::to_string(a->status) + ": " + why);
+  }
   std::vector<std::string> args = {"network", "rm", name};
   auto r = docker_->Run(args, log, Step(deadline), CancelToken::None());
   if (r.ok() && !r->ok() &&
@@ -144,6 +160,54 @@ Result<bool> SwarmRuntime::RemoveSharedNetwork(const std::string& name, PhaseLog
   if (r.ok() && !r->ok() && r->err.find("No such network") != std::string::npos) return true;
   if (Status s = Docker::Check(args, r); !s.ok()) return s;
   return true;
+}
+
+Result<SwarmRuntime::NetworkState> SwarmRuntime::InspectNetworkThroughApi(const std::string& name, Deadline deadline,
+                                                                          const CancelToken& cancel) {
+  if (cancel.cancelled()) return Status::Cancelled("interrupted");
+  auto a = api_->Call("GET", "/networks/" + DockerApi::Escape(name), "", Step(deadline));
+  if (!a.ok()) return a.status();
+  NetworkState state;
+  if (a->status == 404) return state;
+  auto j = nlohmann::json::parse(a->body, nullptr, false);
+  if (a->status != 200 || !j.is_object()) {
+    return Status::Infra("Docker API GET /networks/" + name + " answered " + std::to_string(a->status) + ": " +
+                         DockerApi::MessageOf(*a));
+  }
+  // Docker finds a network by a prefix of its ID too: only the name itself is this one.
+  if (j.value("Name", "") != name) return state;
+  state.exists = true;
+  state.driver = j.value("Driver", "");
+  state.scope = j.value("Scope", "");
+  state.attachable = j.value("Attachable", false);
+  state.ours = j.contains("Labels") && j["Labels"].is_object() && j["Labels"].contains("harness.shared-network");
+  return state;
+}
+
+Status SwarmRuntime::CreateSharedNetworkThroughApi(const std::string& name,
+                                                   const std::map<std::string, std::string>& labels, Deadline step,
+                                                   const CancelToken& cancel) {
+  std::map<std::string, std::string> all = {{"harness.shared-network", name}};
+  for (const auto& [k, v] : labels) {
+    if (k != "harness.namespace") all[k] = v;
+  }
+  const nlohmann::json spec = {{"Name", name}, {"Driver", "overlay"}, {"Attachable", true},
+                               {"CheckDuplicate", true}, {"Labels", all}};
+  while (true) {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    auto a = api_->Call("POST", "/networks/create", JsonText(spec), step);
+    if (!a.ok()) return a.status();
+    if (a->status >= 200 && a->status < 300) return Status::Ok();
+    std::string why = DockerApi::MessageOf(*a);
+    if (why.find("already exists") != std::string::npos) return Status::Ok();
+    // As on the CLI: a name just given up is free again once Swarm released it.
+    bool releasing = why.find("name conflicts with an existing object") != std::string::npos;
+    if (!releasing || step.passed()) {
+      return Status::Infra("Docker API POST /networks/create (" + name + ") answered " + std::to_string(a->status) +
+                           ": " + why);
+    }
+    if (!WaitFor(kTeardownPoll, cancel)) return Status::Cancelled("interrupted");
+  }
 }
 
 Result<std::vector<std::string>> SwarmRuntime::SharedNetworks(Deadline deadline) {
@@ -163,6 +227,17 @@ Result<std::vector<std::string>> SwarmRuntime::SharedNetworks(Deadline deadline)
 
 Result<bool> SwarmRuntime::SecretExists(const std::string& name, PhaseLog* log, Deadline deadline,
                                         const CancelToken& cancel) {
+  if (api_ != nullptr) {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    auto body = api_->Get("/secrets?filters=" + DockerApi::Filters("name", {name}), Step(deadline));
+    if (!body.ok()) return body.status();
+    auto list = nlohmann::json::parse(*body, nullptr, false);
+    if (!list.is_array()) return Status::Infra("Docker API: unreadable list of secrets");
+    for (const auto& secret : list) {  // the filter matches prefixes
+      if (secret.contains("Spec") && secret["Spec"].value("Name", "") == name) return true;
+    }
+    return false;
+  }
   std::vector<std::string> args = {"secret", "ls", "--filter", "name=" + name, "--format", "{{.Name}}"};
   auto r = docker_->Run(args, log, Step(deadline), cancel);
   if (Status s = Docker::Check(args, r); !s.ok()) return s;
@@ -327,6 +402,9 @@ Result<std::string> SwarmRuntime::AddressOf(const Located& where, Deadline deadl
 
 Result<ProcessResult> SwarmRuntime::Exec(const Located& where, const std::vector<std::string>& argv,
                                          Deadline deadline, const CancelToken& cancel) {
+  if (api_ != nullptr && (where.node == nullptr || where.node == docker_->executor())) {
+    return api_->Exec(where.container, argv, deadline, cancel);
+  }
   Docker on(where.node != nullptr ? where.node : docker_->executor(), docker_->binary());
   std::vector<std::string> args = {"exec", where.container};
   args.insert(args.end(), argv.begin(), argv.end());
@@ -335,6 +413,7 @@ Result<ProcessResult> SwarmRuntime::Exec(const Located& where, const std::vector
 
 Result<std::string> SwarmRuntime::Logs(const std::string& ns, const std::string& service,
                                        int tail, Deadline deadline, const CancelToken& cancel) {
+  if (api_ != nullptr) return api_->ServiceLogs(ns + "_" + service, tail, Step(deadline), cancel);
   std::vector<std::string> args = {"service", "logs", "--raw", "--no-task-ids", "--tail",
                                    std::to_string(tail), ns + "_" + service};
   auto r = docker_->Run(args, nullptr, Step(deadline), cancel);

@@ -189,6 +189,9 @@ class SwarmRuntime : public Runtime {
   Status CopyImage(OtherNode& to, const std::string& image, PhaseLog* log, Deadline deadline,
                    const CancelToken& cancel, nlohmann::json* copied);
   Result<ConvergeSnapshot> ObserveThroughApi(const std::string& ns, Deadline deadline);
+  Result<NetworkState> InspectNetworkThroughApi(const std::string& name, Deadline deadline, const CancelToken& cancel);
+  Status CreateSharedNetworkThroughApi(const std::string& name, const std::map<std::string, std::string>& labels,
+                                       Deadline step, const CancelToken& cancel);
   Docker* docker_;
   std::string daemon_id_;             // `docker info` ID, from Preflight
   std::unique_ptr<DockerApi> owned_api_;  // set by UseEngineApi
