@@ -50,7 +50,7 @@ Status ReapDeadRuns(Context& ctx, bool dry_run, bool verbose) {
   if (!ledger.ok()) return ledger.status();
   SwarmRuntime swarm(ctx.docker.get());
   swarm.set_nodes(ctx.reach.get());
-  swarm.UseCheckedApi(ctx.api.get());
+  swarm.UseCheckedApi(ctx.api != nullptr ? ctx.api->Get() : nullptr);
   Reaper reaper(ledger->get(), &swarm, ctx.g.state);
   auto outcomes = reaper.Reap(dry_run, Deadline::In(Duration(600000)));
   if (!outcomes.ok()) return Status::Infra("reap: " + outcomes.status().message());

@@ -100,9 +100,19 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   ctx->reach = std::make_unique<NodeReach>(ctx->exec.get(),
                                            target->local ? std::nullopt : std::optional<Target>(*target), g.ssh);
   // On this machine everything but the deploy goes through Docker's socket, once it shows
-  // to be the daemon the CLI reaches.
-  if (target->local && needs.target && g.docker == "docker") {
-    ctx->api = DockerApi::ForLocalCli(ctx->docker.get(), Deadline::In(Duration(20000)));
+  // to be the daemon the CLI reaches; on an SSH target the same through the target's socket,
+  // forwarded over the connection. Opened when a command first needs it.
+  if (needs.target && g.docker == "docker") {
+    Docker* docker = ctx->docker.get();
+    Executor* exec = ctx->exec.get();
+    const bool local = target->local;
+    ctx->api = std::make_unique<DockerApiSource>([docker, exec, local](std::string* why) {
+      const Deadline within = Deadline::In(Duration(20000));
+      if (!local) return DockerApi::ThroughSsh(static_cast<SshExecutor*>(exec), docker->binary(), within, why);
+      auto api = DockerApi::ForLocalCli(docker, within);
+      if (api == nullptr) *why = "the local socket does not reach the CLI's daemon";
+      return api;
+    });
     ctx->reach->set_api(ctx->api.get());
   }
   ctx->console = NewConsole(g);

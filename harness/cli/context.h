@@ -64,8 +64,10 @@ struct Context {
   // What is known about the target's connection, for doctor.
   std::vector<Finding> target_findings;
   std::unique_ptr<Docker> docker;
-  // The Engine API of a target on this machine (DockerApi::ForLocalCli); null otherwise.
-  std::unique_ptr<DockerApi> api;
+  // The target's Engine API (DockerApi::ForLocalCli, or ThroughSsh for an SSH target),
+  // opened on first use; it gives null when the API does not reach the CLI's daemon. Null
+  // when the CLI is chosen (--docker) or no target is needed.
+  std::unique_ptr<DockerApiSource> api;
   std::unique_ptr<NodeReach> reach;
   EventBus events;
   std::unique_ptr<EventSink> console;

@@ -6,10 +6,12 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <iostream>
@@ -156,9 +158,16 @@ SshExecutor::SshExecutor(Target target, SshOptions options)
 }
 
 SshExecutor::~SshExecutor() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    closing_ = true;
+  }
+  for (auto& t : acceptors_) t.join();
   std::unique_lock<std::mutex> lock(mu_);
   freed_.wait(lock, [&] { return pumps_active_ == 0; });
   idle_.clear();
+  std::error_code ec;
+  for (const auto& dir : socket_dirs_) std::filesystem::remove_all(dir, ec);
 }
 
 Result<std::unique_ptr<SshExecutor>> SshExecutor::Open(const Target& target, const SshOptions& options) {
@@ -427,16 +436,128 @@ Result<int> SshExecutor::Forward(const std::string& host, int port, Deadline dea
     std::lock_guard<std::mutex> lock(mu_);
     ++pumps_active_;
   }
-  std::thread(&SshExecutor::Pump, this, conn.release(), static_cast<void*>(ch), listener).detach();
+  std::thread([this, raw = conn.release(), ch, listener] {
+    pollfd waiting{listener, POLLIN, 0};
+    int local_fd = poll(&waiting, 1, 10000) == 1 ? accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK) : -1;
+    close(listener);
+    Pump(raw, ch, local_fd);
+  }).detach();
   return static_cast<int>(ntohs(addr.sin_port));
 }
 
-void SshExecutor::Pump(Connection* raw, void* channel, int listener) {
+void* SshExecutor::OpenStreamLocal(Connection& conn, const std::string& remote_path, Deadline deadline,
+                                   std::string* why, bool* refused) {
+  // The request's own fields (RFC 4254 7.2 style, OpenSSH PROTOCOL 2.4): the socket path,
+  // a reserved string and a reserved uint32.
+  std::string message;
+  auto put32 = [&](uint32_t v) {
+    for (int shift = 24; shift >= 0; shift -= 8) message += static_cast<char>((v >> shift) & 0xff);
+  };
+  put32(static_cast<uint32_t>(remote_path.size()));
+  message += remote_path;
+  put32(0);
+  put32(0);
+  static constexpr char kType[] = "direct-streamlocal@openssh.com";
+  for (;;) {
+    LIBSSH2_CHANNEL* ch = libssh2_channel_open_ex(
+        conn.session, kType, sizeof kType - 1, LIBSSH2_CHANNEL_WINDOW_DEFAULT, LIBSSH2_CHANNEL_PACKET_DEFAULT,
+        message.data(), static_cast<unsigned int>(message.size()));
+    if (ch != nullptr) return ch;
+    int err = libssh2_session_last_errno(conn.session);
+    if (err == LIBSSH2_ERROR_EAGAIN && !deadline.passed()) {
+      conn.Wait(std::min(deadline.remaining(), Duration(100)));
+      continue;
+    }
+    *why = err == LIBSSH2_ERROR_EAGAIN ? "no answer in time" : conn.LastError();
+    *refused = err == LIBSSH2_ERROR_CHANNEL_FAILURE;
+    return nullptr;
+  }
+}
+
+Result<std::string> SshExecutor::ForwardSocket(const std::string& remote_path, Deadline deadline) {
+  const std::string who = target_.Describe();
+  {  // One channel now, so that a target refusing it is known before anything relies on it.
+    auto c = Acquire(deadline, CancelToken::None());
+    if (!c.ok()) return c.status();
+    std::string why;
+    bool refused = false;
+    auto* ch = static_cast<LIBSSH2_CHANNEL*>(OpenStreamLocal(**c, remote_path, deadline, &why, &refused));
+    if (ch == nullptr) {
+      if (refused) {
+        Release(std::move(*c));
+        return Status::Failed(who + " does not forward " + remote_path + ": " + why);
+      }
+      Discard(std::move(*c));
+      return Status::Infra(who + ": cannot open a channel to " + remote_path + ": " + why);
+    }
+    Deadline closing = Deadline::In(Duration(5000));
+    if ((*c)->Await(closing, CancelToken::None(), [&] { return libssh2_channel_close(ch); }) == 0 &&
+        (*c)->Await(closing, CancelToken::None(), [&] { return libssh2_channel_free(ch); }) == 0) {
+      Release(std::move(*c));
+    } else {
+      Discard(std::move(*c));
+    }
+  }
+  char tmpl[] = "/tmp/harness-ssh-XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) return Status::Infra(std::string("cannot make a folder for a socket: ") + std::strerror(errno));
+  const std::string dir = tmpl, path = dir + "/docker.sock";
+  int listener = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::strncpy(addr.sun_path, path.c_str(), sizeof addr.sun_path - 1);
+  if (listener < 0 || bind(listener, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(listener, 16) != 0) {
+    std::string why = std::strerror(errno);
+    if (listener >= 0) close(listener);
+    std::error_code ec;
+    std::filesystem::remove_all(dir, ec);
+    return Status::Infra("cannot listen on " + path + ": " + why);
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  socket_dirs_.push_back(dir);
+  acceptors_.emplace_back(&SshExecutor::Accept, this, listener, remote_path);
+  return path;
+}
+
+void SshExecutor::Accept(int listener, std::string remote_path) {
+  for (;;) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (closing_) break;
+    }
+    pollfd waiting{listener, POLLIN, 0};
+    if (poll(&waiting, 1, 100) != 1) continue;
+    int local_fd = accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (local_fd < 0) continue;
+    Deadline opening = Deadline::In(options_.connect_timeout);
+    auto c = Acquire(opening, CancelToken::None());
+    if (!c.ok()) {
+      close(local_fd);  // the client sees the connection end: its request fails and says so
+      continue;
+    }
+    std::string why;
+    bool refused = false;
+    void* ch = OpenStreamLocal(**c, remote_path, opening, &why, &refused);
+    if (ch == nullptr) {
+      close(local_fd);
+      if (refused) {
+        Release(std::move(*c));
+      } else {
+        Discard(std::move(*c));
+      }
+      continue;
+    }
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      ++pumps_active_;
+    }
+    std::thread(&SshExecutor::Pump, this, c->release(), ch, local_fd).detach();
+  }
+  close(listener);
+}
+
+void SshExecutor::Pump(Connection* raw, void* channel, int local_fd) {
   std::unique_ptr<Connection> conn(raw);
   auto* ch = static_cast<LIBSSH2_CHANNEL*>(channel);
-  pollfd waiting{listener, POLLIN, 0};
-  int local_fd = poll(&waiting, 1, 10000) == 1 ? accept4(listener, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK) : -1;
-  close(listener);
   std::string to_remote, to_local;
   bool local_eof = local_fd < 0, remote_eof = local_fd < 0, eof_sent = false, broken = false;
   Deadline linger = Deadline::Never();  // once the local side is done, the remote gets a while to finish

@@ -23,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "exec/executor.h"
@@ -53,6 +54,13 @@ class SshExecutor : public Executor {
   Result<std::string> Share(const std::string& local_dir, Deadline deadline, const CancelToken& cancel) override;
   void Unshare(const std::string& shared_dir, Deadline deadline) override;
   Result<int> Forward(const std::string& host, int port, Deadline deadline) override;
+  // Serves the target's unix socket `remote_path` (Docker's) on a unix socket of this
+  // machine, in a folder only this user can enter, until the executor is destroyed: each
+  // connection made to it gets a channel of its own (OpenSSH's direct-streamlocal, sshd's
+  // AllowStreamLocalForwarding) on a connection of the pool. One channel is opened at once
+  // to try: Failed when the target refuses it (the caller keeps the CLI then), Infra when
+  // the connection fails. The local socket's path.
+  Result<std::string> ForwardSocket(const std::string& remote_path, Deadline deadline);
 
   // Connections opened so far (reuse keeps this small).
   int connections_opened() const;
@@ -84,7 +92,14 @@ class SshExecutor : public Executor {
   Result<ProcessResult> Finish(Running& r);
   // Accepts one connection on `listener`, then relays between it and a tunnel channel until
   // both ends are done; then returns the connection to the pool.
-  void Pump(Connection* conn, void* channel, int listener);
+  void Pump(Connection* conn, void* channel, int local_fd);
+  // Opens a direct-streamlocal channel to `remote_path` on `conn` (libssh2 1.10 has no call
+  // for it: the channel request is made by hand). Null with `why` set on failure, and
+  // `refused` when the target said no (the session is fine then).
+  static void* OpenStreamLocal(Connection& conn, const std::string& remote_path, Deadline deadline,
+                               std::string* why, bool* refused);
+  // Accepts connections on a forwarded socket's listener until the executor closes.
+  void Accept(int listener, std::string remote_path);
 
   Target target_;
   SshOptions options_;
@@ -94,6 +109,9 @@ class SshExecutor : public Executor {
   int open_ = 0;
   int opened_total_ = 0;
   int pumps_active_ = 0;
+  bool closing_ = false;                 // guarded by mu_: acceptors stop
+  std::vector<std::thread> acceptors_;   // one per forwarded socket
+  std::vector<std::string> socket_dirs_;  // their folders, removed at the end
 };
 
 }  // namespace harness

@@ -63,7 +63,7 @@ std::unique_ptr<Runtime> NewRuntime(const RunOptions& opts, Docker* docker) {
     runtime = std::make_unique<SwarmRuntime>(docker);
   }
   runtime->set_nodes(opts.nodes);
-  runtime->UseCheckedApi(opts.api);
+  runtime->UseCheckedApi(opts.api != nullptr ? opts.api->Get() : nullptr);
   return runtime;
 }
 

@@ -26,7 +26,7 @@
 
 namespace harness {
 
-class DockerApi;
+class DockerApiSource;
 class NodeReach;
 
 class EventSink;
@@ -62,9 +62,10 @@ struct RunOptions {
   // How to reach the Swarm's other nodes (containers to probe or exec into, images,
   // volumes to remove); null: only the target's own node.
   NodeReach* nodes = nullptr;
-  // This machine's Engine API when the target is this machine and the API reaches the
-  // daemon the CLI reaches (DockerApi::ForLocalCli); shared by the runs; may be null.
-  DockerApi* api = nullptr;
+  // The target's Engine API, when it reaches the daemon the CLI reaches
+  // (DockerApi::ForLocalCli, or ThroughSsh over an SSH target); shared by the runs; may be
+  // null (the CLI then). Where it reaches Docker is in the prepare packet (`docker_api`).
+  DockerApiSource* api = nullptr;
   // How the namespace is deployed: "swarm" (docker stack deploy and friends) or "abra"
   // (through abra, as Co-op Cloud operators deploy; see runtime/abra.h).
   std::string runtime = "swarm";

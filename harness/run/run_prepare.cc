@@ -14,6 +14,7 @@
 #include "base/files.h"
 #include "recipe/deploy_env.h"
 #include "recipe/naming.h"
+#include "runtime/docker_api.h"
 #include "runtime/images.h"
 
 namespace harness {
@@ -84,6 +85,7 @@ bool ColdRun::Prepare() {
   // On this machine, convergence is read through the Engine API's socket when it reaches
   // the same daemon as the CLI: milliseconds per look instead of three CLI processes.
   prepare.Observe("observations_via", runtime_->ChooseObservations(Deadline::In(kCheckTimeout)));
+  if (opts_.api != nullptr) prepare.Observe("docker_api", opts_.api->Describe());
   daemon_ = runtime_->DaemonIdentity(Deadline::In(Duration(10000)));
   if (!daemon_.empty()) prepare.Observe("docker_daemon", daemon_);
   if (Status s = LookAtNetworks(prepare); !s.ok()) return refuse(s);

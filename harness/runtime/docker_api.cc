@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "base/json_text.h"
 #include "base/wait.h"
@@ -43,7 +44,54 @@ std::string DockerApi::DaemonId(Deadline deadline) {
   return j["ID"].get<std::string>();
 }
 
-DockerApi::DockerApi(std::string socket_path) : socket_(std::move(socket_path)) {}
+std::unique_ptr<DockerApi> DockerApi::ThroughSsh(SshExecutor* ssh, const std::string& docker_binary,
+                                                 Deadline deadline, std::string* why) {
+  // One round trip: the address the target's CLI uses, then the ID of the daemon it reaches.
+  Command probe;
+  probe.argv = {"sh", "-c",
+                "printf '%s|%s\\n' \"${DOCKER_HOST:-}\" \"${DOCKER_CONTEXT:-}\"; \"$0\" info --format '{{.ID}}'",
+                docker_binary};
+  probe.deadline = deadline;
+  auto r = ssh->Run(probe, CancelToken::None());
+  if (!r.ok() || !r->ok()) {
+    *why = "docker info on the target failed: " + (r.ok() ? r->Describe() + " " + r->err : r.status().message());
+    return nullptr;
+  }
+  std::istringstream lines(r->out);
+  std::string env, id;
+  std::getline(lines, env);
+  std::getline(lines, id);
+  const std::string host = env.substr(0, env.find('|')), context = env.substr(env.find('|') + 1);
+  if (!context.empty() && context != "default") {
+    *why = "the target's CLI uses the Docker context " + context;
+    return nullptr;
+  }
+  std::string remote = "/var/run/docker.sock";
+  if (!host.empty()) {
+    if (host.rfind("unix://", 0) != 0) {
+      *why = "the target's DOCKER_HOST is " + host + ", not a unix socket";
+      return nullptr;
+    }
+    remote = host.substr(7);
+  }
+  auto local = ssh->ForwardSocket(remote, deadline);
+  if (!local.ok()) {
+    *why = local.status().message();
+    return nullptr;
+  }
+  auto api = std::make_unique<DockerApi>(*local);
+  api->description_ = ssh->Describe() + " unix://" + remote + " (direct-streamlocal)";
+  const std::string seen = api->DaemonId(deadline);
+  if (id.empty() || seen != id) {
+    *why = "the socket " + remote + " on the target is not the daemon its CLI reaches (" +
+           (seen.empty() ? "no answer" : seen) + " vs " + (id.empty() ? "?" : id) + ")";
+    return nullptr;
+  }
+  return api;
+}
+
+DockerApi::DockerApi(std::string socket_path)
+    : socket_(std::move(socket_path)), description_("unix://" + socket_) {}
 
 DockerApi::~DockerApi() = default;
 
@@ -188,10 +236,12 @@ Result<ProcessResult> DockerApi::Exec(const std::string& container, const std::v
   if (s.code() == Status::Code::kCancelled) r.cancelled = true;
   if (r.timed_out || r.cancelled) return done();
   if (!s.ok()) return s;
-  // The output ended with the process; its exit code is recorded a moment later at most.
-  const Deadline read = Deadline::In(Duration(10000));
+  // The output ends with the process, whose exit code Docker records a moment later. An
+  // output that ended while the process still runs was cut on the way (a connection lost):
+  // the command's effect is unknown. (Docker then records 126 once it ends.)
+  const Deadline settle = Deadline::In(kExecSettle);
   for (;;) {
-    auto info = Get(exec + "/json", read);
+    auto info = Get(exec + "/json", Deadline::In(Duration(10000)));
     if (!info.ok()) return info.status();
     auto j = nlohmann::json::parse(*info, nullptr, false);
     if (j.is_object() && j.contains("ExitCode") && j["ExitCode"].is_number_integer() &&
@@ -199,7 +249,10 @@ Result<ProcessResult> DockerApi::Exec(const std::string& container, const std::v
       r.exit_code = j["ExitCode"].get<int>();
       break;
     }
-    if (read.passed()) return Status::Infra("Docker API " + exec + "/json: no exit code after the output ended");
+    if (settle.passed()) {
+      return Status::Infra("connection lost while running `docker exec " + container + " " + QuoteArgv(argv) +
+                           "` (its output ended while it still ran, " + Describe() + ")");
+    }
     if (!WaitFor(Duration(20), cancel)) {
       r.cancelled = true;
       return done();
@@ -258,6 +311,22 @@ Status DockerApi::Delete(const std::string& path, Deadline deadline) {
   if ((a->status >= 200 && a->status < 300) || a->status == 404) return Status::Ok();
   return Status::Infra("Docker API DELETE " + path.substr(0, path.find('?')) + " answered " +
                        std::to_string(a->status) + ": " + MessageOf(*a));
+}
+
+DockerApi* DockerApiSource::Get() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (!opened_) {
+    opened_ = true;
+    api_ = open_(&why_);
+    open_ = nullptr;
+  }
+  return api_.get();
+}
+
+std::string DockerApiSource::Describe() {
+  DockerApi* api = Get();
+  std::lock_guard<std::mutex> lock(mu_);
+  return api != nullptr ? api->Describe() : "docker-cli: " + why_;
 }
 
 }  // namespace harness

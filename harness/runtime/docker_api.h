@@ -23,6 +23,7 @@
 #include "base/deadline.h"
 #include "base/status.h"
 #include "net/curl_transfer.h"
+#include "exec/ssh_executor.h"
 #include "runtime/docker.h"
 
 namespace harness {
@@ -42,6 +43,7 @@ class StreamDemux {
 
 class DockerApi {
  public:
+  static constexpr Duration kExecSettle{2000};
   // The local daemon's socket: $DOCKER_HOST when it names a unix socket, else
   // /var/run/docker.sock. Null when DOCKER_HOST names another kind of address, or
   // DOCKER_CONTEXT chooses a context (the CLI may then talk to another daemon).
@@ -50,6 +52,16 @@ class DockerApi {
   // `cli` shows (the CLI could be configured to reach another daemon); null otherwise, or
   // when Docker does not answer. One docker process.
   static std::unique_ptr<DockerApi> ForLocalCli(Docker* cli, Deadline deadline);
+  // For an SSH target: the target's Docker socket (its DOCKER_HOST when that names a unix
+  // socket, else /var/run/docker.sock) served on this machine through the SSH connection
+  // (SshExecutor::ForwardSocket), kept only when its GET /info shows the daemon ID that
+  // `docker info` on the target shows. Null otherwise, with the reason in `why` (the CLI
+  // is used then). One command on the target.
+  static std::unique_ptr<DockerApi> ThroughSsh(SshExecutor* ssh, const std::string& docker_binary,
+                                               Deadline deadline, std::string* why);
+  // Where the requests go: "unix:///var/run/docker.sock", or for an SSH target
+  // "ssh://root@host:22 unix:///var/run/docker.sock (direct-streamlocal)".
+  const std::string& Describe() const { return description_; }
   // The daemon's ID from GET /info; "" when it cannot be read.
   std::string DaemonId(Deadline deadline);
 
@@ -90,7 +102,8 @@ class DockerApi {
   // message on stderr, as with the CLI; a container that is not there is exit 1 with
   // Docker's message. Past the deadline or on cancel, the result says timed_out or
   // cancelled with the output so far (the process in the container is not stopped, as with
-  // the CLI). Infra for a transport failure.
+  // the CLI). Infra for a transport failure, and when the output ended while the process
+  // still ran kExecSettle later (a connection lost on the way: the effect is unknown).
   Result<ProcessResult> Exec(const std::string& container, const std::vector<std::string>& argv, Deadline deadline,
                              const CancelToken& cancel);
   // The last `tail` lines of a service's output, stdout then stderr (GET
@@ -114,8 +127,32 @@ class DockerApi {
 
  private:
   std::string socket_;
+  std::string description_;
   std::mutex mu_;
   CurlTransfer transfer_;  // guarded by mu_; keeps the connection to the daemon open
+};
+
+// DockerApiSource: the target's Engine API, opened on first use. Opening asks the target
+// (`docker info`, for an SSH target a channel too), so it waits until a command has checked
+// its input and has work for the target: a refused command reaches nothing.
+//
+// Thread-safety: Get() and Describe() may be called from several threads; the first opens.
+class DockerApiSource {
+ public:
+  // `open` makes the API or returns null, saying why in its argument.
+  using Opener = std::function<std::unique_ptr<DockerApi>(std::string* why)>;
+  explicit DockerApiSource(Opener open) : open_(std::move(open)) {}
+  // The API, or null when it cannot be used (the CLI is used then). Opens on the first call.
+  DockerApi* Get();
+  // Where the API reaches Docker (DockerApi::Describe), or "docker-cli: <why>". Opens too.
+  std::string Describe();
+
+ private:
+  std::mutex mu_;
+  bool opened_ = false;  // guarded by mu_
+  Opener open_;
+  std::unique_ptr<DockerApi> api_;
+  std::string why_;
 };
 
 }  // namespace harness

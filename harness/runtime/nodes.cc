@@ -68,7 +68,8 @@ Result<std::vector<SwarmNode>> NodeReach::Nodes(Docker* docker, Deadline deadlin
     std::lock_guard<std::mutex> lock(mu_);
     if (nodes_ && Clock::now() - nodes_at_ < kNodesFresh) return *nodes_;
   }
-  auto nodes = api_ != nullptr ? ListNodes(api_, deadline) : ListNodes(docker, deadline);
+  DockerApi* api = api_ != nullptr ? api_->Get() : nullptr;
+  auto nodes = api != nullptr ? ListNodes(api, deadline) : ListNodes(docker, deadline);
   if (!nodes.ok()) return nodes;
   std::lock_guard<std::mutex> lock(mu_);
   nodes_ = *nodes;

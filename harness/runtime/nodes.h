@@ -51,14 +51,14 @@ class NodeReach {
   // ListNodes through `docker` (the target's), or through the API given to set_api,
   // remembered for kNodesFresh: the runs of one process ask once, not each.
   Result<std::vector<SwarmNode>> Nodes(Docker* docker, Deadline deadline);
-  // The target's Engine API (a target on this machine, checked to reach the CLI's daemon);
-  // it outlives this NodeReach. Set before the first Nodes().
-  void set_api(DockerApi* api) { api_ = api; }
+  // The target's Engine API (checked to reach the CLI's daemon; opened on first use); it
+  // outlives this NodeReach. Set before the first Nodes().
+  void set_api(DockerApiSource* api) { api_ = api; }
   static constexpr Duration kNodesFresh{30000};
 
  private:
   Executor* target_;
-  DockerApi* api_ = nullptr;
+  DockerApiSource* api_ = nullptr;
   std::optional<Target> ssh_;
   SshOptions options_;
   std::mutex mu_;

@@ -80,6 +80,75 @@ TEST_CASE("ssh target: a recipe passes through the target, another fails; both a
   RequireNothingLeft(fail.namespace_name);
 }
 
+// A `docker` first on the sessions' PATH that logs each call and runs the real one.
+struct DockerShim {
+  TempDir dir{"harness-ssh-shim"};
+  DockerShim() {
+    std::ofstream f(dir.path() + "/docker");
+    f << "#!/bin/sh\nprintf '%s\\n' \"$*\" >> " << dir.path() << "/calls\nexec /usr/bin/docker \"$@\"\n";
+    f.close();
+    fs::permissions(dir.path() + "/docker", fs::perms::owner_all);
+  }
+  std::string path() const { return dir.path() + ":/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"; }
+  std::vector<std::string> Calls() const {
+    std::ifstream f(dir.path() + "/calls");
+    std::vector<std::string> calls;
+    for (std::string line; std::getline(f, line);) calls.push_back(line);
+    return calls;
+  }
+};
+
+nlohmann::json PrepareOf(const HarnessResult& r) {
+  std::ifstream f(r.artifacts + "/00-prepare.json");
+  nlohmann::json j;
+  if (f) f >> j;
+  return j["observations"];
+}
+
+TEST_CASE("ssh target: everything but the deploy goes through the target's Docker socket, over the connection", "[ssh]") {
+  DockerShim shim;
+  TestSshdOptions options;
+  options.path = shim.path();
+  TestSshd sshd(options);
+  TempDir artifacts("harness-ssh-artifacts");
+  auto r = RunHarness(Through(sshd, artifacts.path(), {"run", "remote"}), Duration(180000));
+  INFO(r.err << "\n" << r.out);
+  CHECK(r.exit_code == 0);
+  // The recipe's secret, its exec, the waits and the teardown started no docker process on
+  // the target: the probe of the daemon's ID and the deploy are the two.
+  auto calls = shim.Calls();
+  REQUIRE(calls.size() == 2);
+  CHECK(calls[0] == "info --format {{.ID}}");
+  CHECK(calls[1].rfind("stack deploy ", 0) == 0);
+  auto prepare = PrepareOf(r);
+  CHECK(prepare["observations_via"] == "engine-api");
+  CHECK(prepare["docker_api"] == sshd.target() + " unix:///var/run/docker.sock (direct-streamlocal)");
+  CHECK(Count(sshd.Log(), "server_request_direct_streamlocal") >= 1);
+  RequireNothingLeft(r.namespace_name);
+}
+
+TEST_CASE("ssh target: a target that forwards no unix socket is driven through its CLI, and says so", "[ssh]") {
+  DockerShim shim;
+  TestSshdOptions options;
+  options.path = shim.path();
+  options.stream_local = false;
+  TestSshd sshd(options);
+  TempDir artifacts("harness-ssh-artifacts");
+  auto r = RunHarness(Through(sshd, artifacts.path(), {"run", "remote"}), Duration(180000));
+  INFO(r.err << "\n" << r.out);
+  CHECK(r.exit_code == 0);
+  auto prepare = PrepareOf(r);
+  CHECK(prepare["observations_via"] == "docker-cli");
+  CHECK_THAT(prepare["docker_api"].get<std::string>(),
+             Catch::StartsWith("docker-cli: " + sshd.target() + " does not forward /var/run/docker.sock"));
+  auto calls = shim.Calls();
+  CHECK(calls.size() > 2);
+  bool exec = false;
+  for (const auto& c : calls) exec = exec || c.rfind("exec ", 0) == 0;
+  CHECK(exec);  // the recipe's exec went through the CLI
+  RequireNothingLeft(r.namespace_name);
+}
+
 TEST_CASE("ssh target: a connection killed mid-run; teardown completes through a new one", "[ssh]") {
   TestSshd sshd;
   TempDir artifacts("harness-ssh-artifacts");

@@ -89,6 +89,14 @@ std::map<int, std::pair<int, std::string>> Processes() {
   return out;
 }
 
+// One SetEnv line (sshd takes the first of a keyword): each variable the options set.
+std::string SetEnv(const TestSshdOptions& options) {
+  std::string vars;
+  if (!options.docker_host.empty()) vars += " DOCKER_HOST=" + options.docker_host;
+  if (!options.path.empty()) vars += " PATH=" + options.path;
+  return vars.empty() ? "" : "SetEnv" + vars + "\n";
+}
+
 }  // namespace
 
 TestSshd::TestSshd(const TestSshdOptions& options) : dir_("harness-sshd"), address_(options.address) {
@@ -128,8 +136,9 @@ TestSshd::TestSshd(const TestSshdOptions& options) : dir_("harness-sshd"), addre
         "AllowTcpForwarding yes\n"
         "MaxStartups 100\n"
         "MaxSessions 50\n"
-        "LogLevel DEBUG1\n" +
-        (options.docker_host.empty() ? "" : "SetEnv DOCKER_HOST=" + options.docker_host + "\n"));
+        "LogLevel DEBUG1\n"
+        "AllowStreamLocalForwarding " + (options.stream_local ? "yes" : "no") + "\n" +
+        SetEnv(options));
   std::string log = dir() + "/sshd.log";
   std::vector<std::string> args = {"/usr/sbin/sshd", "-D", "-e", "-f", dir() + "/sshd_config", "-E", log};
   if (!options.netns.empty()) {

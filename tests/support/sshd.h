@@ -17,6 +17,8 @@ struct TestSshdOptions {
   std::string address = "127.0.0.1";
   int port = 0;                      // 0: a free port
   std::string docker_host;           // DOCKER_HOST for the sessions (sshd SetEnv), if set
+  std::string path;                  // PATH for the sessions (sshd SetEnv), if set
+  bool stream_local = true;          // AllowStreamLocalForwarding (unix socket channels)
   std::string keys_from;             // reuse the host and client keys of this folder
 };
 
