@@ -6,7 +6,10 @@ container busy for a known time, spread from --shortest to --longest seconds) ar
 at each --jobs level. The lower bound of a sweep is max(longest run, total of runs /
 jobs), with each run's own duration from the sweep's summary; the ratio is the sweep's
 wall time over that bound. The sweep process's own CPU time (its docker children excluded)
-and peak RSS are printed with each level: the engine's cost with that many runs at once.
+and peak RSS are printed with each level: the engine's cost with that many runs at once;
+beside it, "with its children", the CPU of the sweep and of every descendant it waited
+for (the rusage of wait4(): the docker CLI processes it started), all the CPU the
+harness's own processes take (not what they ask of dockerd or the containers).
 
 Usage: bench/makespan.py [--recipes N] [--jobs 1,2,4] [--harness build/harness]
 """
@@ -19,7 +22,7 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "bench"))
-from overhead import run_sampled  # noqa: E402  the same /proc sampling
+from overhead import run_sampled  # noqa: E402  the same /proc sampling and wait4()
 
 
 def make_recipes(folder, count, shortest, longest):
@@ -52,15 +55,17 @@ def main():
         make_recipes(recipes, args.recipes, args.shortest, args.longest)
         print(f"{args.recipes} synthetic recipes, busy {args.shortest:.0f}-{args.longest:.0f} s each")
         for jobs in [int(j) for j in args.jobs.split(",")]:
-            wall, code, out, err, usage = run_sampled(
+            r = run_sampled(
                 [args.harness, "--recipes", recipes, "--artifacts", os.path.join(work, f"a{jobs}"),
                  "--state", os.path.join(work, "state"), "--json", "-q", "sweep", "--jobs", str(jobs)], 0.05)
-            if code != 0:
-                sys.exit(f"sweep --jobs {jobs} failed ({code}): {err[-2000:]}")
-            runs = [x["elapsed_ms"] / 1000 for x in json.loads(out)["runs"]]
+            wall = r.wall
+            if r.code != 0:
+                sys.exit(f"sweep --jobs {jobs} failed ({r.code}): {r.err[-2000:]}")
+            runs = [x["elapsed_ms"] / 1000 for x in json.loads(r.out)["runs"]]
             bound = max(max(runs), sum(runs) / jobs)
-            cost = "" if usage is None else (f"; the harness's own CPU {100 * usage[0] / wall:.2f}% of the wall time, "
-                                             f"peak RSS {usage[1] / 1024:.1f} MiB")
+            cost = "" if r.usage is None else (f"; the harness's own CPU {100 * r.usage[0] / wall:.2f}% of the wall "
+                                               f"time, with its children {100 * r.tree / wall:.2f}%, "
+                                               f"peak RSS {r.usage[1] / 1024:.1f} MiB")
             print(f"--jobs {jobs}: makespan {wall:6.1f} s, bound {bound:6.1f} s (longest {max(runs):.1f} s, "
                   f"total {sum(runs):.1f} s), ratio {wall / bound:.3f}  (target <= 1.10){cost}", flush=True)
     finally:

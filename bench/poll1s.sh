@@ -3,8 +3,12 @@
 # every second: deploy, wait until the service runs healthy, one HTTP probe inside the
 # container, remove, wait until every container and the network are gone.
 # The comparison point of bench/overhead.py.
+# A recipe's compose file may read STACK_NAME and DOMAIN (recipes/web does): they are set
+# as the harness sets them: the stack's name and <stack>.harness.localhost.
 set -euo pipefail
 compose=$1 stack=$2
+export STACK_NAME=$stack
+export DOMAIN=$stack.harness.localhost
 
 docker stack deploy --compose-file "$compose" "$stack" >/dev/null
 
