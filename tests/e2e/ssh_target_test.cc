@@ -153,11 +153,13 @@ TEST_CASE("ssh target: a connection killed mid-run; teardown completes through a
   TestSshd sshd;
   TempDir artifacts("harness-ssh-artifacts");
   HarnessProcess h(Through(sshd, artifacts.path(), {"run", "remote"}));
-  // The second test holds `docker exec … sleep 3` open over SSH: cut it there.
+  // The second test holds `sleep 5` open in the container over SSH: cut it there. Its exec's
+  // output ends while Docker still says it runs (checked for DockerApi::kExecSettle, 2 s),
+  // so the cut is told from an exit.
   REQUIRE(h.WaitForLine("pass serves the config", Duration(120000)));
   LocalExecutor local;
   Command find;
-  find.argv = {"pgrep", "-f", "sleep 3; cat /run/secrets/token"};
+  find.argv = {"pgrep", "-f", "sleep 5; cat /run/secrets/token"};
   bool running = false;
   Deadline until = Deadline::In(Duration(20000));
   while (!running && !until.passed()) {
