@@ -21,6 +21,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -45,6 +46,13 @@ def make_recipes(folder, count, shortest, longest):
                     "}\n")
 
 
+def image_refs():
+    """The repository:tag names Docker holds now."""
+    out = subprocess.run(["docker", "images", "--format", "{{.Repository}}:{{.Tag}}"],
+                         capture_output=True, text=True, check=True).stdout
+    return set(out.split())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--recipes", type=int, default=6)
@@ -55,6 +63,7 @@ def main():
     ap.add_argument("--harness", default=os.path.join(ROOT, "build/harness"))
     args = ap.parse_args()
     work = tempfile.mkdtemp(prefix="harness-makespan-")
+    before = image_refs()  # a canon's runs pull registry images: removed again at the end
     try:
         if args.canon:
             recipes = os.path.abspath(args.canon)
@@ -79,6 +88,10 @@ def main():
                   f"total {sum(runs):.1f} s), ratio {wall / bound:.3f}  (target <= 1.10){cost}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
+        pulled = sorted(image_refs() - before)
+        if pulled:
+            subprocess.run(["docker", "image", "rm"] + pulled, capture_output=True)
+            print(f"removed the images the sweeps pulled: {', '.join(pulled)}")
 
 
 if __name__ == "__main__":
