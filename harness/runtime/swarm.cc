@@ -164,12 +164,20 @@ Result<bool> SwarmRuntime::RemoveSharedNetwork(const std::string& name, PhaseLog
 
 Result<SwarmRuntime::NetworkState> SwarmRuntime::InspectNetworkThroughApi(const std::string& name, Deadline deadline,
                                                                           const CancelToken& cancel) {
-  if (cancel.cancelled()) return Status::Cancelled("interrupted");
-  auto a = api_->Call("GET", "/networks/" + DockerApi::Escape(name), "", Step(deadline));
-  if (!a.ok()) return a.status();
+  const Deadline step = Step(deadline);
+  Result<DockerApi::Answer> a = Status::Failed("not asked");
+  nlohmann::json j;
+  // A swarm network created a moment ago is answered without its driver until Swarm's
+  // allocator has placed it: asked again until it has one.
+  do {
+    if (cancel.cancelled()) return Status::Cancelled("interrupted");
+    a = api_->Call("GET", "/networks/" + DockerApi::Escape(name), "", step);
+    if (!a.ok()) return a.status();
+    j = nlohmann::json::parse(a->body, nullptr, false);
+  } while (a->status == 200 && j.is_object() && j.value("Name", "") == name && j.value("Driver", "").empty() &&
+           !step.passed() && WaitFor(kTeardownPoll, cancel));
   NetworkState state;
   if (a->status == 404) return state;
-  auto j = nlohmann::json::parse(a->body, nullptr, false);
   if (a->status != 200 || !j.is_object()) {
     return Status::Infra("Docker API GET /networks/" + name + " answered " + std::to_string(a->status) + ": " +
                          DockerApi::MessageOf(*a));
