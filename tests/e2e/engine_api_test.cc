@@ -23,6 +23,18 @@ std::vector<std::string> Sorted(std::vector<std::string> v) {
   return v;
 }
 
+// The local Swarm through the CLI and through the Engine API, side by side.
+struct BothWays {
+  LocalExecutor exec;
+  Docker docker{&exec, "docker"};
+  SwarmRuntime cli{&docker};
+  SwarmRuntime api{&docker};
+  BothWays() {
+    REQUIRE(api.Preflight(nullptr, Deadline::In(Duration(30000)), CancelToken::None()).ok());
+    REQUIRE(api.ChooseObservations(Deadline::In(Duration(30000))) == "engine-api");
+  }
+};
+
 TEST_CASE("engine api: what the API finds and removes is what the CLI finds, and nothing is left", "[engine-api]") {
   std::mt19937 rng(std::random_device{}());
   const std::string ns = "eapi-" + std::to_string(rng() % 1000000);
@@ -56,12 +68,9 @@ TEST_CASE("engine api: what the API finds and removes is what the CLI finds, and
   make({"volume", "create", "--label", ours, ns + "_data"});
   make({"create", "--label", ours, "--name", ns + "_loose", "recipe-harness/busybox:1", "true"});
 
-  LocalExecutor exec;
-  Docker docker(&exec, "docker");
-  SwarmRuntime cli(&docker);
-  SwarmRuntime api(&docker);
-  REQUIRE(api.Preflight(nullptr, Deadline::In(Duration(30000)), CancelToken::None()).ok());
-  REQUIRE(api.ChooseObservations(Deadline::In(Duration(30000))) == "engine-api");
+  BothWays sides;
+  SwarmRuntime& cli = sides.cli;
+  SwarmRuntime& api = sides.api;
   REQUIRE_FALSE(cli.uses_engine_api());
 
   auto by_cli = cli.FindLeftovers(ns, nullptr, Deadline::In(Duration(60000)));
@@ -115,12 +124,9 @@ TEST_CASE("engine api: exec, logs, a secret and a shared network through the API
       DockerCli(args);
     }
   });
-  LocalExecutor exec;
-  Docker docker(&exec, "docker");
-  SwarmRuntime cli(&docker);
-  SwarmRuntime api(&docker);
-  REQUIRE(api.Preflight(nullptr, Deadline::In(Duration(30000)), CancelToken::None()).ok());
-  REQUIRE(api.ChooseObservations(Deadline::In(Duration(30000))) == "engine-api");
+  BothWays sides;
+  SwarmRuntime& cli = sides.cli;
+  SwarmRuntime& api = sides.api;
 
   // A secret created through the API holds its value: the service reads it back.
   const std::string value = "hunter2 \xe2\x9c\x93\n\x01 with = padding";
