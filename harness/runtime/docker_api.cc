@@ -119,9 +119,8 @@ std::string DockerApi::MessageOf(const Answer& a) {
   return a.body;
 }
 
-Result<DockerApi::Answer> DockerApi::Call(const std::string& method, const std::string& path, const std::string& body,
-                                          Deadline deadline) {
-  std::lock_guard<std::mutex> lock(mu_);
+TransferRequest DockerApi::RequestFor(const std::string& method, const std::string& path,
+                                      const std::string& body) const {
   TransferRequest req;
   req.method = method;
   req.url = "http://docker" + path;
@@ -134,6 +133,13 @@ Result<DockerApi::Answer> DockerApi::Call(const std::string& method, const std::
   } else if (method != "GET") {
     req.send_body = true;  // Content-Length: 0
   }
+  return req;
+}
+
+Result<DockerApi::Answer> DockerApi::Call(const std::string& method, const std::string& path, const std::string& body,
+                                          Deadline deadline) {
+  std::lock_guard<std::mutex> lock(mu_);
+  TransferRequest req = RequestFor(method, path, body);
   long ms = deadline.never() ? 30000L : std::max<long>(1, static_cast<long>(deadline.remaining().count()));
   req.timeout = Duration(ms);
   TransferResponse resp;
@@ -159,18 +165,7 @@ Result<std::string> DockerApi::Get(const std::string& path, Deadline deadline) {
 Status DockerApi::Stream(const std::string& method, const std::string& path, const std::string& body,
                          Deadline deadline, const CancelToken& cancel,
                          const std::function<bool(std::string_view)>& on_data) const {
-  TransferRequest req;
-  req.method = method;
-  req.url = "http://docker" + path;
-  req.unix_socket = socket_;
-  req.protocols = "http";
-  if (!body.empty()) {
-    req.body = body;
-    req.send_body = true;
-    req.headers = {"Content-Type: application/json"};
-  } else if (method != "GET") {
-    req.send_body = true;
-  }
+  TransferRequest req = RequestFor(method, path, body);
   req.connect_timeout = Duration(10000);
   if (!deadline.never()) req.timeout = Duration(std::max<long>(1, static_cast<long>(deadline.remaining().count())));
   req.cancel = &cancel;

@@ -126,6 +126,9 @@ class DockerApi {
   static std::string Filters(const std::string& key, const std::vector<std::string>& values);
 
  private:
+  // `method` of `path` on the socket, with a JSON `body` when not empty.
+  TransferRequest RequestFor(const std::string& method, const std::string& path, const std::string& body) const;
+
   std::string socket_;
   std::string description_;
   std::mutex mu_;
