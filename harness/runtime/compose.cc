@@ -266,169 +266,134 @@ void Emit(YAML::Emitter& out, const YAML::Node& n, const EmitContext& ctx = {}, 
   }
 }
 
+// What staging one compose file needs besides the file.
+struct StageInput {
+  const std::string& recipe_dir;
+  const std::map<std::string, std::string>& labels;
+  const std::map<std::string, std::string>& env;
+  const std::string& namespace_name;
+  const std::string& stage_dir;
+};
 
-bool IsNameStart(char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; }
-bool IsNameChar(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; }
-
-// The index of the `}` closing the `${` whose body starts at `from`, counting nested `${`;
-// npos when it is not closed.
-size_t ClosingBrace(const std::string& text, size_t from) {
-  int depth = 1;
-  for (size_t i = from; i < text.size(); ++i) {
-    if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '$') {
-      ++i;
-    } else if (text[i] == '$' && i + 1 < text.size() && text[i + 1] == '{') {
-      ++depth;
-      ++i;
-    } else if (text[i] == '}' && --depth == 0) {
-      return i;
-    }
-  }
-  return std::string::npos;
+void AddUnique(std::vector<std::string>& v, const std::string& s) {
+  if (std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
 }
 
-// Compose's interpolation (the compose specification's, which `docker stack deploy`
-// follows): `$$`, `$VAR`, `${VAR}`, and after the name `:-`/`-` (a default), `:?`/`?` (an
-// error), `:+`/`+` (a replacement); the colon forms also treat an empty value as unset, and
-// defaults and replacements may hold further expressions. Appends to `out`. An expression
-// that demands a missing value, or is malformed, adds nothing and its reason to `errors`.
-void InterpolateInto(const std::string& text, const std::map<std::string, std::string>& env, int depth,
-                     size_t limit, std::string* out, std::vector<std::string>* errors) {
-  if (depth > 8) {
-    errors->push_back("expressions nested deeper than 8 levels");
-    return;
+// The file's services: their names, images and deploy labels into `objs`; each service and
+// its deploy section get our labels. Throws YAML::Exception on a malformed value.
+Status StageServices(YAML::Node& doc, const StageInput& in, const std::string& src, ComposeObjects* objs) {
+  YAML::Node services = doc["services"];
+  if (!services || !services.IsMap()) return Status::Ok();
+  for (auto it : services) {
+    std::string name = it.first.as<std::string>();
+    AddUnique(objs->services, name);
+    YAML::Node svc = it.second;
+    if (!svc.IsMap()) return Status::InvalidArgument(src + ": service '" + name + "' is not a mapping");
+    if (svc["image"]) AddUnique(objs->images, Interpolate(svc["image"].as<std::string>(), in.env));
+    if (svc["deploy"] && svc["deploy"].IsMap()) {
+      for (auto& [k, v] : LabelMap(svc["deploy"]["labels"], in.env)) objs->deploy_labels[name][k] = v;
+    }
+    AddLabels(svc, in.labels);
+    if (!svc["deploy"] || !svc["deploy"].IsMap()) svc["deploy"] = YAML::Node(YAML::NodeType::Map);
+    AddLabels(svc["deploy"], in.labels);
   }
-  for (size_t i = 0; i < text.size(); ++i) {
-    if (out->size() > limit) return;
-    char c = text[i];
-    if (c != '$') {  // up to the next '$' at once
-      size_t end = std::min(text.find('$', i), text.size());
-      out->append(text, i, end - i);
-      i = end - 1;
-      continue;
-    }
-    if (i + 1 >= text.size()) {
-      *out += c;
-      continue;
-    }
-    char n = text[i + 1];
-    if (n == '$') {
-      *out += '$';
-      ++i;
-      continue;
-    }
-    if (IsNameStart(n)) {
-      size_t j = i + 1;
-      while (j < text.size() && IsNameChar(text[j])) ++j;
-      auto it = env.find(text.substr(i + 1, j - i - 1));
-      if (it != env.end()) *out += it->second;
-      i = j - 1;
-      continue;
-    }
-    if (n != '{') {
-      *out += c;
-      continue;
-    }
-    size_t close = ClosingBrace(text, i + 2);
-    if (close == std::string::npos) {
-      errors->push_back("'" + text.substr(i) + "' is not closed");
-      *out += text.substr(i);
-      return;
-    }
-    std::string inner = text.substr(i + 2, close - i - 2);
-    std::string expression = text.substr(i, close - i + 1);
-    i = close;
-    size_t name_end = 0;
-    while (name_end < inner.size() && IsNameChar(inner[name_end])) ++name_end;
-    if (name_end == 0 || !IsNameStart(inner[0])) {
-      errors->push_back("'" + expression + "' does not name a variable");
-      continue;
-    }
-    std::string name = inner.substr(0, name_end);
-    auto it = env.find(name);
-    bool set = it != env.end();
-    if (name_end == inner.size()) {
-      if (set) *out += it->second;
-      continue;
-    }
-    bool colon = inner[name_end] == ':';
-    size_t op_at = name_end + (colon ? 1 : 0);
-    char op = op_at < inner.size() ? inner[op_at] : '\0';
-    std::string arg = inner.substr(std::min(op_at + 1, inner.size()));
-    bool present = set && !(colon && it->second.empty());
-    if (op == '-') {
-      if (present) {
-        *out += it->second;
+  return Status::Ok();
+}
+
+// The file's secrets and configs: their Swarm names into `objs`, their files copied beside
+// the staged compose files, our labels on those the stack creates. Throws YAML::Exception.
+Status StageSecretsAndConfigs(YAML::Node& doc, const StageInput& in, const std::string& src,
+                              ComposeObjects* objs) {
+  for (const std::string kind : {"secrets", "configs"}) {
+    YAML::Node section = doc[kind];
+    if (!section || !section.IsMap()) continue;
+    for (auto it : section) {
+      std::string key = it.first.as<std::string>();
+      YAML::Node obj = it.second;
+      std::string swarm_name = in.namespace_name + "_" + key;
+      if (obj && obj.IsMap() && obj["name"]) swarm_name = Interpolate(obj["name"].as<std::string>(), in.env);
+      bool external = IsExternal(obj);
+      if (kind == "secrets") {
+        objs->secrets[key] = swarm_name;
+        if (external) AddUnique(objs->external_secrets, key);
       } else {
-        InterpolateInto(arg, env, depth + 1, limit, out, errors);
+        objs->configs[key] = swarm_name;
       }
-    } else if (op == '+') {
-      if (present) InterpolateInto(arg, env, depth + 1, limit, out, errors);
-    } else if (op == '?') {
-      if (present) {
-        *out += it->second;
-      } else {
-        std::string why;
-        std::vector<std::string> ignored;
-        InterpolateInto(arg, env, depth + 1, limit, &why, &ignored);
-        errors->push_back("'" + expression + "': " + name + (set ? " is empty" : " is not set") +
-                          (why.empty() ? "" : " (" + why + ")"));
+      if (external || !obj.IsMap()) continue;
+      if (obj["file"]) {
+        // A copy beside the staged compose files, named relative to them, so that the
+        // staging folder is complete on its own (a remote target gets a copy of it).
+        std::string from = Absolute(in.recipe_dir, Interpolate(obj["file"].as<std::string>(), in.env));
+        std::string name = kind + "-" + key;
+        std::error_code ec;
+        fs::copy_file(from, in.stage_dir + "/" + name, fs::copy_options::overwrite_existing, ec);
+        if (ec) return Status::InvalidArgument(src + ": " + kind + " '" + key + "': cannot read " + from + ": " + ec.message());
+        obj["file"] = "./" + name;
       }
-    } else {
-      errors->push_back("'" + expression + "' is not an expression compose knows");
+      AddLabels(obj, in.labels);
     }
   }
+  return Status::Ok();
+}
+
+// The file's networks and volumes: names into `objs` (external networks with their Swarm
+// names), our labels on those the stack creates, and the implicit "default" network
+// declared so that it gets them too. Throws YAML::Exception.
+void StageNetworksAndVolumes(YAML::Node& doc, const StageInput& in, ComposeObjects* objs) {
+  // Services without `networks` join the stack's implicit "default" network, which
+  // Swarm creates without our labels unless it is declared.
+  bool uses_default = false;
+  if (YAML::Node services = doc["services"]; services && services.IsMap()) {
+    for (auto it : services) uses_default = uses_default || !it.second["networks"];
+  }
+  if (uses_default && !(doc["networks"] && doc["networks"]["default"])) {
+    if (!doc["networks"] || !doc["networks"].IsMap()) doc["networks"] = YAML::Node(YAML::NodeType::Map);
+    doc["networks"]["default"] = YAML::Node(YAML::NodeType::Map);
+  }
+  if (YAML::Node networks = doc["networks"]; networks && networks.IsMap()) {
+    for (auto it : networks) {
+      if (!IsExternal(it.second)) continue;
+      std::string key = it.first.as<std::string>();
+      std::string name = key;
+      if (it.second["name"]) name = Interpolate(it.second["name"].as<std::string>(), in.env);
+      objs->external_networks[key] = name;
+    }
+  }
+  for (const std::string kind : {"volumes", "networks"}) {
+    YAML::Node section = doc[kind];
+    if (!section || !section.IsMap()) continue;
+    for (auto it : section) {
+      std::string key = it.first.as<std::string>();
+      AddUnique(kind == "volumes" ? objs->volumes : objs->networks, key);
+      if (IsExternal(it.second)) continue;
+      if (!it.second.IsMap()) section[key] = YAML::Node(YAML::NodeType::Map);
+      AddLabels(section[key], in.labels);
+    }
+  }
+}
+
+// Writes the staged copy of compose file number `idx` (`file`, relative to the recipe),
+// interpolated; returns its path.
+Result<std::string> WriteStagedCopy(const YAML::Node& doc, const StageInput& in, const std::string& file,
+                                    size_t idx) {
+  YAML::Emitter out;
+  std::vector<std::string> errors;
+  Emit(out, doc, {&in.env, &errors, ""});
+  if (!errors.empty()) return Status::InvalidArgument(file + ": " + errors.front());
+  if (!out.good()) {
+    return Status::Infra(in.recipe_dir + "/" + file + ": cannot write the staged copy: " + out.GetLastError());
+  }
+  // One flat folder: an overlay in a subfolder ("overlays/compose.smtp.yml") becomes
+  // "<n>-overlays_compose.smtp.yml" (its relative paths are the recipe folder's, as for
+  // every compose file of a project, and were made absolute or copied above).
+  std::string flat = file;
+  std::replace(flat.begin(), flat.end(), '/', '_');
+  std::string dst = in.stage_dir + "/" + std::to_string(idx) + "-" + flat;
+  if (Status s = WriteFileAtomic(dst, std::string(out.c_str()) + "\n"); !s.ok()) return s;
+  return dst;
 }
 
 }  // namespace
-
-std::string Interpolate(const std::string& text, const std::map<std::string, std::string>& env) {
-  return *InterpolateAtMost(text, env, std::string::npos);
-}
-
-std::optional<std::string> InterpolateAtMost(const std::string& text,
-                                             const std::map<std::string, std::string>& env, size_t limit) {
-  std::string out;
-  std::vector<std::string> errors;
-  InterpolateInto(text, env, 0, limit, &out, &errors);
-  if (out.size() > limit) return std::nullopt;
-  return out;
-}
-
-Result<std::string> InterpolateStrictly(const std::string& text, const std::map<std::string, std::string>& env) {
-  std::string out;
-  std::vector<std::string> errors;
-  InterpolateInto(text, env, 0, std::string::npos, &out, &errors);
-  if (!errors.empty()) return Status::InvalidArgument(errors.front());
-  return out;
-}
-
-std::map<std::string, std::string> ParseEnvFile(const std::string& content) {
-  std::map<std::string, std::string> env;
-  std::istringstream in(content);
-  std::string line;
-  while (std::getline(in, line)) {
-    size_t start = line.find_first_not_of(" \t");
-    if (start == std::string::npos || line[start] == '#') continue;
-    line = line.substr(start);
-    if (line.rfind("export ", 0) == 0) line = line.substr(7);
-    auto eq = line.find('=');
-    if (eq == std::string::npos) continue;
-    std::string key = line.substr(0, eq);
-    std::string value = line.substr(eq + 1);
-    auto hash = value.find(" #");
-    if (value.empty() || (value[0] != '"' && value[0] != '\'')) {
-      if (hash != std::string::npos) value = value.substr(0, hash);
-      while (!value.empty() && std::isspace(static_cast<unsigned char>(value.back()))) value.pop_back();
-    } else {
-      char q = value[0];
-      auto end = value.find(q, 1);
-      value = value.substr(1, end == std::string::npos ? std::string::npos : end - 1);
-    }
-    env[key] = value;
-  }
-  return env;
-}
 
 std::vector<std::string> HostRuleDomains(const std::string& value) {
   // Each Host(`d`) or HostSNI(`d`) (d not empty, without a backtick), scanned by hand: a
@@ -493,12 +458,7 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
   if (stage_dir.empty()) return Status::Infra("no staging folder: a temporary folder could not be created");
   StagedCompose staged;
   ComposeObjects& objs = staged.objects;
-  auto add_unique = [](std::vector<std::string>& v, const std::string& s) {
-    for (const auto& x : v) {
-      if (x == s) return;
-    }
-    v.push_back(s);
-  };
+  const StageInput in{recipe_dir, labels, env, namespace_name, stage_dir};
   for (size_t idx = 0; idx < files.size(); ++idx) {
     std::string src = recipe_dir + "/" + files[idx];
     YAML::Node doc;
@@ -511,80 +471,9 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
     }
     if (!doc.IsMap()) return Status::InvalidArgument(src + ": not a compose file (no mapping)");
     try {
-      if (YAML::Node services = doc["services"]; services && services.IsMap()) {
-        for (auto it : services) {
-          std::string name = it.first.as<std::string>();
-          add_unique(objs.services, name);
-          YAML::Node svc = it.second;
-          if (!svc.IsMap()) return Status::InvalidArgument(src + ": service '" + name + "' is not a mapping");
-          if (svc["image"]) add_unique(objs.images, Interpolate(svc["image"].as<std::string>(), env));
-          if (svc["deploy"] && svc["deploy"].IsMap()) {
-            for (auto& [k, v] : LabelMap(svc["deploy"]["labels"], env)) objs.deploy_labels[name][k] = v;
-          }
-          AddLabels(svc, labels);
-          if (!svc["deploy"] || !svc["deploy"].IsMap()) svc["deploy"] = YAML::Node(YAML::NodeType::Map);
-          AddLabels(svc["deploy"], labels);
-        }
-      }
-      for (const char* kind : {"secrets", "configs"}) {
-        YAML::Node section = doc[kind];
-        if (!section || !section.IsMap()) continue;
-        for (auto it : section) {
-          std::string key = it.first.as<std::string>();
-          YAML::Node obj = it.second;
-          std::string swarm_name = namespace_name + "_" + key;
-          if (obj && obj.IsMap() && obj["name"]) swarm_name = Interpolate(obj["name"].as<std::string>(), env);
-          bool external = IsExternal(obj);
-          if (std::string(kind) == "secrets") {
-            objs.secrets[key] = swarm_name;
-            if (external) add_unique(objs.external_secrets, key);
-          } else {
-            objs.configs[key] = swarm_name;
-          }
-          if (external || !obj.IsMap()) continue;
-          if (obj["file"]) {
-            // A copy beside the staged compose files, named relative to them, so that the
-            // staging folder is complete on its own (a remote target gets a copy of it).
-            std::string from = Absolute(recipe_dir, Interpolate(obj["file"].as<std::string>(), env));
-            std::string name = std::string(kind) + "-" + key;
-            std::error_code ec;
-            fs::copy_file(from, stage_dir + "/" + name, fs::copy_options::overwrite_existing, ec);
-            if (ec) return Status::InvalidArgument(src + ": " + kind + " '" + key + "': cannot read " + from + ": " + ec.message());
-            obj["file"] = "./" + name;
-          }
-          AddLabels(obj, labels);
-        }
-      }
-      // Services without `networks` join the stack's implicit "default" network, which
-      // Swarm creates without our labels unless it is declared.
-      bool uses_default = false;
-      if (YAML::Node services = doc["services"]; services && services.IsMap()) {
-        for (auto it : services) uses_default = uses_default || !it.second["networks"];
-      }
-      if (uses_default && !(doc["networks"] && doc["networks"]["default"])) {
-        if (!doc["networks"] || !doc["networks"].IsMap()) doc["networks"] = YAML::Node(YAML::NodeType::Map);
-        doc["networks"]["default"] = YAML::Node(YAML::NodeType::Map);
-      }
-      if (YAML::Node networks = doc["networks"]; networks && networks.IsMap()) {
-        for (auto it : networks) {
-          if (!IsExternal(it.second)) continue;
-          std::string key = it.first.as<std::string>();
-          std::string name = key;
-          if (it.second["name"]) name = Interpolate(it.second["name"].as<std::string>(), env);
-          objs.external_networks[key] = name;
-        }
-      }
-      for (const char* kind : {"volumes", "networks"}) {
-        YAML::Node section = doc[kind];
-        if (!section || !section.IsMap()) continue;
-        for (auto it : section) {
-          std::string key = it.first.as<std::string>();
-          add_unique(std::string(kind) == "volumes" ? objs.volumes : objs.networks, key);
-          if (IsExternal(it.second)) continue;
-          if (!it.second.IsMap()) section[key] = YAML::Node(YAML::NodeType::Map);
-          AddLabels(section[key], labels);
-        }
-      }
+      if (Status s = StageServices(doc, in, src, &objs); !s.ok()) return s;
+      if (Status s = StageSecretsAndConfigs(doc, in, src, &objs); !s.ok()) return s;
+      StageNetworksAndVolumes(doc, in, &objs);
     } catch (const YAML::Exception& e) {
       return Status::InvalidArgument(src + ": " + e.what());
     }
@@ -607,20 +496,9 @@ Result<StagedCompose> StageCompose(const std::string& recipe_dir,
     } catch (const std::exception& e) {
       return Status::InvalidArgument(src + ": " + e.what());
     }
-    YAML::Emitter out;
-    std::vector<std::string> errors;
-    Emit(out, doc, {&env, &errors, ""});
-    if (!errors.empty()) return Status::InvalidArgument(files[idx] + ": " + errors.front());
-    if (!out.good()) return Status::Infra(src + ": cannot write the staged copy: " + out.GetLastError());
-    // One flat folder: an overlay in a subfolder ("overlays/compose.smtp.yml") becomes
-    // "<n>-overlays_compose.smtp.yml" (its relative paths are the recipe folder's, as for
-    // every compose file of a project, and were made absolute or copied above).
-    std::string flat = files[idx];
-    std::replace(flat.begin(), flat.end(), '/', '_');
-    std::string dst = stage_dir + "/" + std::to_string(idx) + "-" + flat;
-    Status s = WriteFileAtomic(dst, std::string(out.c_str()) + "\n");
-    if (!s.ok()) return s;
-    staged.files.push_back(dst);
+    auto dst = WriteStagedCopy(doc, in, files[idx], idx);
+    if (!dst.ok()) return dst.status();
+    staged.files.push_back(*dst);
   }
   return staged;
 }

@@ -230,6 +230,45 @@ std::string IntermittentReason(const Evidence& e, const Verdict& v, const Triage
   return s;
 }
 
+std::string GenuineReason(const Evidence& e, const TriagePlan& plan, double p_value) {
+  return "failed all " + std::to_string(e.alone.fail) + " runs alone, the same way (" + e.failures.front().id +
+         "): were no failure to recur alone more often than " + Percent(plan.genuine_rate) +
+         " of the time, that would happen with a chance of at most " + Number(p_value) + " (at most " +
+         Number(plan.alpha_genuine) + ", half the error level)";
+}
+
+std::string LoadFlakeReason(const Evidence& e, const TriagePlan& plan, double p_value, double level) {
+  return "under load " + std::to_string(e.loaded.fail) + " of " + std::to_string(e.loaded.runs()) +
+         " failed, alone " + std::to_string(e.alone.fail) + " of " + std::to_string(e.alone.runs()) +
+         ": Fisher's exact test (one-sided) p = " + Number(p_value) + " <= " + Number(level) +
+         ", this look's share of " + Number(plan.alpha_load) + " (half the error level, over " +
+         std::to_string(plan.looks) + " looks)";
+}
+
+// The next run: the schedule's while the load-flake test is alive, else alone; kStop, with
+// `why` set, once there is none, the run or time budget is spent, or `stop_now`.
+Next NextRun(const Evidence& e, const TriagePlan& plan, const TriagePolicy& policy, bool load_alive,
+             Duration spent, bool stop_now, std::string* why) {
+  bool has_next = false;
+  Next next = Next::kAlone;
+  if (load_alive) {
+    has_next = e.counted < static_cast<int>(plan.arms.size());
+    if (has_next) next = plan.arms[e.counted] == Arm::kLoaded ? Next::kLoaded : Next::kAlone;
+  } else {
+    has_next = e.alone.runs() < policy.max_alone;
+  }
+  Duration used = spent.count() >= 0 ? spent : e.spent;
+  Duration per_run = e.attempts > 0 ? e.spent / e.attempts : Duration(0);
+  bool out_of_time = used + per_run > policy.max_time;
+  if (stop_now || !has_next || e.attempts >= policy.max_runs || out_of_time) {
+    *why = stop_now      ? "stopped"
+           : out_of_time ? "the time budget is spent"
+                         : "the run budget is spent";
+    return Next::kStop;
+  }
+  return next;
+}
+
 // The rules, in order (see verdict.h); `stop_now` ends the triage here with what the
 // evidence already shows.
 Decision Judge(const std::vector<Attempt>& attempts, const TriagePolicy& policy, Duration spent,
@@ -276,13 +315,7 @@ Decision Judge(const std::vector<Attempt>& attempts, const TriagePolicy& policy,
     v.test = "same-failure-in-a-row";
     v.p_value = SameFailureInARow(plan.genuine_rate, al.fail);
     v.threshold = plan.alpha_genuine;
-    return decide("genuine", "failed all " + std::to_string(al.fail) +
-                                 " runs alone, the same way (" + e.failures.front().id +
-                                 "): were no failure to recur alone more often than " +
-                                 Percent(plan.genuine_rate) +
-                                 " of the time, that would happen with a chance of at most " +
-                                 Number(v.p_value) + " (at most " + Number(plan.alpha_genuine) +
-                                 ", half the error level)");
+    return decide("genuine", GenuineReason(e, plan, v.p_value));
   }
 
   // load-flake: at the plan's looks, Fisher's exact test against the look's level.
@@ -297,13 +330,7 @@ Decision Judge(const std::vector<Attempt>& attempts, const TriagePolicy& policy,
     double level = plan.look_alpha[e.counted];
     if (level > 0) v.threshold = level;
     if (level > 0 && ld.fail >= plan.min_load_failures && p_now <= level) {
-      return decide("load-flake", "under load " + std::to_string(ld.fail) + " of " +
-                                      std::to_string(ld.runs()) + " failed, alone " +
-                                      std::to_string(al.fail) + " of " + std::to_string(al.runs()) +
-                                      ": Fisher's exact test (one-sided) p = " + Number(p_now) +
-                                      " <= " + Number(level) + ", this look's share of " +
-                                      Number(plan.alpha_load) + " (half the error level, over " +
-                                      std::to_string(plan.looks) + " looks)");
+      return decide("load-flake", LoadFlakeReason(e, plan, p_now, level));
     }
   }
   if (load_alive && !LoadFlakeReachable(plan, e.counted, al.fail, ld.fail)) {
@@ -335,24 +362,11 @@ Decision Judge(const std::vector<Attempt>& attempts, const TriagePolicy& policy,
                       "this error level");
   }
 
-  // The next run: the schedule's while the load-flake test is alive, else alone.
-  bool has_next = false;
-  if (load_alive) {
-    has_next = e.counted < static_cast<int>(plan.arms.size());
-    if (has_next) d.next = plan.arms[e.counted] == Arm::kLoaded ? Next::kLoaded : Next::kAlone;
-  } else {
-    has_next = al.runs() < policy.max_alone;
-    d.next = Next::kAlone;
-  }
-  Duration used = spent.count() >= 0 ? spent : e.spent;
-  Duration per_run = e.attempts > 0 ? e.spent / e.attempts : Duration(0);
-  bool out_of_time = used + per_run > policy.max_time;
-  if (stop_now || !has_next || e.attempts >= policy.max_runs || out_of_time) {
-    std::string why = stop_now      ? "stopped"
-                      : out_of_time ? "the time budget is spent"
-                                    : "the run budget is spent";
-    if (mixed) return decide("intermittent", " (" + why + " while testing the load)");
-    return decide("undecided", why);
+  std::string why_stop;
+  d.next = NextRun(e, plan, policy, load_alive, spent, stop_now, &why_stop);
+  if (d.next == Next::kStop) {
+    if (mixed) return decide("intermittent", " (" + why_stop + " while testing the load)");
+    return decide("undecided", why_stop);
   }
   v.reason = mixed        ? "intermittent alone; testing whether load makes it worse"
              : load_alive ? "interleaving alone and loaded runs"
