@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <iostream>
 
@@ -18,6 +20,11 @@ void AddGlobalOptions(CLI::App* app, GlobalOptions* g) {
       ->capture_default_str();
   app->add_option("--docker", g->docker, "Docker CLI to use")->capture_default_str();
   app->add_option("--domain-suffix", g->domain_suffix, "Domains are <namespace>.<suffix>")->capture_default_str();
+  app->add_option("--proxy", g->proxy,
+                  "The Swarm's reverse proxy for requests by domain, host:port of its https entry as the target "
+                  "sees it (default: the service on the proxy network that publishes 443)");
+  app->add_option("--proxy-ca", g->proxy_ca,
+                  "CA bundle (PEM) the proxy's certificates must verify against (default: the system's)");
   app->add_option("--state", g->state, "Folder of the ledger and run locks")->capture_default_str();
   app->add_option("--runtime", g->runtime, "How deploys are made: 'swarm' (docker stack deploy) or 'abra'")
       ->capture_default_str()
@@ -62,10 +69,33 @@ std::unique_ptr<EventSink> NewConsole(const GlobalOptions& g) {
   return std::make_unique<PlainConsole>(&std::cerr, ConsoleColor(STDERR_FILENO));
 }
 
+// --proxy is host:port (a name or an IPv4 address, a port 1-65535); --proxy-ca a file.
+Status ValidateProxy(const std::string& proxy, const std::string& ca) {
+  if (!proxy.empty()) {
+    auto colon = proxy.rfind(':');
+    std::string host = colon == std::string::npos ? "" : proxy.substr(0, colon);
+    std::string port = colon == std::string::npos ? "" : proxy.substr(colon + 1);
+    bool host_ok = !host.empty() && host.size() <= 253 &&
+                   std::all_of(host.begin(), host.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-'; });
+    bool port_ok = !port.empty() && port.size() <= 5 &&
+                   std::all_of(port.begin(), port.end(), [](unsigned char c) { return std::isdigit(c); }) &&
+                   std::stoi(port) >= 1 && std::stoi(port) <= 65535;
+    if (!host_ok || !port_ok) return Status::InvalidArgument("--proxy: expected host:port, got '" + proxy + "'");
+  }
+  if (!ca.empty()) {
+    std::error_code ec;
+    if (!std::filesystem::is_regular_file(ca, ec) || access(ca.c_str(), R_OK) != 0) {
+      return Status::InvalidArgument("--proxy-ca: no readable file: " + ca);
+    }
+  }
+  return Status::Ok();
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeeds needs) {
   if (Status s = ValidateDomain(g.domain_suffix); !s.ok()) return s.Prefixed("--domain-suffix");
+  if (Status s = ValidateProxy(g.proxy, g.proxy_ca); !s.ok()) return s;
   auto target = ParseTarget(g.target);
   if (!target.ok()) return target.status().Prefixed("--target");
   Result<ComposePolicy> policy = ComposePolicy{};
@@ -126,6 +156,8 @@ Result<std::unique_ptr<Context>> OpenContext(const GlobalOptions& g, ContextNeed
   base.recipes_dir = g.recipes;
   base.artifacts_dir = g.artifacts;
   base.domain_suffix = g.domain_suffix;
+  base.proxy = g.proxy;
+  base.proxy_ca = g.proxy_ca.empty() ? "" : std::filesystem::absolute(g.proxy_ca).string();
   base.nodes = ctx->reach.get();
   base.api = ctx->api.get();
   base.runtime = g.runtime;

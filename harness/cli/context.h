@@ -38,6 +38,8 @@ struct GlobalOptions {
   std::string artifacts = "artifacts";
   std::string docker = "docker";
   std::string domain_suffix = "harness.localhost";
+  std::string proxy;      // --proxy host:port (the proxy's https entry as the target sees it)
+  std::string proxy_ca;   // --proxy-ca FILE
   std::string state = DefaultStateDir();
   bool json = false;
   bool quiet = false;

@@ -77,6 +77,23 @@ CURLcode Drive(CURLM* multi, CURL* h, const CancelToken* cancel) {
   }
 }
 
+// The fields of the first certificate of the chain libcurl read (CURLOPT_CERTINFO): the
+// server's own.
+std::vector<std::pair<std::string, std::string>> LeafCertificate(CURL* h) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  curl_certinfo* info = nullptr;
+  if (curl_easy_getinfo(h, CURLINFO_CERTINFO, &info) != CURLE_OK || info == nullptr || info->num_of_certs < 1) {
+    return fields;
+  }
+  for (curl_slist* f = info->certinfo[0]; f != nullptr; f = f->next) {
+    std::string line = f->data;
+    auto colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    fields.emplace_back(line.substr(0, colon), line.substr(colon + 1));
+  }
+  return fields;
+}
+
 }  // namespace
 
 CurlTransfer::CurlTransfer() {
@@ -128,6 +145,13 @@ Status CurlTransfer::Perform(const TransferRequest& req, TransferResponse* out) 
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(req.body.size()));
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, req.body.c_str());
   }
+  if (!req.ca_file.empty()) curl_easy_setopt(h, CURLOPT_CAINFO, req.ca_file.c_str());
+  if (req.connect_only) curl_easy_setopt(h, CURLOPT_CONNECT_ONLY, 1L);
+  if (req.read_certificate) {
+    curl_easy_setopt(h, CURLOPT_CERTINFO, 1L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  }
   curl_slist* connect_to = nullptr;
   if (!req.connect_to.empty()) {
     connect_to = curl_slist_append(nullptr, req.connect_to.c_str());
@@ -147,6 +171,8 @@ Status CurlTransfer::Perform(const TransferRequest& req, TransferResponse* out) 
   curl_easy_getinfo(h, CURLINFO_PRETRANSFER_TIME_T, &pretransfer);
   out->sent = pretransfer > 0;
   if (rc == CURLE_WRITE_ERROR && sink.stopped) rc = CURLE_OK;
+  out->unverified = rc == CURLE_PEER_FAILED_VERIFICATION;
+  if (req.read_certificate && rc == CURLE_OK) out->certificate = LeafCertificate(h);
   if (rc == CURLE_ABORTED_BY_CALLBACK) return Status::Cancelled("interrupted");
   if (rc == CURLE_OPERATION_TIMEDOUT) return Status::Timeout("no answer within " + FormatDuration(req.timeout));
   if (rc != CURLE_OK) return Status::Failed(errbuf[0] != '\0' ? std::string(errbuf) : curl_easy_strerror(rc));

@@ -2,9 +2,9 @@
 // reusable easy handle.
 //
 // Callers say everything that varies (method, URL or unix socket, headers, body, timeouts,
-// protocols, cancellation, a connect-to rewrite, a body taken as it arrives); everything
-// else is fixed: no signals, no redirects followed, response headers parsed into
-// lower-cased names. Perform() resets the handle between exchanges, so connections are
+// protocols, cancellation, a connect-to rewrite, the CA bundle, a body taken as it
+// arrives); everything else is fixed: no signals, no redirects followed, certificates
+// verified, response headers parsed into lower-cased names. Perform() resets the handle between exchanges, so connections are
 // reused by one CurlTransfer and never between two. A cancellation is seen at once, also
 // while the exchange waits for the server (the token's descriptor is polled beside the
 // connection).
@@ -40,6 +40,15 @@ struct TransferRequest {
   Duration timeout{0};           // the whole exchange; 0 for none
   std::optional<Duration> connect_timeout;  // libcurl's default when unset
   std::string connect_to;        // CURLOPT_CONNECT_TO "host:port:addr:port"; no reuse then
+  // https: the server's certificate is always verified, against this CA bundle ("" for
+  // the system's), for the URL's host name.
+  std::string ca_file;
+  // Only connect (and, for https, shake hands), sending no request; with
+  // `read_certificate`, verification is off and the server's certificate is read into
+  // TransferResponse::certificate — to show what a server that failed verification
+  // offered, never to talk to it.
+  bool connect_only = false;
+  bool read_certificate = false;
   size_t max_body = std::numeric_limits<size_t>::max();  // the rest is read and dropped
   const CancelToken* cancel = nullptr;  // aborts the exchange when cancelled
   // When set, the body of a 2xx answer is handed here piece by piece as it arrives and is
@@ -55,6 +64,10 @@ struct TransferResponse {
   std::string body;
   Duration elapsed{0};
   bool sent = false;             // the request may have reached the server
+  bool unverified = false;       // https: the server's certificate did not verify
+  // With read_certificate: the fields of the server's own certificate, as libcurl names
+  // them ("Subject", "Issuer", "X509v3 Subject Alternative Name", "Expire date", ...).
+  std::vector<std::pair<std::string, std::string>> certificate;
 };
 
 class CurlTransfer {

@@ -20,7 +20,9 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct HttpRequest {
   std::string method = "GET";
-  std::string url;          // http://host:port/path, host already resolved to an address
+  // http://host:port/path with the host resolved to an address; or, with `connect`, a URL
+  // by name (http or https) whose host name is sent as SNI and Host, and verified.
+  std::string url;
   Headers headers;
   std::string body;
   Duration timeout{10000};
@@ -28,6 +30,12 @@ struct HttpRequest {
   // Connect from this executor's machine (Executor::Forward): the address is one that
   // machine sees. Null: the client's own default.
   Executor* via = nullptr;
+  // "address:port" to connect to instead of the URL's host (a proxy), as `via` sees it.
+  std::string connect;
+  // https: the CA bundle the server's certificate must verify against ("" for the
+  // system's). It is always verified; one that does not is a failure that names what the
+  // server offered (subject, issuer, names).
+  std::string ca_file;
 };
 
 struct HttpResponse {
@@ -48,8 +56,10 @@ class HttpClient {
 // addresses are reached as the target sees them; null or a local executor: directly.
 std::unique_ptr<HttpClient> NewCurlHttpClient(Executor* via = nullptr);
 
-// Splits "http://host:port/path?q" into its parts. Port defaults to 80.
+// Splits "http://host:port/path?q" or "https://..." into its parts. The port defaults to
+// the scheme's (80, 443).
 struct UrlParts {
+  std::string scheme = "http";
   std::string host;
   int port = 80;
   std::string path = "/";

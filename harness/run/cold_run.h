@@ -70,6 +70,10 @@ class ColdRun {
   Status CheckComposePolicyOfHead(PhaseLog& prepare);
   // The external networks the recipe joins: held for the run, and which must be created.
   Status LookAtNetworks(PhaseLog& prepare);
+  // The names the recipe's router rules give, and the Swarm's proxy that serves them
+  // (--proxy, or found on the Swarm); the prepare packet's "proxy". Requests by those names
+  // go through it (RunHost::RouteDomains, once the host is made).
+  void LookForProxy(PhaseLog& prepare);
   // Every image pulled or present, then pinned in the staged files.
   Status PrepareImages(PhaseLog& prepare);
   // In a check: what the images' registries say, pulling nothing.
@@ -95,6 +99,13 @@ class ColdRun {
   Status WaitForVersion(PhaseLog& phase);
   Status WaitForReadiness(PhaseLog& phase);
   Status Test();
+  // Whether the test phase begins with the serving check: the router rules name the run's
+  // domain and a proxy serves them (serving_check.cc).
+  bool ChecksServing() const;
+  // The serving check: https://<domain>/ answers through the proxy with a verified
+  // certificate and a 2xx or 3xx that is not the proxy's own answer for a name it does
+  // not route, within the deploy budget. Failed with the last answer as evidence.
+  Status CheckServing();
   Status TeardownNow();
   // The outcome of a run during which Docker went away or restarted is infra's.
   void JudgeInfrastructure();
@@ -168,6 +179,8 @@ class ColdRun {
   std::vector<std::string> full_services_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<RunHost> host_;
+  std::vector<std::string> routed_domains_;   // the router rules' names (LookForProxy)
+  std::optional<ProxyAccess> proxy_;          // how they are reached; none without a proxy
   Deadline deploy_deadline_ = Deadline::Never();
   // Last member: destroyed first, so an unfinished teardown runs while the locks are held.
   std::unique_ptr<TeardownGuard> guard_;

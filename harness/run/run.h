@@ -85,10 +85,19 @@ struct RunOptions {
   // compose files are checked in prepare, and a finding the policy does not allow refuses
   // the run (exit 2) before anything is created. Released versions are not checked.
   ComposePolicy compose_policy;
+  // The Swarm's reverse proxy, for requests by domain and the serving check: "host:port"
+  // of its https entry as the target sees it (--proxy; plain http goes to port 80 of the
+  // host); "" finds it on the Swarm (Runtime::FindProxy). `proxy_ca`: the CA bundle its
+  // certificates must verify against (--proxy-ca; "" the system's).
+  std::string proxy;
+  std::string proxy_ca;
   // `harness check`: prepare only, creating nothing (no Docker object, no ledger entry,
   // no lock) and pulling nothing; see CheckRecipe.
   bool check_only = false;
 };
+
+// The name of the test that the serving check is (ColdRun::CheckServing), in reports.
+inline constexpr const char* kServingCheck = "serves its domain through the proxy";
 
 // Progress of runs, as lines for a person (stderr) or a log.
 using ProgressFn = std::function<void(const std::string& line)>;

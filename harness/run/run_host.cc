@@ -57,9 +57,21 @@ RunHost::RunHost(Runtime* swarm, HttpClient* http, std::string ns,
     : swarm_(swarm), http_(http), ns_(std::move(ns)), services_(std::move(services)), renamed_(std::move(renamed)),
       secrets_(std::move(secrets)), files_dir_(std::move(files_dir)), log_(log), redactor_(redactor) {}
 
+bool RunHost::Routes(const std::string& host) const {
+  for (const auto& d : domains_) {
+    if (strcasecmp(d.c_str(), host.c_str()) == 0) return true;
+  }
+  return false;
+}
+
 Result<HttpResponse> RunHost::Http(HttpRequest req, Deadline deadline) {
   auto url = ParseHttpUrl(req.url);
   if (!url.ok()) return url.status();
+  if (Routes(url->host)) return ThroughProxy(std::move(req), *url, deadline);
+  if (url->scheme == "https") {
+    return Status::InvalidArgument("https:// reaches names the recipe's router rules give, through the proxy; " +
+                                   url->host + " is none of them (a service is reached as http://<service>:<port>)");
+  }
   auto container = Container(url->host, deadline);
   if (!container.ok()) return container.status();
   auto addr = swarm_->AddressOf(*container, deadline, cancel());
@@ -74,6 +86,31 @@ Result<HttpResponse> RunHost::Http(HttpRequest req, Deadline deadline) {
   if (left < req.timeout) req.timeout = std::max(left, Duration(1));
   auto r = http_->Send(req, cancel());
   nlohmann::json c = {{"http", req.method + " " + original}};
+  if (r.ok()) {
+    c["status"] = r->status;
+    c["elapsed_ms"] = r->elapsed.count();
+  } else {
+    c["error"] = r.status().message();
+  }
+  Record(c);
+  return r;
+}
+
+Result<HttpResponse> RunHost::ThroughProxy(HttpRequest req, const UrlParts& url, Deadline deadline) {
+  if (!proxy_) {
+    return Status::Infra(url.host + " is reached through the Swarm's proxy, and there is none: no service on the "
+                         "`proxy` network publishes port 443 (deploy the proxy, or give --proxy)");
+  }
+  req.connect = url.scheme == "https" ? proxy_->https : proxy_->http;
+  if (req.connect.empty()) {
+    return Status::Infra("the proxy (" + proxy_->how + ") publishes no port for " + url.scheme);
+  }
+  req.ca_file = proxy_->ca_file;
+  req.via = swarm_->target();
+  Duration left = deadline.remaining();
+  if (left < req.timeout) req.timeout = std::max(left, Duration(1));
+  auto r = http_->Send(req, cancel());
+  nlohmann::json c = {{"http", req.method + " " + req.url}, {"through", "proxy " + req.connect}};
   if (r.ok()) {
     c["status"] = r->status;
     c["elapsed_ms"] = r->elapsed.count();

@@ -11,6 +11,7 @@
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -42,11 +43,30 @@ class RunLog {
   std::mutex mu_;
 };
 
+// How requests by domain reach the Swarm's reverse proxy. `https` and `http` are
+// "address:port" as the target sees them ("" when not published); `how` says where they
+// came from, for messages.
+struct ProxyAccess {
+  std::string https;
+  std::string http;
+  std::string ca_file;   // "" for the system's CAs
+  std::string how;
+};
+
 class RunHost : public ScriptHost {
  public:
   RunHost(Runtime* swarm, HttpClient* http, std::string ns, std::vector<std::string> services,
           std::map<std::string, std::string> secrets, std::string files_dir, RunLog* log,
           const Redactor* redactor, std::map<std::string, std::string> renamed = {});
+
+  // Requests whose host is one of `domains` (the names the recipe's router rules give) go
+  // to the proxy, with the name as SNI and Host, the certificate verified. Without a
+  // proxy they fail, saying why.
+  void RouteDomains(std::vector<std::string> domains, std::optional<ProxyAccess> proxy) {
+    domains_ = std::move(domains);
+    proxy_ = std::move(proxy);
+  }
+  bool Routes(const std::string& host) const;
 
   // The HTTP and exec calls made since the last ClearCalls(), for the proof packet.
   const nlohmann::json& calls() const { return calls_; }
@@ -66,6 +86,7 @@ class RunHost : public ScriptHost {
  private:
   Status Known(const std::string& service) const;
   Result<Runtime::Located> Container(const std::string& service, Deadline deadline);
+  Result<HttpResponse> ThroughProxy(HttpRequest req, const UrlParts& url, Deadline deadline);
   void Record(nlohmann::json c);
 
   Runtime* swarm_;
@@ -78,6 +99,8 @@ class RunHost : public ScriptHost {
   RunLog* log_;
   const Redactor* redactor_;
   nlohmann::json calls_ = nlohmann::json::array();
+  std::vector<std::string> domains_;
+  std::optional<ProxyAccess> proxy_;
 };
 
 }  // namespace harness

@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "base/files.h"
+#include "base/strings.h"
 #include "recipe/deploy_env.h"
 #include "recipe/naming.h"
 #include "runtime/docker_api.h"
@@ -95,6 +96,7 @@ bool ColdRun::Prepare() {
     Runtime::App app{spec_->name, domain_, recipe_dir_, staged_->files, compose_, env_};
     if (Status s = runtime_->PrepareApp(app); !s.ok()) return refuse(s);
   }
+  if (!opts_.check_only) LookForProxy(prepare);
   if (cancel_.cancelled()) return refuse(Interrupted());
   RecordPhase(prepare, Status::Ok());
   if (opts_.check_only) {
@@ -109,10 +111,48 @@ bool ColdRun::Prepare() {
   host_ = std::make_unique<RunHost>(runtime_.get(), http_.get(), out_.namespace_name, staged_->objects.services,
                                     secret_values_, out_.artifacts + "/files", &log_, &redactor_,
                                     staged_->objects.renamed);
+  host_->RouteDomains(routed_domains_, proxy_);
   return true;
 }
 
 // ---- the parts of prepare
+
+void ColdRun::LookForProxy(PhaseLog& prepare) {
+  for (const auto& fp : staged_->objects.footprints) {
+    for (const auto& d : fp.domains) {
+      if (std::find(routed_domains_.begin(), routed_domains_.end(), d) == routed_domains_.end()) {
+        routed_domains_.push_back(d);
+      }
+    }
+  }
+  if (routed_domains_.empty()) return;
+  nlohmann::json seen = {{"domains", routed_domains_}};
+  // A recipe that routes names is reached by its domain, whether or not its rules name it.
+  if (std::find(routed_domains_.begin(), routed_domains_.end(), domain_) == routed_domains_.end()) {
+    routed_domains_.push_back(domain_);
+  }
+  if (!opts_.proxy.empty()) {
+    const std::string host = opts_.proxy.substr(0, opts_.proxy.rfind(':'));
+    proxy_ = ProxyAccess{opts_.proxy, host + ":80", opts_.proxy_ca, "--proxy " + opts_.proxy};
+  } else if (auto found = runtime_->FindProxy(&prepare, Deadline::In(Duration(20000)), cancel_); !found.ok()) {
+    seen["error"] = found.status().message();
+  } else if (found->has_value()) {
+    const Runtime::ProxyEntry& e = **found;
+    proxy_ = ProxyAccess{"127.0.0.1:" + std::to_string(e.https_port),
+                         e.http_port > 0 ? "127.0.0.1:" + std::to_string(e.http_port) : "", opts_.proxy_ca,
+                         "service " + e.service + " publishes 443 as " + std::to_string(e.https_port)};
+  }
+  if (proxy_) {
+    seen["https"] = proxy_->https;
+    if (!proxy_->http.empty()) seen["http"] = proxy_->http;
+    seen["found"] = proxy_->how;
+    seen["ca"] = proxy_->ca_file.empty() ? "system" : proxy_->ca_file;
+    Say("proxy: " + proxy_->how + " (" + Join(routed_domains_, ", ") + ")");
+  } else {
+    seen["none"] = "no service on the proxy network publishes port 443, and no --proxy was given";
+  }
+  prepare.Observe("proxy", seen);
+}
 
 Status ColdRun::LoadScript(PhaseLog& prepare) {
   // Loaded as "@recipes/<name>/recipe.lua" wherever the folder is, so messages stay short

@@ -2,6 +2,7 @@
 #include "run/cold_run.h"
 
 #include <filesystem>
+#include <functional>
 
 #include "base/files.h"
 #include "base/strings.h"
@@ -18,14 +19,36 @@ constexpr int kEvidenceLogLines = 50;
 // ---- test
 
 Status ColdRun::Test() {
+  // The serving check first (when the recipe's router rules name the run's domain and
+  // there is a proxy), then the recipe's own tests.
+  struct ToRun {
+    std::string name;
+    std::function<HookOutcome()> run;
+    Duration budget;
+  };
+  std::vector<ToRun> tests;
+  if (ChecksServing()) {
+    tests.push_back({kServingCheck, [this] {
+                       HookOutcome h;
+                       h.status = CheckServing();
+                       return h;
+                     },
+                     spec_->deploy_timeout});
+  }
+  for (const auto& t : spec_->tests) {
+    tests.push_back({t.name, [this, &t] { return engine_->Call(t.fn, host_.get(), Deadline::In(spec_->test_timeout)); },
+                     spec_->test_timeout});
+  }
   PhaseLog test(phase_number_++, "test", &redactor_);
-  PhaseStarted(test, spec_->test_timeout * static_cast<int64_t>(spec_->tests.size()));
-  Say("test started (" + std::to_string(spec_->tests.size()) + " tests)");
+  Duration planned{0};
+  for (const auto& t : tests) planned += t.budget;
+  PhaseStarted(test, planned);
+  Say("test started (" + std::to_string(tests.size()) + " tests)");
   nlohmann::json results = nlohmann::json::array();
   int failed = 0;
   std::string first_failure;
   Status infra_failure;
-  for (const auto& t : spec_->tests) {
+  for (const auto& t : tests) {
     if (cancel_.cancelled()) break;
     auto started = Clock::now();
     {
@@ -34,12 +57,11 @@ Status ColdRun::Test() {
       e.name = t.name;
       Emit(e);
     }
-    HookOutcome h = engine_->Call(t.fn, host_.get(), Deadline::In(spec_->test_timeout));
+    HookOutcome h = t.run();
     TestOutcome to{t.name, h.status, std::chrono::duration_cast<Duration>(Clock::now() - started),
                    h.traceback};
     if (h.status.code() == Status::Code::kTimeout) {
-      to.status = Status::Timeout("test \"" + t.name + "\" ran past its time budget of " +
-                                  FormatDuration(spec_->test_timeout));
+      to.status = Status::Timeout("test \"" + t.name + "\" ran past its time budget of " + FormatDuration(t.budget));
     }
     if (h.status.code() == Status::Code::kCancelled) to.status = Interrupted();
     nlohmann::json r = {{"name", t.name},
@@ -84,7 +106,7 @@ Status ColdRun::Test() {
   } else if (!infra_failure.ok()) {
     status = infra_failure;
   } else if (failed > 0) {
-    status = Status::Failed(std::to_string(failed) + " of " + std::to_string(spec_->tests.size()) +
+    status = Status::Failed(std::to_string(failed) + " of " + std::to_string(tests.size()) +
                             " tests failed; first: " + first_failure);
   }
   if (!status.ok()) {

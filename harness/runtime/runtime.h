@@ -31,6 +31,7 @@
 #include <map>
 #include <memory>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -177,6 +178,20 @@ class Runtime {
   virtual Result<nlohmann::json> ContainerHealth(const std::string& ns, Deadline deadline) = 0;
 
   // ---- reaching services
+
+  // The Swarm's reverse proxy (Traefik on real hosts): a service joined to the `proxy`
+  // network that publishes a port for its container port 443 (and one for 80). The ports
+  // are the target's own (on its loopback as the target sees it). Empty when there is
+  // none.
+  struct ProxyEntry {
+    std::string service;
+    int https_port = 0;
+    int http_port = 0;   // 0: none published
+  };
+  virtual Result<std::optional<ProxyEntry>> FindProxy(PhaseLog* /*log*/, Deadline /*deadline*/,
+                                                      const CancelToken& /*cancel*/) {
+    return std::optional<ProxyEntry>();
+  }
 
   // A running container of `<ns>_<service>` (a healthy one when there is a choice).
   virtual Result<Located> ContainerOf(const std::string& ns, const std::string& service, Deadline deadline,

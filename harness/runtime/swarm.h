@@ -135,6 +135,7 @@ class SwarmRuntime : public Runtime {
                                    Deadline deadline, const CancelToken& cancel) override;
   // A running container of `<ns>_<service>` (a healthy one when there is a choice), on
   // whichever node it runs.
+  Result<std::optional<ProxyEntry>> FindProxy(PhaseLog* log, Deadline deadline, const CancelToken& cancel) override;
   Result<Located> ContainerOf(const std::string& ns, const std::string& service,
                               Deadline deadline, const CancelToken& cancel) override;
   // The container's address on its node's docker_gwbridge, reachable from that node.

@@ -327,12 +327,21 @@ PromoteOutcome Promotion::Run() {
   return Upgrade(target);
 }
 
+// What a passed deploy's serving check says of the warm domain, for the promotion's detail
+// (promote --status shows it).
+std::string Routing(const RunOutcome& r, const std::string& domain) {
+  for (const auto& t : r.tests) {
+    if (t.name == kServingCheck) return t.status.ok() ? domain + " serves through the proxy" : t.status.message();
+  }
+  return "routing of " + domain + " not checked: no proxy on the Swarm";
+}
+
 PromoteOutcome Promotion::Enrol(const std::string& target) {
   Say("enrolling " + target + " in " + ns_);
   RunOutcome r = Deploy(target);
   if (r.result == "passed") {
     if (Status s = ledger_->SetWarm({opts_.recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
-    return Done("enrolled", 0, target + " serves at " + domain_ + " (namespace " + ns_ + ")");
+    return Done("enrolled", 0, target + " serves at " + domain_ + " (namespace " + ns_ + "); " + Routing(r, domain_));
   }
   // A failed enrolment leaves nothing: there is no canonical version to fall back to.
   Status removed = swarm_.Teardown(ns_, nullptr, Deadline::In(kStackRemoval));
@@ -373,7 +382,7 @@ PromoteOutcome Promotion::Upgrade(const std::string& target) {
   if (r.result == "passed") {
     if (Status s = ledger_->SetWarm({opts_.recipe, ns_, target, "", ""}); !s.ok()) return Done("failed", 3, s.message());
     DropSnapshots();
-    return Done("promoted", 0, out_.from + " → " + target + " " + how);
+    return Done("promoted", 0, out_.from + " → " + target + " " + how + "; " + Routing(r, domain_));
   }
 
   // Restore: the canonical version, with its data, serves again.
