@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "support/e2e.h"
+#include "support/proxy_standin.h"
 #include "support/registry.h"
 #include "support/schema_check.h"
 
@@ -86,6 +87,43 @@ TEST_CASE("a sweep of the bundled canon", "[canon]") {
   std::string violations = ValidateArtifacts(artifacts.string());
   INFO("artifacts that do not fit their schema (docs/schema.md):\n" << violations);
   CHECK(violations == "");
+}
+
+TEST_CASE("the canon's routed recipes serve their domains through the proxy", "[canon]") {
+  ForgetPulledUnder pulled(kSetupRegistry);
+  ProxyStandin proxy;
+  auto artifacts = fs::temp_directory_path() / "harness-e2e-canon-proxy";
+  fs::remove_all(artifacts);
+  // pinboard and status carry Traefik's labels; web and notes do not join the proxy.
+  auto r = RunHarness({"sweep", "--jobs", "2", "--json", "--recipes", SourceDir() + "/recipes", "--artifacts",
+                       artifacts.string(), "--proxy-ca", proxy.ca_file(), "--only", "pinboard", "status", "web"},
+                      Duration(600000));
+  INFO(r.err << "\nstand-in:\n" << proxy.Log());
+  CHECK(r.exit_code == 0);
+  auto j = nlohmann::json::parse(r.out, nullptr, false);
+  REQUIRE_FALSE(j.is_discarded());
+  REQUIRE(j["runs"].size() == 3);
+  for (const auto& run : j["runs"]) {
+    const std::string recipe = run["recipe"];
+    INFO(recipe << ": " << run.dump());
+    CHECK(run["result"] == "passed");
+    const std::string dir = artifacts.string() + "/" + run["run_id"].get<std::string>();
+    std::ifstream packet(dir + "/03-test.json");
+    auto test = nlohmann::json::parse(packet, nullptr, false);
+    bool serving = false;
+    for (const auto& t : test["observations"]["tests"]) {
+      if (t["name"] == "serves its domain through the proxy") serving = t["status"] == "passed";
+    }
+    const std::string domain = run["namespace"].get<std::string>() + ".harness.localhost";
+    if (recipe == "web") {
+      CHECK_FALSE(serving);  // nothing routes it: no serving check
+    } else {
+      CHECK(serving);
+      CHECK(proxy.WaitForLog("route " + domain + " -> tasks." + run["namespace"].get<std::string>() + "_app:8080", 0));
+    }
+    CHECK_THAT(LeftoversOf(run["namespace"]), NothingLeft());
+    CleanUp(run["namespace"]);
+  }
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "base/temp_dir.h"
 #include "exec/local_executor.h"
 #include "support/e2e.h"
+#include "support/proxy_standin.h"
 #include "support/sshd.h"
 
 namespace harness::testing {
@@ -124,6 +125,23 @@ TEST_CASE("ssh target: everything but the deploy goes through the target's Docke
   CHECK(prepare["observations_via"] == "engine-api");
   CHECK(prepare["docker_api"] == sshd.target() + " unix:///var/run/docker.sock (direct-streamlocal)");
   CHECK(Count(sshd.Log(), "server_request_direct_streamlocal") >= 1);
+  RequireNothingLeft(r.namespace_name);
+}
+
+TEST_CASE("ssh target: requests by domain reach the target's proxy through the connection", "[ssh]") {
+  ProxyStandin proxy;
+  TestSshd sshd;
+  TempDir artifacts("harness-ssh-artifacts");
+  auto r = RunHarness(Through(sshd, artifacts.path(), {"--proxy-ca", proxy.ca_file(), "run", "routed"}),
+                      Duration(300000));
+  INFO(r.err << "\n" << r.out << "\nstand-in:\n" << proxy.Log());
+  CHECK(r.exit_code == 0);
+  auto prepare = PrepareOf(r);
+  CHECK(prepare["proxy"]["https"] == "127.0.0.1:443");
+  CHECK(prepare["proxy"]["http"] == "127.0.0.1:80");
+  // The proxy's ports are the target's: reached through tunnels of the SSH connection.
+  CHECK_THAT(sshd.Log(), Catch::Contains("target 127.0.0.1 port 443"));
+  CHECK_THAT(sshd.Log(), Catch::Contains("target 127.0.0.1 port 80"));
   RequireNothingLeft(r.namespace_name);
 }
 
