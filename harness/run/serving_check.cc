@@ -1,4 +1,5 @@
-// ColdRun's serving check: the run's domain answers through the Swarm's proxy.
+// The serving check: a domain answers through the Swarm's proxy (RunHost::Serves), and the
+// test that opens a routed recipe's test phase with it (ColdRun::CheckServing).
 #include <algorithm>
 
 #include "base/strings.h"
@@ -22,22 +23,21 @@ std::string Excerpt(const std::string& body) {
 
 }  // namespace
 
-bool ColdRun::ChecksServing() const {
-  return proxy_.has_value() && host_ != nullptr && host_->Routes(domain_);
-}
-
-Status ColdRun::CheckServing() {
-  const Deadline deadline = Deadline::In(spec_->deploy_timeout);
-  const std::string url = "https://" + domain_ + "/";
+Status RunHost::Serves(const std::string& name, Deadline deadline) {
+  if (!Routes(name)) {
+    return Status::InvalidArgument(name + " is not a name the recipe's router rules give (they give: " +
+                                   (domains_.empty() ? std::string("none") : Join(domains_, ", ")) + ")");
+  }
+  const std::string url = "https://" + name + "/";
   std::string last;
   int tries = 0;
   for (;;) {
     ++tries;
-    host_->ClearCalls();  // the packet keeps the last try's requests
+    ClearCalls();  // the packet keeps the last try's requests
     HttpRequest req;
     req.url = url;
     req.timeout = kRequestTimeout;
-    auto r = host_->Http(req, deadline);
+    auto r = Http(req, deadline);
     if (!r.ok()) {
       if (r.status().code() == Status::Code::kCancelled || r.status().code() == Status::Code::kInfra) return r.status();
       last = r.status().message();
@@ -45,22 +45,33 @@ Status ColdRun::CheckServing() {
       // A proxy may answer a name it does not route with a page of its own: the same
       // request under a Host no router has shows it.
       HttpRequest unrouted = req;
-      unrouted.headers.emplace_back("Host", "unrouted." + out_.namespace_name + ".invalid");
-      auto d = host_->Http(unrouted, deadline);
+      unrouted.headers.emplace_back("Host", "unrouted." + ns_ + ".invalid");
+      auto d = Http(unrouted, deadline);
       if (!(d.ok() && d->status == r->status && d->body == r->body)) return Status::Ok();
       last = "status " + std::to_string(r->status) + ", the proxy's own answer for a name it does not route";
     } else {
       last = "status " + std::to_string(r->status) + (r->status == 404 ? " (no router of the proxy took it)" : "") +
              ", body: " + Excerpt(r->body);
     }
-    if (deadline.remaining() <= kBetweenTries || !WaitFor(kBetweenTries, cancel_)) break;
+    if (deadline.remaining() <= kBetweenTries || !WaitFor(kBetweenTries, cancel())) break;
   }
-  if (cancel_.cancelled()) return Interrupted();
+  if (cancel().cancelled()) return Status::Cancelled("interrupted");
+  return Status::Failed(url + " did not serve through the proxy (" + proxy_->how + ") in " + std::to_string(tries) +
+                        (tries == 1 ? " try" : " tries") + "; last: " + last);
+}
+
+bool ColdRun::ChecksServing() const {
+  return proxy_.has_value() && host_ != nullptr && host_->Routes(domain_);
+}
+
+Status ColdRun::CheckServing() {
+  Status s = host_->Serves(domain_, Deadline::In(spec_->deploy_timeout));
+  if (s.code() == Status::Code::kCancelled) return Interrupted();
+  if (s.code() != Status::Code::kFailed) return s;
   std::vector<std::string> rules;  // what the recipe's router rules name, for the evidence
   for (const auto& fp : staged_->objects.footprints) rules.insert(rules.end(), fp.domains.begin(), fp.domains.end());
-  return Status::Failed(url + " did not serve through the proxy (" + proxy_->how + ") within the deploy budget of " +
-                        FormatDuration(spec_->deploy_timeout) + ", " + std::to_string(tries) + " tries; last: " + last +
-                        "; the recipe's router rules name: " + (rules.empty() ? "nothing" : Join(rules, ", ")));
+  return Status::Failed(s.message() + " (within the deploy budget of " + FormatDuration(spec_->deploy_timeout) +
+                        "); the recipe's router rules name: " + (rules.empty() ? "nothing" : Join(rules, ", ")));
 }
 
 }  // namespace harness

@@ -1,5 +1,6 @@
--- http.request{...} and the http.get/post/... shorthands. The host of a URL is a service
--- name of the deploy; the engine resolves it to one of the service's containers.
+-- http.request{...}, the http.get/post/... shorthands and http.serves. The host of a URL is a
+-- service name of the deploy, which the engine resolves to one of the service's containers,
+-- or a name the recipe's router rules give, reached through the Swarm's proxy.
 local M = {}
 
 function M.new(api)
@@ -23,6 +24,15 @@ function M.new(api)
   http.post = shorthand("POST")
   http.put = shorthand("PUT")
   http.delete = shorthand("DELETE")
+  -- http.serves(name [, { budget = seconds }]): passes when https://<name>/ serves through
+  -- the Swarm's proxy (verified certificate, a 2xx or 3xx that is not the proxy's own
+  -- answer), tried until the budget (default: the rest of the hook's); fails with the
+  -- evidence otherwise.
+  function http.serves(name, opts)
+    if type(name) ~= "string" then error("http.serves: name must be a string", 2) end
+    if opts ~= nil and type(opts) ~= "table" then error("http.serves: options must be a table", 2) end
+    return api.http_serves(name, opts and opts.budget)
+  end
   return http
 end
 

@@ -97,6 +97,22 @@ TEST_CASE("bad global options are usage errors before anything runs", "[cli]") {
   CHECK_FALSE(p.checked);
   CHECK(s.code() == Status::Code::kInvalidArgument);
   CHECK(s.message().find("--target") != std::string::npos);
+
+  for (const std::string proxy : {"127.0.0.1", "127.0.0.1:0", "127.0.0.1:65536", ":443", "host name:443", "a:b"}) {
+    INFO(proxy);
+    g = Quiet(state);
+    g.proxy = proxy;
+    s = Dispatch(Entry(true, false), p, g);
+    CHECK_FALSE(p.checked);
+    CHECK(s.code() == Status::Code::kInvalidArgument);
+    CHECK(s.message().find("--proxy: expected host:port") != std::string::npos);
+  }
+  g = Quiet(state);
+  g.proxy_ca = state.path() + "/no-such-ca.pem";
+  s = Dispatch(Entry(true, false), p, g);
+  CHECK_FALSE(p.checked);
+  CHECK(s.code() == Status::Code::kInvalidArgument);
+  CHECK(s.message().find("--proxy-ca: no readable file") != std::string::npos);
 }
 
 TEST_CASE("an unreachable target refuses, unless the command reports it or needs none", "[cli]") {

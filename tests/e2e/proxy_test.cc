@@ -65,6 +65,7 @@ TEST_CASE("proxy: a routed recipe serves its domain, its subdomain and plain htt
   CHECK(tests[kServing].first == "passed");
   CHECK(tests["the domain answers over https"].first == "passed");
   CHECK(tests["the api subdomain has its own router"].first == "passed");
+  CHECK(tests["the api subdomain serves (library check)"].first == "passed");
   CHECK(tests["plain http by name reaches the same router"].first == "passed");
   CHECK(tests["the service is still reached by its name"].first == "passed");
   CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());

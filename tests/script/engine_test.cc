@@ -244,6 +244,38 @@ TEST_CASE("hooks: secrets, artifacts, exec, logs and print reach the host", "[sc
   CHECK_THAT(missing.status.message(), Catch::Contains("no secret named 'nope'"));
 }
 
+TEST_CASE("hooks: http.serves passes or fails with the host's evidence, and infra aborts the hook", "[script]") {
+  ScriptEngine e("recipes/t/recipe.lua", "t");
+  auto spec = LoadScript(e, R"(return recipe {
+  tests = {
+    { "serves", function() http.serves("api.web-abc123.example.test", { budget = 2 }) end },
+    { "caught", function()
+        local ok, err = pcall(http.serves, "web-abc123.example.test")
+        expect.ok(not ok, "a failure is an error")
+        expect.contains(err, "did not serve", "its message")
+      end },
+    { "bad name", function() http.serves(42) end },
+  },
+})");
+  REQUIRE(spec.ok());
+  FakeHost host;
+  auto out = e.Call(spec->tests[0].fn, &host, Deadline::In(Duration(5000)));
+  INFO(out.status.ToString());
+  CHECK(out.status.ok());
+  CHECK(host.calls == std::vector<std::string>{"serves api.web-abc123.example.test"});
+  host.serves_answer = Status::Failed("https://web-abc123.example.test/ did not serve through the proxy");
+  CHECK(e.Call(spec->tests[1].fn, &host, Deadline::In(Duration(5000))).status.ok());
+  auto failed = e.Call(spec->tests[0].fn, &host, Deadline::In(Duration(5000)));
+  CHECK(failed.status.code() == Status::Code::kFailed);
+  CHECK_THAT(failed.status.message(), Catch::Contains("http.serves api.web-abc123.example.test: https://"));
+  // No proxy: not the recipe's fault, and pcall cannot hide it.
+  host.serves_answer = Status::Infra("there is no proxy");
+  auto infra = e.Call(spec->tests[1].fn, &host, Deadline::In(Duration(5000)));
+  CHECK(infra.status.code() == Status::Code::kInfra);
+  CHECK_THAT(e.Call(spec->tests[2].fn, &host, Deadline::In(Duration(5000))).status.message(),
+             Catch::Contains("http.serves: name must be a string"));
+}
+
 TEST_CASE("hooks: the API refuses to act while the script loads", "[script]") {
   ScriptEngine e("recipes/t/recipe.lua", "t");
   auto spec = LoadScript(e, "local r = http.get('http://app/')\nreturn recipe {}\n");

@@ -31,6 +31,11 @@ class FakeHost : public ScriptHost {
     if (it == http_answers.end()) return Status::Failed("no such service in the fake");
     return it->second;
   }
+  Status serves_answer;
+  Status Serves(const std::string& name, Deadline) override {
+    calls.push_back("serves " + name);
+    return serves_answer;
+  }
   Result<ProcessResult> Exec(const std::string& service, const std::vector<std::string>& argv,
                              Deadline) override {
     calls.push_back("exec " + service + " " + QuoteArgv(argv));

@@ -83,11 +83,35 @@ int HttpRequestFn(lua_State* L) {
   return 1;
 }
 
+// http_serves(name [, budget]): nothing, or an error with the evidence.
+int HttpServesFn(lua_State* L) {
+  const char* name = luaL_checkstring(L, 1);
+  ScriptHost* host = RequireHost(L, "http.serves");
+  ScriptEngine* engine = ScriptEngine::From(L);
+  Deadline deadline = engine->deadline();
+  if (!lua_isnoneornil(L, 2)) {
+    double b = lua_tonumber(L, 2);
+    if (!(b > 0) || !std::isfinite(b)) return luaL_error(L, "http.serves: 'budget' must be > 0 seconds");
+    deadline = deadline.Min(Deadline::In(Duration(static_cast<long long>(b * 1000))));
+  }
+  engine->CheckAbort(L);
+  Status s = host->Serves(name, deadline);
+  if (s.ok()) return 0;
+  if (s.code() == Status::Code::kCancelled) engine->Abort(L, s);
+  if (s.code() == Status::Code::kInfra) engine->Abort(L, Status::Infra("http.serves " + std::string(name) + ": " + s.message()));
+  if (engine->deadline().passed()) engine->Abort(L, Status::Timeout("ran past its time budget"));
+  std::string msg = "http.serves " + std::string(name) + ": " + s.message();
+  lua_pushstring(L, msg.c_str());
+  return lua_error(L);
+}
+
 }  // namespace
 
 void RegisterHttpApi(lua_State* L, int idx) {
   lua_pushcfunction(L, HttpRequestFn);
   lua_setfield(L, idx, "http_request");
+  lua_pushcfunction(L, HttpServesFn);
+  lua_setfield(L, idx, "http_serves");
 }
 
 }  // namespace harness
