@@ -60,6 +60,10 @@ struct RecipeSpec {
   Duration test_timeout{60000};           // per test
   Duration teardown_timeout{180000};
   Duration settle{3000};                  // how long tasks without healthchecks must stay up
+  // The serving check (run/serving_check.cc): whether the test phase opens with it, and
+  // the path it asks for.
+  bool serving = true;
+  std::string serving_path = "/";
   int weight = 1;                         // scheduler slots
   std::vector<TransientClass> transient;  // the recipe's classes, then the defaults
   HookRef ready;                          // may be invalid: convergence alone is readiness

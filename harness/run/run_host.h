@@ -73,7 +73,7 @@ class RunHost : public ScriptHost {
   void ClearCalls() { calls_ = nlohmann::json::array(); }
 
   Result<HttpResponse> Http(HttpRequest req, Deadline deadline) override;
-  Status Serves(const std::string& name, Deadline deadline) override;  // serving_check.cc
+  Status Serves(const std::string& name, const std::string& path, Deadline deadline) override;  // serving_check.cc
   Result<ProcessResult> Exec(const std::string& service, const std::vector<std::string>& argv,
                              Deadline deadline) override;
   Result<std::string> Logs(const std::string& service, int tail, Deadline deadline) override;

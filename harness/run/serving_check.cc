@@ -23,12 +23,12 @@ std::string Excerpt(const std::string& body) {
 
 }  // namespace
 
-Status RunHost::Serves(const std::string& name, Deadline deadline) {
+Status RunHost::Serves(const std::string& name, const std::string& path, Deadline deadline) {
   if (!Routes(name)) {
     return Status::InvalidArgument(name + " is not a name the recipe's router rules give (they give: " +
                                    (domains_.empty() ? std::string("none") : Join(domains_, ", ")) + ")");
   }
-  const std::string url = "https://" + name + "/";
+  const std::string url = "https://" + name + path;
   std::string last;
   int tries = 0;
   for (;;) {
@@ -61,11 +61,11 @@ Status RunHost::Serves(const std::string& name, Deadline deadline) {
 }
 
 bool ColdRun::ChecksServing() const {
-  return proxy_.has_value() && host_ != nullptr && host_->Routes(domain_);
+  return spec_->serving && proxy_.has_value() && host_ != nullptr && host_->Routes(domain_);
 }
 
 Status ColdRun::CheckServing() {
-  Status s = host_->Serves(domain_, Deadline::In(spec_->deploy_timeout));
+  Status s = host_->Serves(domain_, spec_->serving_path, Deadline::In(spec_->deploy_timeout));
   if (s.code() == Status::Code::kCancelled) return Interrupted();
   if (s.code() != Status::Code::kFailed) return s;
   std::vector<std::string> rules;  // what the recipe's router rules name, for the evidence

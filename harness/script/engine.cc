@@ -382,6 +382,10 @@ Status ScriptEngine::ReadSpec(lua_State* L, int idx, RecipeSpec* spec) {
   lua_getfield(L, idx, "weight");
   spec->weight = static_cast<int>(lua_tointeger(L, -1));
   lua_pop(L, 1);
+  lua_getfield(L, idx, "serving");
+  spec->serving = lua_toboolean(L, -1) != 0;
+  lua_pop(L, 1);
+  spec->serving_path = text.Field(L, idx, "serving_path");
   ForEachItem(L, idx, "transient", [&](int c) {
     spec->transient.push_back(
         {text.Field(L, c, "name"), text.Field(L, c, "phase"), text.Field(L, c, "match")});

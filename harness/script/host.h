@@ -21,10 +21,10 @@ class ScriptHost {
   virtual ~ScriptHost() = default;
   // `req.url`'s host is a service name of the deploy; the host resolves it.
   virtual Result<HttpResponse> Http(HttpRequest req, Deadline deadline) = 0;
-  // Whether `name` (a domain the recipe routes) serves through the Swarm's proxy: https
-  // with a verified certificate, a 2xx or 3xx that is not the proxy's own answer for a
-  // name it does not route; tried until `deadline`. Failed with the last answer.
-  virtual Status Serves(const std::string& name, Deadline deadline) = 0;
+  // Whether `name` (a domain the recipe routes) serves `path` through the Swarm's proxy:
+  // https with a verified certificate, a 2xx or 3xx that is not the proxy's own answer for
+  // a name it does not route; tried until `deadline`. Failed with the last answer.
+  virtual Status Serves(const std::string& name, const std::string& path, Deadline deadline) = 0;
   // Runs argv inside a running container of `service`.
   virtual Result<ProcessResult> Exec(const std::string& service,
                                      const std::vector<std::string>& argv,

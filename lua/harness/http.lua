@@ -24,14 +24,14 @@ function M.new(api)
   http.post = shorthand("POST")
   http.put = shorthand("PUT")
   http.delete = shorthand("DELETE")
-  -- http.serves(name [, { budget = seconds }]): passes when https://<name>/ serves through
+  -- http.serves(name [, { budget = seconds, path = "/" }]): passes when https://<name><path> serves through
   -- the Swarm's proxy (verified certificate, a 2xx or 3xx that is not the proxy's own
   -- answer), tried until the budget (default: the rest of the hook's); fails with the
   -- evidence otherwise.
   function http.serves(name, opts)
     if type(name) ~= "string" then error("http.serves: name must be a string", 2) end
     if opts ~= nil and type(opts) ~= "table" then error("http.serves: options must be a table", 2) end
-    return api.http_serves(name, opts and opts.budget)
+    return api.http_serves(name, opts and opts.budget, opts and opts.path)
   end
   return http
 end

@@ -13,7 +13,7 @@ local made = setmetatable({}, { __mode = "k" })
 local fields = {
   name = true, version = true, compose = true, env = true, secrets = true,
   timeouts = true, ready = true, tests = true, description = true, weight = true,
-  transient = true, source = true, pull = true,
+  transient = true, source = true, pull = true, serving = true,
 }
 local source_fields = { git = true, path = true }
 local timeout_fields = { deploy = true, test = true, teardown = true, settle = true, pull = true }
@@ -178,6 +178,24 @@ local function validate(t, http)
       fail("recipe field 'weight' must be a whole number from 1 to 16", "weight")
     end
     r.weight = t.weight
+  end
+
+  -- serving = false: no serving check; serving = { path = "/login" }: the path it asks for.
+  r.serving = true
+  r.serving_path = "/"
+  if t.serving == false then
+    r.serving = false
+  elseif t.serving ~= nil then
+    if type(t.serving) ~= "table" then
+      fail("recipe field 'serving' must be false or { path = \"/...\" }", "serving")
+    end
+    for k in pairs(t.serving) do
+      if k ~= "path" then fail("unknown recipe field 'serving." .. tostring(k) .. "'", tostring(k)) end
+    end
+    if t.serving.path ~= nil then
+      check_name(t.serving.path, "serving.path", "^/[%w%-%._~/%%?=&+]*$", "must be a path that starts with /")
+      r.serving_path = t.serving.path
+    end
   end
 
   -- Known transient failure classes: the recipe's own, then the library's defaults.

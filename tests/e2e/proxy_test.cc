@@ -23,6 +23,17 @@ nlohmann::json ReadJson(const std::string& path) {
   return nlohmann::json::parse(ss.str(), nullptr, false);
 }
 
+// The test packet's entry for the test `name` ({} when there is none).
+nlohmann::json TestEntry(const std::string& artifacts, const std::string& name) {
+  for (const auto& entry : std::filesystem::directory_iterator(artifacts)) {
+    if (entry.path().filename().string().find("-test.json") == std::string::npos) continue;
+    for (const auto& t : ReadJson(entry.path().string())["observations"]["tests"]) {
+      if (t.value("name", "") == name) return t;
+    }
+  }
+  return nlohmann::json::object();
+}
+
 // The outcome ("passed"/"failed") and error of each test of a run, by name.
 std::map<std::string, std::pair<std::string, std::string>> TestsOf(const std::string& artifacts) {
   std::map<std::string, std::pair<std::string, std::string>> out;
@@ -63,6 +74,13 @@ TEST_CASE("proxy: a routed recipe serves its domain, its subdomain and plain htt
   CHECK(seen["domains"] == nlohmann::json::array({domain, "api." + domain}));
   auto tests = TestsOf(r.artifacts);
   CHECK(tests[kServing].first == "passed");
+  // It asked for the path the script names, through the proxy.
+  auto serving = TestEntry(r.artifacts, kServing);
+  INFO(serving.dump());
+  REQUIRE(serving["api_calls"].size() >= 1);
+  CHECK(serving["api_calls"][0]["http"] == "GET https://" + domain + "/api/");
+  CHECK(serving["api_calls"][0]["through"] == "proxy 127.0.0.1:443");
+  CHECK(serving["api_calls"][0]["status"] == 200);
   CHECK(tests["the domain answers over https"].first == "passed");
   CHECK(tests["the api subdomain has its own router"].first == "passed");
   CHECK(tests["the api subdomain serves (library check)"].first == "passed");

@@ -22,6 +22,28 @@ TEST_CASE("a minimal script gets every default", "[script]") {
   CHECK(spec->test_timeout == Duration(60000));
   CHECK_FALSE(spec->ready.valid());
   CHECK(spec->tests.empty());
+  CHECK(spec->serving);
+  CHECK(spec->serving_path == "/");
+}
+
+TEST_CASE("the serving check can be turned off or pointed at a path; anything else is refused", "[script]") {
+  ScriptEngine off("recipes/t/recipe.lua", "t");
+  auto no = LoadScript(off, "return recipe { serving = false }\n");
+  REQUIRE(no.ok());
+  CHECK_FALSE(no->serving);
+  ScriptEngine at("recipes/t/recipe.lua", "t");
+  auto login = LoadScript(at, "return recipe { serving = { path = \"/login?next=%2F\" } }\n");
+  REQUIRE(login.ok());
+  CHECK(login->serving);
+  CHECK(login->serving_path == "/login?next=%2F");
+  for (const std::string bad : {"serving = true", "serving = { path = \"login\" }", "serving = { paht = \"/\" }",
+                                "serving = { path = \"/a b\" }", "serving = \"/\""}) {
+    INFO(bad);
+    ScriptEngine e("recipes/t/recipe.lua", "t");
+    auto r = LoadScript(e, "return recipe { " + bad + " }\n");
+    REQUIRE_FALSE(r.ok());
+    CHECK_THAT(r.status().message(), Catch::Contains("serving"));
+  }
 }
 
 TEST_CASE("declared fields are read", "[script]") {
@@ -249,6 +271,7 @@ TEST_CASE("hooks: http.serves passes or fails with the host's evidence, and infr
   auto spec = LoadScript(e, R"(return recipe {
   tests = {
     { "serves", function() http.serves("api.web-abc123.example.test", { budget = 2 }) end },
+    { "a path", function() http.serves("web-abc123.example.test", { path = "/login" }) end },
     { "caught", function()
         local ok, err = pcall(http.serves, "web-abc123.example.test")
         expect.ok(not ok, "a failure is an error")
@@ -262,18 +285,21 @@ TEST_CASE("hooks: http.serves passes or fails with the host's evidence, and infr
   auto out = e.Call(spec->tests[0].fn, &host, Deadline::In(Duration(5000)));
   INFO(out.status.ToString());
   CHECK(out.status.ok());
-  CHECK(host.calls == std::vector<std::string>{"serves api.web-abc123.example.test"});
+  CHECK(host.calls == std::vector<std::string>{"serves api.web-abc123.example.test/"});
   host.serves_answer = Status::Failed("https://web-abc123.example.test/ did not serve through the proxy");
-  CHECK(e.Call(spec->tests[1].fn, &host, Deadline::In(Duration(5000))).status.ok());
+  CHECK(e.Call(spec->tests[2].fn, &host, Deadline::In(Duration(5000))).status.ok());
   auto failed = e.Call(spec->tests[0].fn, &host, Deadline::In(Duration(5000)));
   CHECK(failed.status.code() == Status::Code::kFailed);
   CHECK_THAT(failed.status.message(), Catch::Contains("http.serves api.web-abc123.example.test: https://"));
   // No proxy: not the recipe's fault, and pcall cannot hide it.
   host.serves_answer = Status::Infra("there is no proxy");
-  auto infra = e.Call(spec->tests[1].fn, &host, Deadline::In(Duration(5000)));
+  auto infra = e.Call(spec->tests[2].fn, &host, Deadline::In(Duration(5000)));
   CHECK(infra.status.code() == Status::Code::kInfra);
-  CHECK_THAT(e.Call(spec->tests[2].fn, &host, Deadline::In(Duration(5000))).status.message(),
+  CHECK_THAT(e.Call(spec->tests[3].fn, &host, Deadline::In(Duration(5000))).status.message(),
              Catch::Contains("http.serves: name must be a string"));
+  host.serves_answer = Status::Ok();
+  CHECK(e.Call(spec->tests[1].fn, &host, Deadline::In(Duration(5000))).status.ok());
+  CHECK(host.calls.back() == "serves web-abc123.example.test/login");
 }
 
 TEST_CASE("hooks: the API refuses to act while the script loads", "[script]") {

@@ -32,8 +32,8 @@ class FakeHost : public ScriptHost {
     return it->second;
   }
   Status serves_answer;
-  Status Serves(const std::string& name, Deadline) override {
-    calls.push_back("serves " + name);
+  Status Serves(const std::string& name, const std::string& path, Deadline) override {
+    calls.push_back("serves " + name + path);
     return serves_answer;
   }
   Result<ProcessResult> Exec(const std::string& service, const std::vector<std::string>& argv,

@@ -83,9 +83,14 @@ int HttpRequestFn(lua_State* L) {
   return 1;
 }
 
-// http_serves(name [, budget]): nothing, or an error with the evidence.
+// http_serves(name [, budget [, path]]): nothing, or an error with the evidence.
 int HttpServesFn(lua_State* L) {
   const char* name = luaL_checkstring(L, 1);
+  std::string path = "/";
+  if (!lua_isnoneornil(L, 3)) {
+    path = luaL_checkstring(L, 3);
+    if (path.empty() || path[0] != '/') return luaL_error(L, "http.serves: 'path' must start with /");
+  }
   ScriptHost* host = RequireHost(L, "http.serves");
   ScriptEngine* engine = ScriptEngine::From(L);
   Deadline deadline = engine->deadline();
@@ -95,7 +100,7 @@ int HttpServesFn(lua_State* L) {
     deadline = deadline.Min(Deadline::In(Duration(static_cast<long long>(b * 1000))));
   }
   engine->CheckAbort(L);
-  Status s = host->Serves(name, deadline);
+  Status s = host->Serves(name, path, deadline);
   if (s.ok()) return 0;
   if (s.code() == Status::Code::kCancelled) engine->Abort(L, s);
   if (s.code() == Status::Code::kInfra) engine->Abort(L, Status::Infra("http.serves " + std::string(name) + ": " + s.message()));
