@@ -111,6 +111,9 @@ Result<HttpResponse> RunHost::ThroughProxy(HttpRequest req, const UrlParts& url,
   if (left < req.timeout) req.timeout = std::max(left, Duration(1));
   auto r = http_->Send(req, cancel());
   nlohmann::json c = {{"http", req.method + " " + req.url}, {"through", "proxy " + req.connect}};
+  for (const auto& [k, v] : req.headers) {
+    if (strcasecmp(k.c_str(), "host") == 0) c["host"] = v;  // sent instead of the URL's
+  }
   if (r.ok()) {
     c["status"] = r->status;
     c["elapsed_ms"] = r->elapsed.count();

@@ -124,6 +124,9 @@ TEST_CASE("the canon's routed recipes serve their domains through the proxy", "[
     CHECK_THAT(LeftoversOf(run["namespace"]), NothingLeft());
     CleanUp(run["namespace"]);
   }
+  std::string violations = ValidateArtifacts(artifacts.string());
+  INFO("artifacts that do not fit their schema (docs/schema.md):\n" << violations);
+  CHECK(violations == "");
 }
 
 }  // namespace

@@ -12,6 +12,7 @@
 #include "base/temp_dir.h"
 #include "support/e2e.h"
 #include "support/proxy_standin.h"
+#include "support/schema_check.h"
 
 namespace harness::testing {
 namespace {
@@ -27,7 +28,8 @@ nlohmann::json ReadJson(const std::string& path) {
 nlohmann::json TestEntry(const std::string& artifacts, const std::string& name) {
   for (const auto& entry : std::filesystem::directory_iterator(artifacts)) {
     if (entry.path().filename().string().find("-test.json") == std::string::npos) continue;
-    for (const auto& t : ReadJson(entry.path().string())["observations"]["tests"]) {
+    const nlohmann::json packet = ReadJson(entry.path().string());
+    for (const auto& t : packet["observations"]["tests"]) {
       if (t.value("name", "") == name) return t;
     }
   }
@@ -86,6 +88,9 @@ TEST_CASE("proxy: a routed recipe serves its domain, its subdomain and plain htt
   CHECK(tests["the api subdomain serves (library check)"].first == "passed");
   CHECK(tests["plain http by name reaches the same router"].first == "passed");
   CHECK(tests["the service is still reached by its name"].first == "passed");
+  std::string violations = ValidateArtifacts(artifacts.path());
+  INFO("artifacts that do not fit their schema:\n" << violations);
+  CHECK(violations == "");
   CHECK_THAT(LeftoversOf(r.namespace_name), NothingLeft());
   // Once the deploy is gone, the proxy no longer routes the name (checked with curl).
   REQUIRE(proxy.WaitForLog("routes: none", 60000));
