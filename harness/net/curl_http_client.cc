@@ -74,8 +74,8 @@ class CurlHttpClient : public HttpClient {
     TransferRequest t;
     t.url = req.url;
     t.protocols = "https";
-    t.timeout = req.timeout;
-    t.connect_timeout = std::min(req.timeout, Duration(5000));
+    t.timeout = std::min(req.timeout, Duration(5000));  // a handshake, after a try that took its time
+    t.connect_timeout = t.timeout;
     t.cancel = &cancel;
     t.connect_only = true;
     t.read_certificate = true;

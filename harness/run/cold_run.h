@@ -99,8 +99,8 @@ class ColdRun {
   Status WaitForVersion(PhaseLog& phase);
   Status WaitForReadiness(PhaseLog& phase);
   Status Test();
-  // Whether the test phase begins with the serving check: the router rules name the run's
-  // domain and a proxy serves them (serving_check.cc).
+  // Whether the test phase begins with the serving check: the router rules name any host,
+  // the script leaves the check on, and there is a proxy (serving_check.cc).
   bool ChecksServing() const;
   // The serving check: https://<domain>/ answers through the proxy with a verified
   // certificate and a 2xx or 3xx that is not the proxy's own answer for a name it does
@@ -179,7 +179,8 @@ class ColdRun {
   std::vector<std::string> full_services_;
   std::unique_ptr<HttpClient> http_;
   std::unique_ptr<RunHost> host_;
-  std::vector<std::string> routed_domains_;   // the router rules' names (LookForProxy)
+  std::vector<std::string> routed_domains_;   // the router rules' names and the domain (LookForProxy)
+  bool domain_in_rules_ = false;              // whether the rules name the run's domain themselves
   std::optional<ProxyAccess> proxy_;          // how they are reached; none without a proxy
   Deadline deploy_deadline_ = Deadline::Never();
   // Last member: destroyed first, so an unfinished teardown runs while the locks are held.

@@ -118,24 +118,33 @@ bool ColdRun::Prepare() {
 // ---- the parts of prepare
 
 void ColdRun::LookForProxy(PhaseLog& prepare) {
-  for (const auto& fp : staged_->objects.footprints) {
-    for (const auto& d : fp.domains) {
-      if (std::find(routed_domains_.begin(), routed_domains_.end(), d) == routed_domains_.end()) {
-        routed_domains_.push_back(d);
+  // Traefik reads a Swarm service's own labels (its deploy labels): each HTTP router's rule.
+  const std::string prefix = "traefik.http.routers.", suffix = ".rule";
+  for (const auto& [service, labels] : staged_->objects.deploy_labels) {
+    for (const auto& [key, value] : labels) {
+      if (key.size() <= prefix.size() + suffix.size() || key.compare(0, prefix.size(), prefix) != 0 ||
+          key.compare(key.size() - suffix.size(), suffix.size(), suffix) != 0) {
+        continue;
+      }
+      for (const auto& d : RouterHosts(value)) {
+        if (std::find(routed_domains_.begin(), routed_domains_.end(), d) == routed_domains_.end()) {
+          routed_domains_.push_back(d);
+        }
       }
     }
   }
   if (routed_domains_.empty()) return;
   nlohmann::json seen = {{"domains", routed_domains_}};
   // A recipe that routes names is reached by its domain, whether or not its rules name it.
-  if (std::find(routed_domains_.begin(), routed_domains_.end(), domain_) == routed_domains_.end()) {
-    routed_domains_.push_back(domain_);
-  }
+  domain_in_rules_ = std::find(routed_domains_.begin(), routed_domains_.end(), domain_) != routed_domains_.end();
+  if (!domain_in_rules_) routed_domains_.push_back(domain_);
   if (!opts_.proxy.empty()) {
     const std::string host = opts_.proxy.substr(0, opts_.proxy.rfind(':'));
     proxy_ = ProxyAccess{opts_.proxy, host + ":80", opts_.proxy_ca, "--proxy " + opts_.proxy};
   } else if (auto found = runtime_->FindProxy(&prepare, Deadline::In(Duration(20000)), cancel_); !found.ok()) {
     seen["error"] = found.status().message();
+    Say("proxy: could not look for the Swarm's proxy (" + found.status().message() +
+        "): no serving check, and requests by domain will fail");
   } else if (found->has_value()) {
     const Runtime::ProxyEntry& e = **found;
     proxy_ = ProxyAccess{"127.0.0.1:" + std::to_string(e.https_port),

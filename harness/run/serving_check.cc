@@ -31,9 +31,11 @@ Status RunHost::Serves(const std::string& name, const std::string& path, Deadlin
   const std::string url = "https://" + name + path;
   std::string last;
   int tries = 0;
+  const size_t before = calls_.size();  // the hook's own calls so far stay
   for (;;) {
     ++tries;
-    ClearCalls();  // the packet keeps the last try's requests
+    calls_.erase(calls_.begin() + static_cast<std::ptrdiff_t>(std::min(before, calls_.size())), calls_.end());
+    // (the packet keeps the last try's requests)
     HttpRequest req;
     req.url = url;
     req.timeout = kRequestTimeout;
@@ -47,7 +49,15 @@ Status RunHost::Serves(const std::string& name, const std::string& path, Deadlin
       HttpRequest unrouted = req;
       unrouted.headers.emplace_back("Host", "unrouted." + ns_ + ".invalid");
       auto d = Http(unrouted, deadline);
-      if (!(d.ok() && d->status == r->status && d->body == r->body)) return Status::Ok();
+      auto location = [](const HttpResponse& h) {
+        for (const auto& [k, v] : h.headers) {
+          if (k == "location") return v;
+        }
+        return std::string();
+      };
+      if (!(d.ok() && d->status == r->status && d->body == r->body && location(*d) == location(*r))) {
+        return Status::Ok();
+      }
       last = "status " + std::to_string(r->status) + ", the proxy's own answer for a name it does not route";
     } else {
       last = "status " + std::to_string(r->status) + (r->status == 404 ? " (no router of the proxy took it)" : "") +
@@ -69,7 +79,9 @@ Status ColdRun::CheckServing() {
   if (s.code() == Status::Code::kCancelled) return Interrupted();
   if (s.code() != Status::Code::kFailed) return s;
   std::vector<std::string> rules;  // what the recipe's router rules name, for the evidence
-  for (const auto& fp : staged_->objects.footprints) rules.insert(rules.end(), fp.domains.begin(), fp.domains.end());
+  for (const auto& d : routed_domains_) {
+    if (d != domain_ || domain_in_rules_) rules.push_back(d);
+  }
   return Status::Failed(s.message() + " (within the deploy budget of " + FormatDuration(spec_->deploy_timeout) +
                         "); the recipe's router rules name: " + (rules.empty() ? "nothing" : Join(rules, ", ")));
 }

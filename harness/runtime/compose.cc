@@ -415,6 +415,33 @@ std::vector<std::string> HostRuleDomains(const std::string& value) {
   return out;
 }
 
+std::vector<std::string> RouterHosts(const std::string& rule) {
+  std::vector<std::string> out;
+  auto is_name = [](const std::string& n) {
+    return !n.empty() && n.size() <= 253 && n.front() != '-' && n.front() != '.' &&
+           std::all_of(n.begin(), n.end(), [](unsigned char c) { return std::isalnum(c) || c == '.' || c == '-'; });
+  };
+  size_t at = 0;
+  while ((at = rule.find("Host(", at)) != std::string::npos) {
+    // Host( and not the tail of another matcher's name (HostSNI(, HostRegexp( have no "(").
+    const bool own = at == 0 || !(std::isalnum(static_cast<unsigned char>(rule[at - 1])) || rule[at - 1] == '_');
+    size_t end = rule.find(')', at);
+    if (end == std::string::npos) break;
+    if (own) {
+      // Host(`a`, `b`): the backticked names between the parentheses.
+      for (size_t open = rule.find('`', at); open != std::string::npos && open < end;) {
+        size_t close = rule.find('`', open + 1);
+        if (close == std::string::npos || close > end) break;
+        std::string name = rule.substr(open + 1, close - open - 1);
+        if (is_name(name) && std::find(out.begin(), out.end(), name) == out.end()) out.push_back(name);
+        open = rule.find('`', close + 1);
+      }
+    }
+    at = end + 1;
+  }
+  return out;
+}
+
 Status PinImages(const StagedCompose& staged, const std::map<std::string, std::string>& env,
                  const std::map<std::string, std::string>& pinned) {
   for (const auto& file : staged.files) {

@@ -84,6 +84,10 @@ std::string SwarmServiceName(const std::string& ns, const ComposeObjects& object
 
 // The domains of router rules in a label value: Host(`a`) || HostSNI(`b`) → {a, b}.
 std::vector<std::string> HostRuleDomains(const std::string& value);
+// The names an HTTP router rule routes: every name of each Host(`a`) or Host(`a`, `b`)
+// (not HostSNI, HostRegexp or HostHeader), each a host name (letters, digits, '.', '-';
+// others are left out), in order, without repeats.
+std::vector<std::string> RouterHosts(const std::string& rule);
 
 // Compose's interpolation, as `docker stack deploy` does it: `$$`, `$VAR`, `${VAR}`,
 // `${VAR:-default}`, `${VAR-default}`, `${VAR:?error}`, `${VAR?error}`, `${VAR:+alt}` and

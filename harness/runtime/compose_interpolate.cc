@@ -1,5 +1,6 @@
 // Compose's variable interpolation and .env files (runtime/compose.h), as `docker stack
 // deploy` reads them.
+#include <algorithm>
 #include <cctype>
 #include <map>
 #include <optional>

@@ -201,4 +201,10 @@ class SwarmRuntime : public Runtime {
   std::optional<std::vector<OtherNode>> other_nodes_;
 };
 
+// The first service of `services` (`docker service inspect`'s array, or the Engine API's
+// GET /services) that joins the network `network_id` (or one named "proxy") and publishes
+// container port 443; its published ports for 443 and 80. Parts of an unexpected shape are
+// passed over. (SwarmRuntime::FindProxy; here for its unit tests.)
+std::optional<Runtime::ProxyEntry> ProxyAmong(const nlohmann::json& services, const std::string& network_id);
+
 }  // namespace harness

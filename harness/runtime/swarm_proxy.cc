@@ -1,4 +1,5 @@
 // SwarmRuntime::FindProxy (runtime/runtime.h): the Swarm's reverse proxy, from its services.
+#include <cstdint>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -14,32 +15,52 @@ constexpr const char* kProxyNetwork = "proxy";
 
 // The first service of `services` (`docker service inspect`'s array, or the API's) that
 // joins the network `network_id` and publishes container port 443.
+// `j[key]` when `j` is an object holding it with the type `want`; else null (an empty
+// array when `want` is an array). Never a temporary: the fallbacks are static.
+const nlohmann::json& Member(const nlohmann::json& j, const char* key, nlohmann::json::value_t want) {
+  static const nlohmann::json null_value = nullptr;
+  static const nlohmann::json empty_array = nlohmann::json::array();
+  const nlohmann::json& fallback = want == nlohmann::json::value_t::array ? empty_array : null_value;
+  if (!j.is_object()) return fallback;
+  auto it = j.find(key);
+  if (it == j.end()) return fallback;
+  const bool number = want == nlohmann::json::value_t::number_unsigned && it->is_number_integer();
+  return it->type() == want || number ? *it : fallback;
+}
+
+}  // namespace
+
 std::optional<Runtime::ProxyEntry> ProxyAmong(const nlohmann::json& services, const std::string& network_id) {
+  using T = nlohmann::json::value_t;
   if (!services.is_array()) return std::nullopt;
   for (const auto& svc : services) {
-    const nlohmann::json spec = svc.value("Spec", nlohmann::json::object());
+    const nlohmann::json& spec = Member(svc, "Spec", T::object);
+    const nlohmann::json& task = Member(spec, "TaskTemplate", T::object);
     bool joins = false;
-    const nlohmann::json task = spec.value("TaskTemplate", nlohmann::json::object());
-    for (const auto& n : task.value("Networks", nlohmann::json::array())) {
-      std::string target = n.value("Target", "");
-      joins = joins || target == network_id || target == kProxyNetwork;
+    for (const auto& n : Member(task, "Networks", T::array)) {
+      const nlohmann::json& target = Member(n, "Target", T::string);
+      joins = joins || (target.is_string() && (target == network_id || target == kProxyNetwork));
     }
     if (!joins) continue;
     Runtime::ProxyEntry entry;
-    entry.service = spec.value("Name", "");
-    const nlohmann::json endpoint = svc.value("Endpoint", nlohmann::json::object());
-    for (const auto& p : endpoint.value("Ports", nlohmann::json::array())) {
-      if (p.value("Protocol", "tcp") != "tcp") continue;
-      int target = p.value("TargetPort", 0), published = p.value("PublishedPort", 0);
-      if (target == 443 && entry.https_port == 0) entry.https_port = published;
-      if (target == 80 && entry.http_port == 0) entry.http_port = published;
+    const nlohmann::json& name = Member(spec, "Name", T::string);
+    entry.service = name.is_string() ? name.get<std::string>() : "";
+    for (const auto& p : Member(Member(svc, "Endpoint", T::object), "Ports", T::array)) {
+      const nlohmann::json& protocol = Member(p, "Protocol", T::string);
+      if (protocol.is_string() && protocol != "tcp") continue;
+      const nlohmann::json& target = Member(p, "TargetPort", T::number_unsigned);
+      const nlohmann::json& published = Member(p, "PublishedPort", T::number_unsigned);
+      if (!target.is_number() || !published.is_number()) continue;
+      const auto t = target.get<int64_t>(), port = published.get<int64_t>();
+      if (port <= 0 || port > 65535) continue;
+      if (t == 443 && entry.https_port == 0) entry.https_port = static_cast<int>(port);
+      if (t == 80 && entry.http_port == 0) entry.http_port = static_cast<int>(port);
     }
     if (entry.https_port > 0) return entry;
   }
   return std::nullopt;
 }
 
-}  // namespace
 
 Result<std::optional<Runtime::ProxyEntry>> SwarmRuntime::FindProxy(PhaseLog* log, Deadline deadline,
                                                                    const CancelToken& cancel) {
@@ -49,7 +70,13 @@ Result<std::optional<Runtime::ProxyEntry>> SwarmRuntime::FindProxy(PhaseLog* log
     auto net = api_->Call("GET", "/networks/" + DockerApi::Escape(kProxyNetwork), "", Step(deadline));
     if (!net.ok()) return net.status();
     if (net->status == 404) return std::optional<ProxyEntry>();
-    network_id = nlohmann::json::parse(net->body, nullptr, false).value("Id", "");
+    if (net->status != 200) {
+      return Status::Infra("looking for the proxy network: Docker answered " + std::to_string(net->status) + ": " +
+                           net->body.substr(0, 200));
+    }
+    const nlohmann::json found = nlohmann::json::parse(net->body, nullptr, false);
+    const nlohmann::json& id = Member(found, "Id", nlohmann::json::value_t::string);
+    network_id = id.is_string() ? id.get<std::string>() : "";
     auto body = api_->Get("/services", Step(deadline));
     if (!body.ok()) return body.status();
     services = nlohmann::json::parse(*body, nullptr, false);

@@ -333,7 +333,7 @@ std::string Routing(const RunOutcome& r, const std::string& domain) {
   for (const auto& t : r.tests) {
     if (t.name == kServingCheck) return t.status.ok() ? domain + " serves through the proxy" : t.status.message();
   }
-  return "routing of " + domain + " not checked: no proxy on the Swarm";
+  return "routing of " + domain + " not checked (no proxy on the Swarm, no router rule, or serving = false)";
 }
 
 PromoteOutcome Promotion::Enrol(const std::string& target) {

@@ -241,6 +241,22 @@ TEST_CASE("router rules name their domains", "[compose]") {
   CHECK(HostRuleDomains("no rule").empty());
 }
 
+TEST_CASE("an HTTP router's rule names the hosts it routes", "[compose]") {
+  using V = std::vector<std::string>;
+  CHECK(RouterHosts("Host(`a.example`)") == V{"a.example"});
+  // EXTRA_DOMAINS as Co-op Cloud recipes append it: several names in one Host().
+  CHECK(RouterHosts("Host(`pin.example`, `www.pin.example`) && PathPrefix(`/`)") == V{"pin.example", "www.pin.example"});
+  CHECK(RouterHosts("Host(`a.example`) || Host(`b.example`) || Host(`a.example`)") == V{"a.example", "b.example"});
+  // Not HTTP hosts: SNI of TCP routers, patterns, headers.
+  CHECK(RouterHosts("HostSNI(`*`) || HostRegexp(`{sub:[a-z]+}.example`) || HostHeader(`c.example`)").empty());
+  // Not host names: left out.
+  CHECK(RouterHosts("Host(`a b`, `x:1`, ``, `-x`, `ok.example`)") == V{"ok.example"});
+  CHECK(RouterHosts("Host(`unclosed").empty());
+  CHECK(RouterHosts("no rule").empty());
+  std::string huge(1 << 20, 'a');
+  CHECK(RouterHosts("Host(`" + huge + "`)").empty());  // longer than a host name
+}
+
 TEST_CASE("a huge router label is read without running out of stack", "[compose]") {
   // std::regex recursed once per character and overflowed the stack on some 100 kB.
   std::string domain(1 << 20, 'a');

@@ -88,11 +88,14 @@ ProxyStandin::ProxyStandin(const std::string& no_cert) : dir_("proxy-standin") {
   pid_ = pid;
   if (!WaitForLog("proxy-standin: ready", 120000)) {
     std::string why = Log();
+    Stop();  // FAIL throws: the destructor of a half-made object does not run
     FAIL("the proxy stand-in did not come up within 120 s:\n" << why);
   }
 }
 
-ProxyStandin::~ProxyStandin() {
+ProxyStandin::~ProxyStandin() { Stop(); }
+
+void ProxyStandin::Stop() {
   if (pid_ > 0) {
     kill(pid_, SIGTERM);
     if (!ExitsWithin(pid_, 120000)) {
@@ -105,6 +108,7 @@ ProxyStandin::~ProxyStandin() {
       std::string::npos) {
     Run({"docker", "stack", "rm", kStack}, Duration(60000));
   }
+  pid_ = -1;
 }
 
 std::string ProxyStandin::Log() const {
@@ -114,11 +118,13 @@ std::string ProxyStandin::Log() const {
   return s.str();
 }
 
-bool ProxyStandin::WaitForLog(const std::string& text, int timeout_ms) const {
+bool ProxyStandin::WaitForLog(const std::string& text, int timeout_ms, int times) const {
   Deadline until = Deadline::In(Duration(timeout_ms));
   for (;;) {
     std::string log = Log();
-    if (log.find(text) != std::string::npos) return true;
+    int seen = 0;
+    for (size_t at = log.find(text); at != std::string::npos; at = log.find(text, at + 1)) ++seen;
+    if (seen >= times) return true;
     if (log.find("proxy-standin: stopped") != std::string::npos || until.passed()) return false;
     usleep(100000);  // the log is a file the stand-in appends to; read it again shortly
   }

@@ -30,15 +30,17 @@ class ProxyStandin {
   static constexpr const char* kStack = "harness-e2e-proxy-standin";
   // The stand-in's output: its routes as they change, errors.
   std::string Log() const;
-  // Waits until the log has a line containing `text` (e.g. "route <domain>"); false when
-  // `timeout_ms` passes first or the stand-in ended.
-  bool WaitForLog(const std::string& text, int timeout_ms) const;
+  // Waits until the log holds `text` (e.g. "route <domain>") at least `times` times; false
+  // when `timeout_ms` passes first or the stand-in ended.
+  bool WaitForLog(const std::string& text, int timeout_ms, int times = 1) const;
 
   // GET https://<domain><path> through the proxy with the curl command line (not the
   // harness's client), verified against the test CA: "<status> <body>", or "error: <why>".
   std::string Fetch(const std::string& domain, const std::string& path = "/") const;
 
  private:
+  // Stops the stand-in (SIGTERM, then SIGKILL) and removes its stack if it is left.
+  void Stop();
   TempDir dir_;
   int pid_ = -1;
 };
