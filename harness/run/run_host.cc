@@ -82,17 +82,21 @@ Result<HttpResponse> RunHost::Http(HttpRequest req, Deadline deadline) {
   std::string original = req.url;
   req.url = "http://" + *addr + ":" + std::to_string(url->port) + url->path;
   req.via = container->node;  // the address is the node's own: connect from there
+  nlohmann::json call = {{"http", req.method + " " + original}};
+  return Send(std::move(req), deadline, std::move(call));
+}
+
+Result<HttpResponse> RunHost::Send(HttpRequest req, Deadline deadline, nlohmann::json call) {
   Duration left = deadline.remaining();
   if (left < req.timeout) req.timeout = std::max(left, Duration(1));
   auto r = http_->Send(req, cancel());
-  nlohmann::json c = {{"http", req.method + " " + original}};
   if (r.ok()) {
-    c["status"] = r->status;
-    c["elapsed_ms"] = r->elapsed.count();
+    call["status"] = r->status;
+    call["elapsed_ms"] = r->elapsed.count();
   } else {
-    c["error"] = r.status().message();
+    call["error"] = r.status().message();
   }
-  Record(c);
+  Record(std::move(call));
   return r;
 }
 
@@ -107,21 +111,11 @@ Result<HttpResponse> RunHost::ThroughProxy(HttpRequest req, const UrlParts& url,
   }
   req.ca_file = proxy_->ca_file;
   req.via = swarm_->target();
-  Duration left = deadline.remaining();
-  if (left < req.timeout) req.timeout = std::max(left, Duration(1));
-  auto r = http_->Send(req, cancel());
   nlohmann::json c = {{"http", req.method + " " + req.url}, {"through", "proxy " + req.connect}};
   for (const auto& [k, v] : req.headers) {
     if (strcasecmp(k.c_str(), "host") == 0) c["host"] = v;  // sent instead of the URL's
   }
-  if (r.ok()) {
-    c["status"] = r->status;
-    c["elapsed_ms"] = r->elapsed.count();
-  } else {
-    c["error"] = r.status().message();
-  }
-  Record(c);
-  return r;
+  return Send(std::move(req), deadline, std::move(c));
 }
 
 Result<ProcessResult> RunHost::Exec(const std::string& service, const std::vector<std::string>& argv,

@@ -88,6 +88,8 @@ class RunHost : public ScriptHost {
   Status Known(const std::string& service) const;
   Result<Runtime::Located> Container(const std::string& service, Deadline deadline);
   Result<HttpResponse> ThroughProxy(HttpRequest req, const UrlParts& url, Deadline deadline);
+  // Sends `req` within `deadline` and records `call` with its outcome for the packet.
+  Result<HttpResponse> Send(HttpRequest req, Deadline deadline, nlohmann::json call);
   void Record(nlohmann::json c);
 
   Runtime* swarm_;

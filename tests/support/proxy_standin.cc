@@ -14,6 +14,7 @@
 #include <sstream>
 
 #include "exec/local_executor.h"
+#include "support/child.h"
 #include "support/e2e.h"
 
 namespace harness::testing {
@@ -61,30 +62,8 @@ ProxyStandin::ProxyStandin(const std::string& no_cert) : dir_("proxy-standin") {
     args.push_back("--no-cert");
     args.push_back(no_cert);
   }
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::string log = dir_.path() + "/standin.log";
-  pid_t parent = getpid();
-  pid_t pid = fork();
+  pid_t pid = SpawnLogged(args, dir_.path() + "/standin.log");
   REQUIRE(pid >= 0);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the test process
-    if (getppid() != parent) _exit(127);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (in < 0 || out < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
   pid_ = pid;
   if (!WaitForLog("proxy-standin: ready", 120000)) {
     std::string why = Log();

@@ -19,6 +19,7 @@
 #include <sstream>
 
 #include "exec/local_executor.h"
+#include "support/child.h"
 
 namespace harness::testing {
 namespace {
@@ -177,32 +178,8 @@ void TestRegistry::ForgetUnder(const std::string& host) { ForgetUnderHost(host);
 void TestRegistry::Launch() {
   std::string config = dir_.path() + "/config.yml";
   std::string log = dir_.path() + "/registry.log";
-  std::vector<std::string> args = {kRegistryBinary, "serve", config};
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  pid_t parent = getpid();
-  // Everything the child needs is prepared before fork(): after it, only async-signal-safe
-  // calls.
-  pid_t pid = fork();
+  pid_t pid = SpawnLogged({kRegistryBinary, "serve", config}, log);
   REQUIRE(pid >= 0);
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGTERM);  // never outlive the test process
-    if (getppid() != parent) _exit(127);
-    signal(SIGTERM, SIG_DFL);
-    signal(SIGINT, SIG_DFL);
-    sigset_t none;
-    sigemptyset(&none);
-    sigprocmask(SIG_SETMASK, &none, nullptr);
-    int in = open("/dev/null", O_RDONLY | O_CLOEXEC);
-    int out = open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (in < 0 || out < 0) _exit(127);
-    dup2(in, 0);
-    dup2(out, 1);
-    dup2(out, 2);
-    execv(argv[0], argv.data());
-    _exit(127);
-  }
   pid_ = pid;
 
   httplib::Client client("127.0.0.1", port_);
